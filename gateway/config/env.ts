@@ -1,0 +1,93 @@
+import * as v from 'valibot';
+
+/**
+ * Process configuration, read from the environment once at start-up.
+ * Names are the legacy's where the concept is the same (REDIS_*, ENCRYPTION_KEY, JWT_SECRET,
+ * TIMEZONE_OFFSET, API_KEY_PREFIX, POSTGRES_*, LOG_LEVEL), so an operator can point the
+ * gateway at the legacy's `.env`; the gateway's own are GATEWAY_*, LEGACY_URL, ROUTING_TABLE,
+ * PRICING_FILE.
+ */
+
+const port = (fallback: number) =>
+  v.pipe(
+    v.optional(v.string(), String(fallback)),
+    v.transform((s) => Number(s)),
+    v.number(),
+    v.integer('must be an integer'),
+    v.minValue(0, 'must be 0..65535'),
+    v.maxValue(65535, 'must be 0..65535'),
+  );
+
+const int = (fallback: number, min = 0) =>
+  v.pipe(
+    v.optional(v.string(), String(fallback)),
+    v.transform((s) => Number(s)),
+    v.number('must be a number'),
+    v.integer('must be an integer'),
+    v.minValue(min, `must be >= ${min}`),
+  );
+
+const bool = (fallback: boolean) =>
+  v.pipe(
+    v.optional(v.string(), String(fallback)),
+    v.picklist(['true', 'false', '1', '0', 'yes', 'no'], 'must be true or false'),
+    v.transform((s) => s === 'true' || s === '1' || s === 'yes'),
+  );
+
+const url = (fallback: string) =>
+  v.pipe(v.optional(v.string(), fallback), v.url('must be an absolute URL like http://127.0.0.1:3000'));
+
+export const EnvSchema = v.object({
+  GATEWAY_PORT: port(8080),
+  GATEWAY_HOST: v.optional(v.string(), '0.0.0.0'),
+  GATEWAY_ADMIN_PORT: port(8081),
+  GATEWAY_ADMIN_HOST: v.optional(v.string(), '127.0.0.1'),
+  GATEWAY_WORKERS: int(1, 1),
+  GATEWAY_DRAIN_TIMEOUT_MS: int(30_000),
+  GATEWAY_DEBUG_HEADERS: bool(false),
+  LEGACY_URL: url('http://127.0.0.1:3000'),
+  LEGACY_TIMEOUT_MS: int(600_000, 1),
+  ROUTING_TABLE: v.optional(v.string(), './routing-table.json'),
+  PRICING_FILE: v.optional(v.string(), '../shared/legacy-data/model_prices_and_context_window.json'),
+  LOG_LEVEL: v.optional(v.picklist(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
+
+  REDIS_HOST: v.optional(v.string(), '127.0.0.1'),
+  REDIS_PORT: port(6379),
+  REDIS_PASSWORD: v.optional(v.string(), ''),
+  REDIS_DB: int(0),
+  REDIS_ENABLE_TLS: bool(false),
+
+  POSTGRES_ENABLED: bool(false),
+  POSTGRES_HOST: v.optional(v.string(), '127.0.0.1'),
+  POSTGRES_PORT: port(5432),
+  POSTGRES_DATABASE: v.optional(v.string(), 'claude_relay'),
+  POSTGRES_USER: v.optional(v.string(), 'postgres'),
+  POSTGRES_PASSWORD: v.optional(v.string(), ''),
+
+  ENCRYPTION_KEY: v.optional(v.string(), 'CHANGE-THIS-32-CHARACTER-KEY-NOW'),
+  JWT_SECRET: v.optional(v.string(), 'CHANGE-THIS-JWT-SECRET-IN-PRODUCTION'),
+  /** Legacy semantics: parseInt(TIMEZONE_OFFSET) || 8 (so 0 means 8, as in the legacy). */
+  TIMEZONE_OFFSET: v.pipe(
+    v.optional(v.string(), '8'),
+    v.transform((s) => Number.parseInt(s, 10) || 8),
+  ),
+  API_KEY_PREFIX: v.optional(v.string(), 'cr_'),
+});
+
+export type GatewayConfig = v.InferOutput<typeof EnvSchema>;
+
+export class ConfigError extends Error {}
+
+/** Parse the environment; on failure throw one line naming the first bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(EnvSchema.entries)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const result = v.safeParse(EnvSchema, input);
+  if (result.success) return result.output;
+  const issue = result.issues[0]!;
+  const name = issue.path?.map((p) => String(p.key)).join('.') ?? '(environment)';
+  throw new ConfigError(`invalid configuration: ${name}=${JSON.stringify(input[name] ?? '')}: ${issue.message}`);
+}

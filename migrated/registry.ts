@@ -1,0 +1,18 @@
+import type { MigratedModuleFactory } from './module.js';
+
+/**
+ * The registry of migrated modules the routing table may name (`"module": "<name>"`).
+ * Each entry lives in its own folder under migrated/; add a line here when a module exists.
+ * Loaded lazily so a module's dependencies are only imported when a route uses it.
+ */
+export const migratedModules: Record<string, () => Promise<MigratedModuleFactory>> = {};
+
+export function knownModuleNames(): string[] {
+  return Object.keys(migratedModules).sort();
+}
+
+export async function loadModuleFactory(name: string): Promise<MigratedModuleFactory> {
+  const loader = migratedModules[name];
+  if (!loader) throw new Error(`unknown migrated module "${name}" (known: ${knownModuleNames().join(', ') || 'none'})`);
+  return loader();
+}
