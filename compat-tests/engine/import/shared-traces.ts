@@ -1,0 +1,160 @@
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import * as v from 'valibot';
+import { encodeBytes } from '../format/bytes.js';
+import {
+  EXCHANGE_FORMAT,
+  PgSnapshotSchema,
+  RedisSnapshotSchema,
+  type Exchange,
+  type UpstreamExchange,
+} from '../format/exchange.js';
+
+/**
+ * Converter from the shared trace folders (`../shared/legacy-traces/<name>/`, format in that
+ * folder's README) to our exchange format. Nothing is dropped: bytes stay bytes, header order
+ * stays order; the one thing the traces lack (upstream response bodies) is left out and the
+ * replay mock regenerates it deterministically.
+ */
+
+const TraceRequest = v.object({
+  method: v.string(),
+  url: v.string(),
+  headers: v.record(v.string(), v.string()),
+  body: v.optional(v.nullable(v.string())),
+});
+const TraceResponse = v.object({
+  status: v.number(),
+  statusMessage: v.optional(v.string(), ''),
+  rawHeaders: v.array(v.string()),
+  timing: v.optional(
+    v.object({ ttfbMs: v.optional(v.nullable(v.number()), null), totalMs: v.optional(v.nullable(v.number()), null) }),
+  ),
+});
+const TraceChunks = v.array(v.object({ tMs: v.number(), bytes: v.number() }));
+const TraceMeta = v.object({
+  name: v.string(),
+  note: v.optional(v.nullable(v.string()), null),
+  base: v.string(),
+  capturedAt: v.string(),
+  elapsedSec: v.number(),
+  serverAliveAfter: v.optional(v.boolean()),
+});
+const TraceUpstream = v.array(
+  v.object({
+    via: v.string(),
+    sni: v.optional(v.nullable(v.string()), null),
+    method: v.string(),
+    url: v.string(),
+    headers: v.record(v.string(), v.unknown()),
+    rawHeaders: v.array(v.string()),
+    bodyRaw: v.string(),
+    status: v.number(),
+  }),
+);
+
+function readJson<T extends v.GenericSchema>(schema: T, file: string): v.InferOutput<T> {
+  const r = v.safeParse(schema, JSON.parse(readFileSync(file, 'utf8')));
+  if (!r.success) {
+    const i = r.issues[0]!;
+    throw new Error(`${file}: ${i.path?.map((p) => String(p.key)).join('.') ?? '(root)'}: ${i.message}`);
+  }
+  return r.output;
+}
+
+function fileBytes(file: string): Buffer {
+  return existsSync(file) ? readFileSync(file) : Buffer.alloc(0);
+}
+
+/** "Name: value" lines -> flat [name, value, ...]. */
+export function splitHeaderLines(lines: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const line of lines) {
+    const at = line.indexOf(':');
+    if (at < 0) throw new Error(`not a header line: ${JSON.stringify(line)}`);
+    out.push(line.slice(0, at), line.slice(at + 1).replace(/^ /, ''));
+  }
+  return out;
+}
+
+export interface ImportOptions {
+  /** Legacy TIMEZONE_OFFSET the traces were recorded with (their README: 8). */
+  timezoneOffsetHours?: number;
+}
+
+export function importTraceFolder(dir: string, opts: ImportOptions = {}): Exchange {
+  const meta = readJson(TraceMeta, join(dir, 'meta.json'));
+  const req = readJson(TraceRequest, join(dir, 'request.json'));
+  const res = readJson(TraceResponse, join(dir, 'response.json'));
+  const chunks = readJson(TraceChunks, join(dir, 'response.chunks.json'));
+  const upstream = readJson(TraceUpstream, join(dir, 'upstream.json'));
+  const url = new URL(req.url);
+  const startMs = Date.parse(meta.capturedAt);
+  const reqBody = existsSync(join(dir, 'request.body'))
+    ? fileBytes(join(dir, 'request.body'))
+    : Buffer.from(req.body ?? '', 'utf8');
+  const pgBefore = existsSync(join(dir, 'pg.before.json'))
+    ? readJson(PgSnapshotSchema, join(dir, 'pg.before.json'))
+    : null;
+  const pgAfter = existsSync(join(dir, 'pg.after.json')) ? readJson(PgSnapshotSchema, join(dir, 'pg.after.json')) : null;
+
+  const up: UpstreamExchange[] = upstream.map((u) => ({
+    method: u.method,
+    url: u.url,
+    host: u.sni ?? (typeof u.headers['host'] === 'string' ? (u.headers['host'] as string) : null),
+    via: u.via,
+    rawHeaders: u.rawHeaders,
+    body: encodeBytes(u.bodyRaw),
+    response: { status: u.status },
+  }));
+
+  return {
+    format: EXCHANGE_FORMAT,
+    name: meta.name,
+    note: meta.note ?? null,
+    source: {
+      kind: 'legacy-traces-import',
+      base: meta.base,
+      origin: `${basename(dirname(dir))}/${basename(dir)}`,
+      ...(meta.serverAliveAfter === false ? { backendDied: true } : {}),
+    },
+    clock: {
+      startMs,
+      startIso: new Date(startMs).toISOString(),
+      timezoneOffsetHours: opts.timezoneOffsetHours ?? 8,
+      elapsedMs: Math.max(meta.elapsedSec * 1000, res.timing?.totalMs ?? 0),
+    },
+    request: {
+      method: req.method,
+      path: url.pathname + url.search,
+      rawHeaders: Object.entries(req.headers).flat(),
+      body: encodeBytes(reqBody),
+    },
+    response: {
+      status: res.status,
+      statusMessage: res.statusMessage,
+      rawHeaders: splitHeaderLines(res.rawHeaders),
+      body: encodeBytes(fileBytes(join(dir, 'response.body'))),
+      chunks,
+      timing: { ttfbMs: res.timing?.ttfbMs ?? null, totalMs: res.timing?.totalMs ?? null },
+    },
+    upstream: up,
+    redis: {
+      before: readJson(RedisSnapshotSchema, join(dir, 'redis.before.json')),
+      after: readJson(RedisSnapshotSchema, join(dir, 'redis.after.json')),
+    },
+    pg: pgBefore && pgAfter ? { before: pgBefore, after: pgAfter } : null,
+  };
+}
+
+/** Trace folders in recording order (INDEX.md order = numeric prefixes, then admin a*). */
+export function listTraceFolders(root: string): string[] {
+  return readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(root, d.name, 'meta.json')))
+    .map((d) => d.name)
+    .sort();
+}
+
+export function importTraces(root: string, opts: ImportOptions = {}): Exchange[] {
+  return listTraceFolders(root).map((name) => importTraceFolder(join(root, name), opts));
+}
