@@ -1,0 +1,195 @@
+import type { Sql } from 'postgres';
+import type { Logger } from 'pino';
+import type { Clock } from '../runtime/clock.js';
+
+/**
+ * PostgreSQL mirror of entities (API keys, accounts, groups, users), as the legacy's
+ * src/models/postgresStore.js at b565610a: Redis stays primary, every write here happens
+ * after the Redis write, and a failure is logged and swallowed (the caller gets
+ * false / null / []). Unlike the legacy, every statement is bounded by `timeoutMs`
+ * (default 1500 ms) and cancelled when it runs over, so an unreachable or stalled server
+ * never holds a request for seconds (recorded in compat-tests/QUIRKS.md).
+ */
+
+export type PgData = Record<string, unknown>;
+
+export interface PgStoreOptions {
+  timeoutMs?: number;
+}
+
+export type PgLog = Pick<Logger, 'warn'>;
+
+/** The legacy's schema (postgres-dual-write.md §3), every object created only if absent. */
+export const schemaStatements: readonly string[] = [
+  `create table if not exists api_keys (
+     id uuid primary key,
+     hashed_key char(64) not null unique,
+     data jsonb not null,
+     created_at timestamptz not null default now(),
+     updated_at timestamptz not null default now())`,
+  `create table if not exists accounts (
+     type text not null,
+     id text not null,
+     data jsonb not null,
+     created_at timestamptz not null default now(),
+     updated_at timestamptz not null default now(),
+     primary key (type, id))`,
+  `create index if not exists accounts_type_idx on accounts(type)`,
+  `create table if not exists account_groups (
+     id uuid primary key,
+     data jsonb not null,
+     created_at timestamptz not null default now(),
+     updated_at timestamptz not null default now())`,
+  `create table if not exists account_group_members (
+     group_id uuid not null references account_groups(id) on delete cascade,
+     account_id text not null,
+     created_at timestamptz not null default now(),
+     primary key (group_id, account_id))`,
+  `create index if not exists account_group_members_account_id_idx on account_group_members(account_id)`,
+  `create table if not exists users (
+     id text primary key,
+     username text not null unique,
+     data jsonb not null,
+     created_at timestamptz not null default now(),
+     updated_at timestamptz not null default now())`,
+];
+
+export class PgStore {
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly sql: Sql | null,
+    private readonly clock: Clock,
+    private readonly log: PgLog,
+    opts: PgStoreOptions = {},
+  ) {
+    this.timeoutMs = opts.timeoutMs ?? 1500;
+  }
+
+  get enabled(): boolean {
+    return this.sql !== null;
+  }
+
+  /** ISO of a stored createdAt/updatedAt, or now when missing/unparsable (legacy toTimestamp). */
+  toTimestamp(value: unknown): string {
+    if (value) {
+      const d = new Date(value as string);
+      if (!Number.isNaN(d.getTime())) return d.toISOString();
+    }
+    return new Date(this.clock.now()).toISOString();
+  }
+
+  /** Run one statement with a deadline; null on any failure (logged). */
+  private async run<T>(what: string, text: string, params: unknown[]): Promise<T[] | null> {
+    const sql = this.sql;
+    if (!sql) return null;
+    const query = sql.unsafe(text, params as never[]);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.timeoutMs);
+    });
+    try {
+      const result = await Promise.race([query, deadline]);
+      if (result === 'timeout') {
+        query.cancel();
+        query.catch(() => {});
+        this.log.warn({ what, timeoutMs: this.timeoutMs }, 'PostgreSQL query timed out, fallback to Redis');
+        return null;
+      }
+      return result as unknown as T[];
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      if (e.code === '42P01') this.log.warn({ what }, 'PostgreSQL schema missing, fallback to Redis');
+      else this.log.warn({ what, err: e.message }, 'PostgreSQL query failed, fallback to Redis');
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async ensureSchema(): Promise<boolean> {
+    for (const s of schemaStatements) if ((await this.run('ensureSchema', s, [])) === null) return false;
+    return true;
+  }
+
+  // ---- api_keys
+  async upsertApiKey(keyId: string, hashedKey: string, data: PgData): Promise<boolean> {
+    if (!keyId || !hashedKey || !data) return false;
+    const rows = await this.run(
+      'upsertApiKey',
+      `insert into api_keys (id, hashed_key, data, created_at, updated_at)
+       values ($1::uuid, $2, $3::jsonb, $4::timestamptz, $5::timestamptz)
+       on conflict (id) do update set hashed_key = excluded.hashed_key, data = excluded.data, updated_at = excluded.updated_at`,
+      [keyId, hashedKey, JSON.stringify(data), this.toTimestamp(data.createdAt), this.toTimestamp(data.updatedAt || data.createdAt)],
+    );
+    return rows !== null;
+  }
+
+  async getApiKeyById(keyId: string): Promise<PgData | null> {
+    if (!keyId) return null;
+    const rows = await this.run<{ data: PgData }>('getApiKeyById', 'select data from api_keys where id = $1::uuid limit 1', [keyId]);
+    return rows?.[0]?.data ?? null;
+  }
+
+  async getApiKeyByHashedKey(hashedKey: string): Promise<PgData | null> {
+    if (!hashedKey) return null;
+    const rows = await this.run<{ data: PgData }>('getApiKeyByHashedKey', 'select data from api_keys where hashed_key = $1 limit 1', [hashedKey]);
+    return rows?.[0]?.data ?? null;
+  }
+
+  async listApiKeyIds(): Promise<string[] | null> {
+    const rows = await this.run<{ id: string }>('listApiKeyIds', 'select id from api_keys', []);
+    return rows ? rows.map((r) => r.id).filter(Boolean) : null;
+  }
+
+  async deleteApiKeyById(keyId: string): Promise<boolean> {
+    if (!keyId) return false;
+    return (await this.run('deleteApiKeyById', 'delete from api_keys where id = $1::uuid', [keyId])) !== null;
+  }
+
+  // ---- accounts
+  async upsertAccount(type: string, id: string, data: PgData): Promise<boolean> {
+    if (!type || !id || !data) return false;
+    const rows = await this.run(
+      'upsertAccount',
+      `insert into accounts (type, id, data, created_at, updated_at)
+       values ($1, $2, $3::jsonb, $4::timestamptz, $5::timestamptz)
+       on conflict (type, id) do update set data = excluded.data, updated_at = excluded.updated_at`,
+      [type, id, JSON.stringify(data), this.toTimestamp(data.createdAt), this.toTimestamp(data.updatedAt || data.createdAt)],
+    );
+    return rows !== null;
+  }
+
+  async getAccount(type: string, id: string): Promise<PgData | null> {
+    if (!type || !id) return null;
+    const rows = await this.run<{ data: PgData }>('getAccount', 'select data from accounts where type = $1 and id = $2 limit 1', [type, id]);
+    return rows?.[0]?.data ?? null;
+  }
+
+  async listAccounts(type: string): Promise<Array<{ id: string; data: PgData }> | null> {
+    return this.run<{ id: string; data: PgData }>('listAccounts', 'select id, data from accounts where type = $1', [type]);
+  }
+
+  async deleteAccount(type: string, id: string): Promise<boolean> {
+    if (!type || !id) return false;
+    return (await this.run('deleteAccount', 'delete from accounts where type = $1 and id = $2', [type, id])) !== null;
+  }
+
+  // ---- users
+  async upsertUser(user: PgData & { id?: unknown; username?: unknown }): Promise<boolean> {
+    if (!user?.id || !user.username) return false;
+    const rows = await this.run(
+      'upsertUser',
+      `insert into users (id, username, data, created_at, updated_at)
+       values ($1, $2, $3::jsonb, $4::timestamptz, $5::timestamptz)
+       on conflict (id) do update set username = excluded.username, data = excluded.data, updated_at = excluded.updated_at`,
+      [String(user.id), String(user.username), JSON.stringify(user), this.toTimestamp(user.createdAt), this.toTimestamp(user.updatedAt || user.createdAt)],
+    );
+    return rows !== null;
+  }
+
+  async getUserById(id: string): Promise<PgData | null> {
+    const rows = await this.run<{ data: PgData }>('getUserById', 'select data from users where id = $1 limit 1', [id]);
+    return rows?.[0]?.data ?? null;
+  }
+}
