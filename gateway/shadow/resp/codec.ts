@@ -101,15 +101,9 @@ function parseValue(buf: Buffer, at: number, inline: boolean): { value: RespValu
         const count = Number(line);
         if (!Number.isInteger(count)) throw new RespProtocolError(`bad array length ${JSON.stringify(line)}`);
         if (count < 0) return { value: { kind: 'array', items: null }, end: eol + 2 };
-        let cursor = eol + 2;
-        const items: RespValue[] = [];
-        for (let i = 0; i < count; i++) {
-          const item = parseValue(buf, cursor, false);
-          if (!item) return undefined;
-          items.push(item.value);
-          cursor = item.end;
-        }
-        return { value: { kind: 'array', items }, end: cursor };
+        const parsed = parseItems(buf, eol + 2, count);
+        if (!parsed) return undefined;
+        return { value: { kind: 'array', items: parsed.items }, end: parsed.end };
       }
     }
   }
@@ -215,21 +209,23 @@ function parseResp3(
       const n = Number(line);
       if (!Number.isInteger(n) || n < 0) throw new RespProtocolError(`bad aggregate length ${JSON.stringify(line)}`);
       const count = ch === '%' || ch === '|' ? n * 2 : n;
-      let cursor = eol + 2;
-      const items: RespValue[] = [];
-      for (let i = 0; i < count; i++) {
-        const item = parseValue(buf, cursor, false);
-        if (!item) return undefined;
-        items.push(item.value);
-        cursor = item.end;
-      }
-      if (ch === '|') {
-        // An attribute precedes the real reply: skip it and return the reply that follows.
-        const real = parseValue(buf, cursor, false);
-        if (!real) return undefined;
-        return real;
-      }
-      return { value: { kind: 'array', items }, end: cursor };
+      const parsed = parseItems(buf, eol + 2, count);
+      if (!parsed) return undefined;
+      // An attribute precedes the real reply: skip it and return the reply that follows.
+      if (ch === '|') return parseValue(buf, parsed.end, false);
+      return { value: { kind: 'array', items: parsed.items }, end: parsed.end };
     }
   }
+}
+
+function parseItems(buf: Buffer, from: number, count: number): { items: RespValue[]; end: number } | undefined {
+  let cursor = from;
+  const items: RespValue[] = [];
+  for (let i = 0; i < count; i++) {
+    const item = parseValue(buf, cursor, false);
+    if (!item) return undefined;
+    items.push(item.value);
+    cursor = item.end;
+  }
+  return { items, end: cursor };
 }

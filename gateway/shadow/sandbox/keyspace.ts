@@ -62,7 +62,7 @@ export async function readKey(redis: Redis, key: string): Promise<KeyValue> {
     case 'set':
       return { type, ttlMs, value: (await redis.smembers(k)).sort() };
     case 'zset':
-      return { type, ttlMs, value: pairs(await redis.zrange(k, 0, -1, 'WITHSCORES')) };
+      return { type, ttlMs, value: pairs((await redis.call('ZRANGE', k, '0', '-1', 'WITHSCORES')) as string[]) };
     case 'stream':
       return { type, ttlMs, value: (await redis.xrange(k, '-', '+')) as Array<[string, string[]]> };
     default:
