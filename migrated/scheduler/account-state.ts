@@ -1,0 +1,202 @@
+import type { Redis } from 'ioredis';
+import { keys } from '../storage/keys.js';
+
+/**
+ * Account state as the Claude scheduler reads it, with the legacy's read-side repairs
+ * (scheduling.md §6): an expired rate limit / Opus limit / overload is cleared when observed.
+ */
+export type RawHash = Record<string, string>;
+
+export const isSchedulable = (value: unknown): boolean =>
+  value === undefined || value === null || (value !== false && value !== 'false');
+
+export async function readHash(redis: Redis, key: string): Promise<RawHash | null> {
+  const h = await redis.hgetall(key);
+  return Object.keys(h).length === 0 ? null : h;
+}
+
+/** Keys matching a pattern in SCAN order (the legacy's scanKeys, COUNT 100 by default... kept simple). */
+export async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    out.push(...batch);
+  } while (cursor !== '0');
+  return out;
+}
+
+export async function isTempUnavailable(redis: Redis, type: string, id: string): Promise<boolean> {
+  return (await redis.exists(keys.tempUnavailable(type, id))) === 1;
+}
+
+// ---------------------------------------------------------------- official (claude:account:*)
+
+/** claudeAccountService.isAccountRateLimited, including the auto-clear on expiry. */
+export async function officialRateLimited(redis: Redis, id: string, nowMs: number): Promise<boolean> {
+  const a = await readHash(redis, keys.account('claude', id));
+  if (!a) return false;
+  const flagged = (a['rateLimitStatus'] === 'limited' && !!a['rateLimitedAt']) || (a['rateLimitAutoStopped'] === 'true' && !!a['rateLimitEndAt']);
+  if (!flagged) return false;
+  let until: number;
+  if (a['rateLimitEndAt']) until = new Date(a['rateLimitEndAt']).getTime();
+  else until = new Date(a['rateLimitedAt']!).getTime() + 3_600_000;
+  if (nowMs < until) return true;
+  await removeOfficialRateLimit(redis, id);
+  return false;
+}
+
+export async function removeOfficialRateLimit(redis: Redis, id: string): Promise<void> {
+  const key = keys.account('claude', id);
+  const a = await readHash(redis, key);
+  if (!a) return;
+  const multi = redis.multi().hdel(key, 'rateLimitedAt', 'rateLimitStatus', 'rateLimitEndAt');
+  if (a['rateLimitAutoStopped'] === 'true' && a['schedulable'] === 'false') multi.hset(key, 'schedulable', 'true');
+  multi.hdel(key, 'rateLimitAutoStopped');
+  await multi.exec();
+}
+
+export async function officialOpusLimited(redis: Redis, id: string, nowMs: number): Promise<boolean> {
+  const key = keys.account('claude', id);
+  const a = await readHash(redis, key);
+  if (!a || !a['opusRateLimitEndAt']) return false;
+  const end = new Date(a['opusRateLimitEndAt']).getTime();
+  if (Number.isFinite(end) && nowMs < end) return true;
+  await redis.hdel(key, 'opusRateLimitedAt', 'opusRateLimitEndAt');
+  return false;
+}
+
+// ---------------------------------------------------------------- console (claude_console_account:*)
+
+export interface ConsoleAccount {
+  id: string;
+  raw: RawHash;
+  isActive: boolean;
+  status: string;
+  accountType: string;
+  schedulable: boolean;
+  priority: number;
+  lastUsedAt: string;
+  supportedModels: unknown;
+  maxConcurrentTasks: number;
+  rateLimitDuration: number;
+}
+
+function parseModels(value: string | undefined, arrayOnly: boolean): unknown {
+  try {
+    const parsed = JSON.parse(value || '[]') as unknown;
+    if (arrayOnly) return Array.isArray(parsed) ? parsed : [];
+    return parsed;
+  } catch {
+    return [];
+  }
+}
+
+/** getAccount (full: object model mappings honoured) or the summary of getAllAccounts (arrays only). */
+export function consoleView(raw: RawHash, id: string, summary: boolean): ConsoleAccount {
+  const duration = Number.parseInt(raw['rateLimitDuration'] ?? '', 10);
+  return {
+    id,
+    raw,
+    isActive: raw['isActive'] === 'true',
+    status: summary ? raw['status'] || 'active' : (raw['status'] ?? ''),
+    accountType: summary ? raw['accountType'] || 'shared' : (raw['accountType'] ?? ''),
+    schedulable: raw['schedulable'] !== 'false',
+    priority: Number.parseInt(raw['priority'] ?? '', 10) || 50,
+    lastUsedAt: raw['lastUsedAt'] ?? '',
+    supportedModels: parseModels(raw['supportedModels'], summary),
+    maxConcurrentTasks: Number.parseInt(raw['maxConcurrentTasks'] ?? '', 10) || 0,
+    rateLimitDuration: Number.isNaN(duration) ? 60 : duration,
+  };
+}
+
+export async function getConsole(redis: Redis, id: string): Promise<ConsoleAccount | null> {
+  const raw = await readHash(redis, keys.account('claude-console', id));
+  return raw ? consoleView(raw, id, false) : null;
+}
+
+export async function consoleRateLimited(redis: Redis, id: string, nowMs: number): Promise<boolean> {
+  const a = await getConsole(redis, id);
+  if (!a || a.rateLimitDuration === 0) return false;
+  if (a.raw['rateLimitStatus'] !== 'limited' || !a.raw['rateLimitedAt']) return false;
+  const minutes = (nowMs - new Date(a.raw['rateLimitedAt']).getTime()) / 60_000;
+  if (minutes >= a.rateLimitDuration) {
+    await removeConsoleRateLimit(redis, id);
+    return false;
+  }
+  return true;
+}
+
+export async function removeConsoleRateLimit(redis: Redis, id: string): Promise<void> {
+  const key = keys.account('claude-console', id);
+  const [status, quotaStoppedAt] = await redis.hmget(key, 'status', 'quotaStoppedAt');
+  await redis.hdel(key, 'rateLimitedAt', 'rateLimitStatus');
+  if (status === 'rate_limited') {
+    if (quotaStoppedAt) {
+      await redis.hset(key, 'status', 'quota_exceeded');
+    } else {
+      const a = await redis.hgetall(key);
+      const update: Record<string, string> = { isActive: 'true', status: 'active', errorMessage: '' };
+      const hadAutoStop = a['rateLimitAutoStopped'] === 'true';
+      if (hadAutoStop && a['schedulable'] === 'false') update['schedulable'] = 'true';
+      if (hadAutoStop) await redis.hdel(key, 'rateLimitAutoStopped');
+      await redis.hset(key, update);
+    }
+  } else {
+    await redis.hdel(key, 'rateLimitAutoStopped');
+  }
+}
+
+/** Quota stop state (dailyQuota > 0 and quotaStoppedAt). The daily reset point is not evaluated here. */
+export function consoleQuotaExceeded(a: ConsoleAccount): boolean {
+  const quota = Number.parseFloat(a.raw['dailyQuota'] || '0');
+  return !Number.isNaN(quota) && quota > 0 && !!a.raw['quotaStoppedAt'];
+}
+
+export async function consoleOverloaded(redis: Redis, a: ConsoleAccount, nowMs: number): Promise<boolean> {
+  if (a.raw['overloadStatus'] !== 'overloaded' || !a.raw['overloadedAt']) return false;
+  if ((nowMs - new Date(a.raw['overloadedAt']).getTime()) / 60_000 >= 10) {
+    await redis.hdel(keys.account('claude-console', a.id), 'overloadedAt', 'overloadStatus');
+    return false;
+  }
+  return true;
+}
+
+export function consoleSubscriptionExpired(a: ConsoleAccount, nowMs: number): boolean {
+  const at = a.raw['subscriptionExpiresAt'];
+  return !!at && new Date(at).getTime() <= nowMs;
+}
+
+/** Lua-free equivalent of getConsoleAccountConcurrency: purge expired leases, count the rest. */
+export async function consoleConcurrency(redis: Redis, id: string, nowMs: number): Promise<number> {
+  const key = keys.concurrencyConsoleAccount(id);
+  const res = await redis.multi().zremrangebyscore(key, '-inf', nowMs).zcard(key).exec();
+  return Number(res?.[1]?.[1] ?? 0);
+}
+
+// ---------------------------------------------------------------- bedrock (bedrock_account:* JSON)
+
+export interface BedrockAccount {
+  id: string;
+  isActive: boolean;
+  accountType: string;
+  schedulable: unknown;
+  priority: number;
+}
+
+export function parseBedrock(json: string | null): BedrockAccount | null {
+  if (!json) return null;
+  try {
+    const a = JSON.parse(json) as Record<string, unknown>;
+    return {
+      id: String(a['id'] ?? ''),
+      isActive: a['isActive'] === true,
+      accountType: String(a['accountType'] ?? ''),
+      schedulable: a['schedulable'],
+      priority: Number.parseInt(String(a['priority'] ?? ''), 10) || 50,
+    };
+  } catch {
+    return null;
+  }
+}

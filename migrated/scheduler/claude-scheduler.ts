@@ -1,0 +1,372 @@
+import type { Redis } from 'ioredis';
+import { keys } from '../storage/keys.js';
+import type { Clock } from '../runtime/clock.js';
+import {
+  consoleConcurrency,
+  consoleOverloaded,
+  consoleQuotaExceeded,
+  consoleRateLimited,
+  consoleSubscriptionExpired,
+  consoleView,
+  getConsole,
+  isSchedulable,
+  isTempUnavailable,
+  officialOpusLimited,
+  officialRateLimited,
+  parseBedrock,
+  readHash,
+  scanKeys,
+  type RawHash,
+} from './account-state.js';
+import { consoleSupportsModel, lastUsedOrderKey, officialSupportsModel, parseVendorPrefixedModel } from './model-support.js';
+
+export type ClaudeAccountType = 'claude-official' | 'claude-console' | 'bedrock' | 'ccr';
+
+export interface ScheduledAccount {
+  accountId: string;
+  accountType: ClaudeAccountType;
+}
+
+/** The API-key fields the scheduler reads. */
+export interface KeyBindings {
+  name?: string;
+  claudeAccountId?: string | undefined;
+  claudeConsoleAccountId?: string | undefined;
+  bedrockAccountId?: string | undefined;
+}
+
+export type SchedulerErrorCode = 'CLAUDE_DEDICATED_RATE_LIMITED' | 'CONSOLE_ACCOUNT_CONCURRENCY_FULL' | 'SESSION_BINDING_ACCOUNT_UNAVAILABLE' | 'NO_ACCOUNT';
+
+export class SchedulerError extends Error {
+  constructor(
+    message: string,
+    readonly code: SchedulerErrorCode,
+    readonly accountId?: string,
+    readonly rateLimitEndAt?: string | null,
+  ) {
+    super(message);
+  }
+}
+
+export interface SchedulerOptions {
+  /** STICKY_SESSION_TTL_HOURS (default 1). */
+  stickyTtlHours?: number;
+  /** STICKY_SESSION_RENEWAL_THRESHOLD_MINUTES (default 0 = never renew). */
+  renewalThresholdMinutes?: number;
+}
+
+interface Candidate extends ScheduledAccount {
+  priority: number;
+  lastUsedAt: string;
+}
+
+/**
+ * The unified Claude scheduler (scheduling.md §2): forced binding → dedicated bindings → sticky
+ * session → shared pool sorted by priority then least-recently-used. Called once per request;
+ * the legacy's second (inner) call for official accounts lands on the sticky mapping the first
+ * one wrote, so one call gives the same account and the same Redis writes.
+ */
+export class ClaudeScheduler {
+  private readonly ttlSeconds: number;
+  private readonly renewalThresholdMinutes: number;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly clock: Clock,
+    options: SchedulerOptions = {},
+  ) {
+    this.ttlSeconds = Math.max(1, Math.floor((options.stickyTtlHours ?? 1) * 3600));
+    this.renewalThresholdMinutes = options.renewalThresholdMinutes ?? 0;
+  }
+
+  async select(
+    key: KeyBindings,
+    sessionHash: string | null,
+    requestedModel: string | null,
+    forced?: ScheduledAccount | null,
+  ): Promise<ScheduledAccount> {
+    const now = this.clock.now();
+    if (forced?.accountId && forced.accountType === 'claude-official') {
+      if (await this.availableForBinding(forced.accountId, now)) return { accountId: forced.accountId, accountType: forced.accountType };
+      throw new SchedulerError('Session binding account unavailable', 'SESSION_BINDING_ACCOUNT_UNAVAILABLE', forced.accountId);
+    }
+
+    const { vendor, baseModel } = parseVendorPrefixedModel(requestedModel);
+    const model = vendor === 'ccr' ? baseModel : requestedModel;
+    const isOpus = typeof model === 'string' && model.toLowerCase().includes('opus');
+    if (vendor === 'ccr') throw new SchedulerError(`No available CCR accounts support the requested model: ${model || 'unspecified'}`, 'NO_ACCOUNT');
+
+    // Dedicated OAuth binding / group
+    if (key.claudeAccountId) {
+      if (key.claudeAccountId.startsWith('group:')) {
+        return this.selectFromGroup(key.claudeAccountId.slice('group:'.length), sessionHash, model, now);
+      }
+      const bound = await readHash(this.redis, keys.account('claude', key.claudeAccountId));
+      if (bound && bound['isActive'] === 'true' && bound['status'] !== 'error') {
+        const boundId = bound['id'] ?? key.claudeAccountId;
+        if (!(await isTempUnavailable(this.redis, 'claude-official', boundId))) {
+          if (await officialRateLimited(this.redis, boundId, now)) throw this.dedicatedLimited(boundId, bound);
+          if (isSchedulable(bound['schedulable'])) {
+            if (isOpus) await officialOpusLimited(this.redis, boundId, now);
+            return { accountId: key.claudeAccountId, accountType: 'claude-official' };
+          }
+        }
+      }
+    }
+
+    // Dedicated Console binding
+    if (key.claudeConsoleAccountId) {
+      const c = await getConsole(this.redis, key.claudeConsoleAccountId);
+      if (c && c.isActive && c.status === 'active' && c.schedulable) {
+        if (!(await isTempUnavailable(this.redis, 'claude-console', c.raw['id'] ?? c.id))) {
+          return { accountId: key.claudeConsoleAccountId, accountType: 'claude-console' };
+        }
+      }
+    }
+
+    // Dedicated Bedrock binding
+    if (key.bedrockAccountId) {
+      const b = parseBedrock(await this.redis.get(keys.account('bedrock', key.bedrockAccountId)));
+      if (b && b.isActive && isSchedulable(b.schedulable) && !(await isTempUnavailable(this.redis, 'bedrock', key.bedrockAccountId))) {
+        return { accountId: key.bedrockAccountId, accountType: 'bedrock' };
+      }
+    }
+
+    // Sticky session
+    if (sessionHash) {
+      const mapped = await this.getMapping(sessionHash);
+      if (mapped) {
+        if (mapped.accountType === 'ccr') {
+          await this.redis.del(keys.unifiedClaudeSession(sessionHash));
+        } else if (await this.isAvailable(mapped, model, now)) {
+          await this.extendMapping(sessionHash);
+          return mapped;
+        } else {
+          await this.redis.del(keys.unifiedClaudeSession(sessionHash));
+        }
+      }
+    }
+
+    const pool = await this.pool(key, model, isOpus, now);
+    if (pool.length === 0) {
+      throw new SchedulerError(
+        model ? `No available Claude accounts support the requested model: ${model}` : 'No available Claude accounts (neither official nor console)',
+        'NO_ACCOUNT',
+      );
+    }
+    const chosen = sortCandidates(pool)[0]!;
+    if (sessionHash) await this.setMapping(sessionHash, chosen);
+    return { accountId: chosen.accountId, accountType: chosen.accountType };
+  }
+
+  /** DEL unified_claude_session_mapping:<hash> (account marks, console concurrency retry). */
+  async clearMapping(sessionHash: string | null): Promise<void> {
+    if (sessionHash) await this.redis.del(keys.unifiedClaudeSession(sessionHash));
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private dedicatedLimited(id: string, account: RawHash): SchedulerError {
+    return new SchedulerError('Dedicated Claude account is rate limited', 'CLAUDE_DEDICATED_RATE_LIMITED', id, account['rateLimitEndAt'] || null);
+  }
+
+  private async pool(key: KeyBindings, model: string | null, isOpus: boolean, now: number): Promise<Candidate[]> {
+    const redis = this.redis;
+    // bindings re-evaluated (each may short-circuit)
+    if (key.claudeAccountId && !key.claudeAccountId.startsWith('group:')) {
+      const b = await readHash(redis, keys.account('claude', key.claudeAccountId));
+      if (b && b['isActive'] === 'true' && !['error', 'blocked', 'temp_error'].includes(b['status'] ?? '')) {
+        const id = b['id'] ?? key.claudeAccountId;
+        if (await officialRateLimited(redis, id, now)) throw this.dedicatedLimited(id, b);
+        if (isSchedulable(b['schedulable'])) return [officialCandidate(id, b)];
+      }
+    }
+    if (key.claudeConsoleAccountId) {
+      const c = await getConsole(redis, key.claudeConsoleAccountId);
+      if (c && c.isActive && c.status === 'active' && c.schedulable) {
+        const limited = await consoleRateLimited(redis, c.id, now);
+        if (!limited && !consoleQuotaExceeded(c)) return [{ accountId: c.raw['id'] ?? c.id, accountType: 'claude-console', priority: c.priority, lastUsedAt: c.lastUsedAt || '0' }];
+      }
+    }
+    if (key.bedrockAccountId) {
+      const b = parseBedrock(await redis.get(keys.account('bedrock', key.bedrockAccountId)));
+      if (b && b.isActive && isSchedulable(b.schedulable)) return [{ accountId: b.id, accountType: 'bedrock', priority: b.priority, lastUsedAt: '0' }];
+    }
+
+    const out: Candidate[] = [];
+    for (const k of await scanKeys(redis, keys.accountPattern('claude'))) {
+      const a = await readHash(redis, k);
+      if (!a) continue;
+      const id = a['id'] ?? k.slice(keys.accountPrefix('claude').length);
+      if (a['isActive'] !== 'true' || ['error', 'blocked', 'temp_error'].includes(a['status'] ?? '')) continue;
+      if (a['accountType'] && a['accountType'] !== 'shared') continue;
+      if (!isSchedulable(a['schedulable']) || !officialSupportsModel(a['subscriptionInfo'], model)) continue;
+      if (await isTempUnavailable(redis, 'claude-official', id)) continue;
+      if (await officialRateLimited(redis, id, now)) continue;
+      if (isOpus && (await officialOpusLimited(redis, id, now))) continue;
+      out.push(officialCandidate(id, a));
+    }
+
+    let eligible = 0;
+    let excludedByConcurrency = 0;
+    const needsConcurrency: Array<ReturnType<typeof consoleView>> = [];
+    for (const k of await scanKeys(redis, keys.accountPattern('claude-console'))) {
+      const raw = await readHash(redis, k);
+      if (!raw) continue;
+      if (!raw['id']) {
+        await redis.del(k);
+        continue;
+      }
+      const c = consoleView(raw, raw['id'], true);
+      if (!(c.isActive && c.status === 'active' && c.accountType === 'shared' && c.schedulable)) continue;
+      if (!consoleSupportsModel(c.supportedModels, model)) continue;
+      if (await isTempUnavailable(redis, 'claude-console', c.id)) continue;
+      const limited = await consoleRateLimited(redis, c.id, now);
+      if (limited || consoleQuotaExceeded(c)) continue;
+      eligible++;
+      if (c.maxConcurrentTasks > 0) needsConcurrency.push(c);
+      else out.push({ accountId: c.id, accountType: 'claude-console', priority: c.priority, lastUsedAt: c.lastUsedAt || '0' });
+    }
+    const counts = await Promise.all(needsConcurrency.map((c) => consoleConcurrency(redis, c.id, now)));
+    needsConcurrency.forEach((c, i) => {
+      if (counts[i]! < c.maxConcurrentTasks) out.push({ accountId: c.id, accountType: 'claude-console', priority: c.priority, lastUsedAt: c.lastUsedAt || '0' });
+      else excludedByConcurrency++;
+    });
+
+    for (const k of await scanKeys(redis, keys.accountPattern('bedrock'))) {
+      const b = parseBedrock(await redis.get(k));
+      if (!b || !b.isActive || b.accountType !== 'shared' || !isSchedulable(b.schedulable)) continue;
+      if (await isTempUnavailable(redis, 'bedrock', b.id)) continue;
+      out.push({ accountId: b.id, accountType: 'bedrock', priority: b.priority, lastUsedAt: '0' });
+    }
+
+    if (out.length === 0 && eligible > 0 && excludedByConcurrency === eligible) {
+      throw new SchedulerError('All available Claude Console accounts have reached their concurrency limit', 'CONSOLE_ACCOUNT_CONCURRENCY_FULL');
+    }
+    return out;
+  }
+
+  private async availableForBinding(id: string, now: number): Promise<boolean> {
+    const a = await readHash(this.redis, keys.account('claude', id));
+    if (!a || (a['isActive'] !== 'true' && (a['isActive'] as unknown) !== true)) return false;
+    if (a['status'] === 'error' || a['status'] === 'temp_error') return false;
+    if (await officialRateLimited(this.redis, id, now)) return false;
+    return !(await isTempUnavailable(this.redis, 'claude-official', id));
+  }
+
+  /** _isAccountAvailable (sticky sessions and groups). */
+  async isAvailable(target: ScheduledAccount, model: string | null, now: number): Promise<boolean> {
+    try {
+      if (target.accountType === 'claude-official') {
+        const a = await readHash(this.redis, keys.account('claude', target.accountId));
+        if (!a || a['isActive'] !== 'true' || a['status'] === 'error' || a['status'] === 'temp_error') return false;
+        if (!isSchedulable(a['schedulable']) || !officialSupportsModel(a['subscriptionInfo'], model)) return false;
+        if (await officialRateLimited(this.redis, target.accountId, now)) return false;
+        if (model && model.toLowerCase().includes('opus') && (await officialOpusLimited(this.redis, target.accountId, now))) return false;
+        return true;
+      }
+      if (target.accountType === 'claude-console') {
+        const c = await getConsole(this.redis, target.accountId);
+        if (!c || !c.isActive) return false;
+        if (!['active', 'unauthorized', 'overloaded'].includes(c.status)) return false;
+        if (!c.schedulable || !consoleSupportsModel(c.supportedModels, model)) return false;
+        if (consoleSubscriptionExpired(c, now)) return false;
+        if (await consoleRateLimited(this.redis, c.id, now)) return false;
+        if (consoleQuotaExceeded(c)) return false;
+        if (c.status === 'unauthorized') return false;
+        if (await consoleOverloaded(this.redis, c, now)) return false;
+        if (c.maxConcurrentTasks > 0 && (await consoleConcurrency(this.redis, c.id, now)) >= c.maxConcurrentTasks) return false;
+        return true;
+      }
+      if (target.accountType === 'bedrock') {
+        const b = parseBedrock(await this.redis.get(keys.account('bedrock', target.accountId)));
+        return !!b && b.isActive && isSchedulable(b.schedulable);
+      }
+      return false;
+    } catch {
+      return false;
+    }
+  }
+
+  private async selectFromGroup(groupId: string, sessionHash: string | null, model: string | null, now: number): Promise<ScheduledAccount> {
+    const redis = this.redis;
+    const group = await readHash(redis, keys.accountGroup(groupId));
+    if (!group) throw new SchedulerError(`Group ${groupId} not found`, 'NO_ACCOUNT');
+    const name = group['name'] ?? groupId;
+    const members = await redis.smembers(keys.accountGroupMembers(groupId));
+    if (sessionHash) {
+      const mapped = await this.getMapping(sessionHash);
+      if (mapped) {
+        if (members.includes(mapped.accountId) && mapped.accountType !== 'ccr' && (await this.isAvailable(mapped, model, now))) {
+          await this.extendMapping(sessionHash);
+          return mapped;
+        }
+        await redis.del(keys.unifiedClaudeSession(sessionHash));
+      }
+    }
+    if (members.length === 0) throw new SchedulerError(`Group ${name} has no members`, 'NO_ACCOUNT');
+    if (group['platform'] === 'gemini') throw new SchedulerError(`No available accounts in group ${name}`, 'NO_ACCOUNT');
+    const isOpus = !!model && model.toLowerCase().includes('opus');
+    const out: Candidate[] = [];
+    for (const id of members) {
+      const official = await readHash(redis, keys.account('claude', id));
+      if (official && official['id']) {
+        if (official['isActive'] !== 'true' || official['status'] === 'error' || official['status'] === 'blocked') continue;
+        if (!isSchedulable(official['schedulable']) || !officialSupportsModel(official['subscriptionInfo'], model)) continue;
+        if (await officialRateLimited(redis, id, now)) continue;
+        if (isOpus && (await officialOpusLimited(redis, id, now))) continue;
+        out.push(officialCandidate(id, official));
+        continue;
+      }
+      const c = await getConsole(redis, id);
+      if (!c) continue;
+      if (!c.isActive || c.status !== 'active' || !c.schedulable || !consoleSupportsModel(c.supportedModels, model)) continue;
+      if (await consoleRateLimited(redis, id, now)) continue;
+      if (c.maxConcurrentTasks > 0 && (await consoleConcurrency(redis, id, now)) >= c.maxConcurrentTasks) continue;
+      out.push({ accountId: id, accountType: 'claude-console', priority: c.priority, lastUsedAt: c.lastUsedAt || '0' });
+    }
+    if (out.length === 0) throw new SchedulerError(`No available accounts in group ${name}`, 'NO_ACCOUNT');
+    const chosen = sortCandidates(out)[0]!;
+    if (sessionHash) await this.setMapping(sessionHash, chosen);
+    return { accountId: chosen.accountId, accountType: chosen.accountType };
+  }
+
+  private async getMapping(sessionHash: string): Promise<ScheduledAccount | null> {
+    const raw = await this.redis.get(keys.unifiedClaudeSession(sessionHash));
+    if (!raw) return null;
+    try {
+      const v = JSON.parse(raw) as ScheduledAccount;
+      return v && typeof v === 'object' ? { accountId: v.accountId, accountType: v.accountType } : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private async setMapping(sessionHash: string, a: ScheduledAccount): Promise<void> {
+    await this.redis.setex(
+      keys.unifiedClaudeSession(sessionHash),
+      this.ttlSeconds,
+      JSON.stringify({ accountId: a.accountId, accountType: a.accountType }),
+    );
+  }
+
+  private async extendMapping(sessionHash: string): Promise<void> {
+    if (!this.renewalThresholdMinutes) return;
+    const key = keys.unifiedClaudeSession(sessionHash);
+    const ttl = await this.redis.ttl(key);
+    if (ttl < 0) return;
+    if (ttl < this.renewalThresholdMinutes * 60) await this.redis.expire(key, this.ttlSeconds);
+  }
+}
+
+function officialCandidate(id: string, a: RawHash): Candidate {
+  return { accountId: id, accountType: 'claude-official', priority: Number.parseInt(a['priority'] ?? '', 10) || 50, lastUsedAt: a['lastUsedAt'] || '0' };
+}
+
+/** Stable sort: priority ascending, then lastUsedAt ascending (never used first). */
+export function sortCandidates<T extends { priority: number; lastUsedAt: string }>(list: T[]): T[] {
+  return [...list].sort((a, b) => {
+    if (a.priority !== b.priority) return a.priority - b.priority;
+    return lastUsedOrderKey(a.lastUsedAt) - lastUsedOrderKey(b.lastUsedAt);
+  });
+}
