@@ -42,6 +42,14 @@ export class RespReader {
     }
   }
 
+  /** Take every byte not yet returned as a frame (used when switching to a plain pipe). */
+  drain(): Buffer {
+    const rest = this.buf.subarray(this.pos);
+    this.buf = Buffer.alloc(0);
+    this.pos = 0;
+    return rest;
+  }
+
   /** Bytes received but not yet part of a complete frame. */
   get pending(): number {
     return this.buf.length - this.pos;

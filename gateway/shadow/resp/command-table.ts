@@ -89,6 +89,19 @@ export class CommandTable {
   }
 
   /**
+   * The keys of one command without asking Redis; undefined for movable-key commands other
+   * than scripts (their keys need `COMMAND GETKEYS`).
+   */
+  keysOfSync(args: readonly Buffer[]): KeyLookup | undefined {
+    const spec = this.spec(args);
+    const name = spec?.name ?? args[0]?.toString('latin1').toLowerCase() ?? '';
+    if (!spec) return { name, keys: [], write: false };
+    if (spec.script) return scriptKeys(name, args);
+    if (spec.movable) return undefined;
+    return { name, keys: fixedKeys(spec, args), write: spec.write };
+  }
+
+  /**
    * The keys of one command. Synchronous for the common shapes; movable-key commands other
    * than scripts ask Redis (`COMMAND GETKEYS`). Unknown commands have no keys.
    */
@@ -96,11 +109,7 @@ export class CommandTable {
     const spec = this.spec(args);
     const name = spec?.name ?? args[0]?.toString('latin1').toLowerCase() ?? '';
     if (!spec) return { name, keys: [], write: false };
-    if (spec.script) {
-      const numkeys = Number(args[2]?.toString('latin1'));
-      const keys = Number.isInteger(numkeys) && numkeys > 0 ? args.slice(3, 3 + numkeys) : [];
-      return { name, keys: [...keys], write: !name.endsWith('_ro') };
-    }
+    if (spec.script) return scriptKeys(name, args);
     if (spec.movable) {
       try {
         const reply = (await this.oracle.callBuffer('COMMAND', 'GETKEYS', ...args)) as unknown[];
@@ -122,4 +131,10 @@ function fixedKeys(spec: CommandSpec, args: readonly Buffer[]): Buffer[] {
   const keys: Buffer[] = [];
   for (let i = spec.firstKey; i <= last && i < args.length; i += step) keys.push(args[i]!);
   return keys;
+}
+
+function scriptKeys(name: string, args: readonly Buffer[]): KeyLookup {
+  const numkeys = Number(args[2]?.toString('latin1'));
+  const keys = Number.isInteger(numkeys) && numkeys > 0 ? args.slice(3, 3 + numkeys) : [];
+  return { name, keys: [...keys], write: !name.endsWith('_ro') };
 }
