@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { AccountRepository } from '../storage/accounts.js';
 import { keys } from '../storage/keys.js';
 
 /**
@@ -10,23 +11,6 @@ export type RawHash = Record<string, string>;
 export const isSchedulable = (value: unknown): boolean =>
   value === undefined || value === null || (value !== false && value !== 'false');
 
-export async function readHash(redis: Redis, key: string): Promise<RawHash | null> {
-  const h = await redis.hgetall(key);
-  return Object.keys(h).length === 0 ? null : h;
-}
-
-/** Keys matching a pattern in SCAN order (the legacy's scanKeys, COUNT 100 by default... kept simple). */
-export async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
-  const out: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    out.push(...batch);
-  } while (cursor !== '0');
-  return out;
-}
-
 export async function isTempUnavailable(redis: Redis, type: string, id: string): Promise<boolean> {
   return (await redis.exists(keys.tempUnavailable(type, id))) === 1;
 }
@@ -34,8 +18,8 @@ export async function isTempUnavailable(redis: Redis, type: string, id: string):
 // ---------------------------------------------------------------- official (claude:account:*)
 
 /** claudeAccountService.isAccountRateLimited, including the auto-clear on expiry. */
-export async function officialRateLimited(redis: Redis, id: string, nowMs: number): Promise<boolean> {
-  const a = await readHash(redis, keys.account('claude', id));
+export async function officialRateLimited(redis: Redis, accounts: AccountRepository, id: string, nowMs: number): Promise<boolean> {
+  const a = await accounts.get('claude', id);
   if (!a) return false;
   const flagged = (a['rateLimitStatus'] === 'limited' && !!a['rateLimitedAt']) || (a['rateLimitAutoStopped'] === 'true' && !!a['rateLimitEndAt']);
   if (!flagged) return false;
@@ -49,17 +33,17 @@ export async function officialRateLimited(redis: Redis, id: string, nowMs: numbe
 
 export async function removeOfficialRateLimit(redis: Redis, id: string): Promise<void> {
   const key = keys.account('claude', id);
-  const a = await readHash(redis, key);
-  if (!a) return;
+  const a = await redis.hgetall(key);
+  if (Object.keys(a).length === 0) return;
   const multi = redis.multi().hdel(key, 'rateLimitedAt', 'rateLimitStatus', 'rateLimitEndAt');
   if (a['rateLimitAutoStopped'] === 'true' && a['schedulable'] === 'false') multi.hset(key, 'schedulable', 'true');
   multi.hdel(key, 'rateLimitAutoStopped');
   await multi.exec();
 }
 
-export async function officialOpusLimited(redis: Redis, id: string, nowMs: number): Promise<boolean> {
+export async function officialOpusLimited(redis: Redis, accounts: AccountRepository, id: string, nowMs: number): Promise<boolean> {
   const key = keys.account('claude', id);
-  const a = await readHash(redis, key);
+  const a = await accounts.get('claude', id);
   if (!a || !a['opusRateLimitEndAt']) return false;
   const end = new Date(a['opusRateLimitEndAt']).getTime();
   if (Number.isFinite(end) && nowMs < end) return true;
@@ -111,13 +95,13 @@ export function consoleView(raw: RawHash, id: string, summary: boolean): Console
   };
 }
 
-export async function getConsole(redis: Redis, id: string): Promise<ConsoleAccount | null> {
-  const raw = await readHash(redis, keys.account('claude-console', id));
+export async function getConsole(accounts: AccountRepository, id: string): Promise<ConsoleAccount | null> {
+  const raw = await accounts.get('claude-console', id);
   return raw ? consoleView(raw, id, false) : null;
 }
 
-export async function consoleRateLimited(redis: Redis, id: string, nowMs: number): Promise<boolean> {
-  const a = await getConsole(redis, id);
+export async function consoleRateLimited(redis: Redis, accounts: AccountRepository, id: string, nowMs: number): Promise<boolean> {
+  const a = await getConsole(accounts, id);
   if (!a || a.rateLimitDuration === 0) return false;
   if (a.raw['rateLimitStatus'] !== 'limited' || !a.raw['rateLimitedAt']) return false;
   const minutes = (nowMs - new Date(a.raw['rateLimitedAt']).getTime()) / 60_000;
@@ -185,18 +169,14 @@ export interface BedrockAccount {
   priority: number;
 }
 
-export function parseBedrock(json: string | null): BedrockAccount | null {
-  if (!json) return null;
-  try {
-    const a = JSON.parse(json) as Record<string, unknown>;
-    return {
-      id: String(a['id'] ?? ''),
-      isActive: a['isActive'] === true,
-      accountType: String(a['accountType'] ?? ''),
-      schedulable: a['schedulable'],
-      priority: Number.parseInt(String(a['priority'] ?? ''), 10) || 50,
-    };
-  } catch {
-    return null;
-  }
+/** A Bedrock account from its JSON object (getBedrock) or the string-encoded listing form. */
+export function bedrockView(a: Record<string, unknown> | null): BedrockAccount | null {
+  if (!a) return null;
+  return {
+    id: String(a['id'] ?? ''),
+    isActive: a['isActive'] === true || a['isActive'] === 'true',
+    accountType: String(a['accountType'] ?? ''),
+    schedulable: a['schedulable'],
+    priority: Number.parseInt(String(a['priority'] ?? ''), 10) || 50,
+  };
 }

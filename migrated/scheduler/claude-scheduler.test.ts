@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { legacyTracesDir } from '../../test-support/paths.js';
 import { startPrivateRedis, type PrivateRedis } from '../../test-support/redis-server.js';
 import { loadRedisSnapshot, type RedisSnapshot } from '../../test-support/redis-snapshot.js';
-import { frozenClock } from '../runtime/clock.js';
+import { frozenClock, type Clock } from '../runtime/clock.js';
+import { AccountRepository } from '../storage/accounts.js';
+import { StickySessions } from '../storage/sessions.js';
 import { ClaudeScheduler, SchedulerError, sortCandidates } from './claude-scheduler.js';
 import { sessionHashOf } from './session-hash.js';
 
@@ -27,6 +29,15 @@ afterAll(async () => {
   await server.stop();
 });
 
+function makeScheduler(clock: Clock, renewalThresholdMinutes = 0): ClaudeScheduler {
+  return new ClaudeScheduler({
+    redis,
+    clock,
+    accounts: new AccountRepository({ redis, clock }),
+    sticky: new StickySessions(redis, { renewalThresholdMinutes }),
+  });
+}
+
 async function scheduleTrace(trace: string) {
   const before = read(trace, 'redis.before.json') as RedisSnapshot;
   await loadRedisSnapshot(redis, before);
@@ -37,7 +48,7 @@ async function scheduleTrace(trace: string) {
   const key = await redis.hgetall(`apikey:${keyId}`);
   const body = JSON.parse(req.body) as { model: string };
   const meta = read(trace, 'meta.json') as { capturedAt: string };
-  const scheduler = new ClaudeScheduler(redis, frozenClock(Date.parse(meta.capturedAt) - 1000), { renewalThresholdMinutes: 15 });
+  const scheduler = makeScheduler(frozenClock(Date.parse(meta.capturedAt) - 1000), 15);
   return { result: await scheduler.select(key, sessionHashOf(body), body.model), body };
 }
 
@@ -87,7 +98,7 @@ describe('scheduler rules on a hand-built keyspace', () => {
     await official('a', { lastUsedAt: '2026-11-26T11:00:00.000Z' });
     await official('b', { lastUsedAt: '' });
     await official('c', { priority: '10', lastUsedAt: '2026-11-26T11:59:00.000Z' });
-    const s = new ClaudeScheduler(redis, clock);
+    const s = makeScheduler(clock);
     expect((await s.select({}, null, 'claude-sonnet-4')).accountId).toBe('c');
     await redis.hset('claude:account:c', 'priority', '0'); // 0 is treated as 50
     expect((await s.select({}, null, 'claude-sonnet-4')).accountId).toBe('b');
@@ -100,7 +111,7 @@ describe('scheduler rules on a hand-built keyspace', () => {
     await redis.setex('temp_unavailable:claude-official:t', 300, '1');
     await official('r', { rateLimitStatus: 'limited', rateLimitedAt: '2026-11-26T11:30:00.000Z', rateLimitEndAt: '2026-11-26T13:00:00.000Z' });
     await official('x', { rateLimitStatus: 'limited', rateLimitedAt: '2026-11-26T10:00:00.000Z', rateLimitEndAt: '2026-11-26T11:00:00.000Z', rateLimitAutoStopped: 'true' });
-    const s = new ClaudeScheduler(redis, clock);
+    const s = makeScheduler(clock);
     expect((await s.select({}, null, 'claude-sonnet-4')).accountId).toBe('x');
     expect(await redis.hgetall('claude:account:x')).not.toHaveProperty('rateLimitStatus');
     await expect(s.select({}, null, 'gpt-4o')).rejects.toThrow('No available Claude accounts support the requested model: gpt-4o');
@@ -111,7 +122,7 @@ describe('scheduler rules on a hand-built keyspace', () => {
     await official('old', { lastUsedAt: '2026-11-26T09:00:00.000Z' });
     await official('new', { lastUsedAt: '2026-11-26T11:00:00.000Z' });
     await redis.setex('unified_claude_session_mapping:h', 3600, JSON.stringify({ accountId: 'new', accountType: 'claude-official' }));
-    const s = new ClaudeScheduler(redis, clock);
+    const s = makeScheduler(clock);
     expect((await s.select({}, 'h', 'claude-x')).accountId).toBe('new');
     await redis.hset('claude:account:new', 'schedulable', 'false');
     expect((await s.select({}, 'h', 'claude-x')).accountId).toBe('old');
@@ -122,7 +133,7 @@ describe('scheduler rules on a hand-built keyspace', () => {
     await redis.flushdb();
     await redis.hset('claude_console_account:c1', { id: 'c1', isActive: 'true', status: 'active', accountType: 'shared', maxConcurrentTasks: '1' });
     await redis.zadd('concurrency:console_account:c1', clock.now() + 60_000, 'lease');
-    const s = new ClaudeScheduler(redis, clock);
+    const s = makeScheduler(clock);
     await expect(s.select({}, null, 'claude-x')).rejects.toMatchObject({ code: 'CONSOLE_ACCOUNT_CONCURRENCY_FULL' });
     await redis.zadd('concurrency:console_account:c1', clock.now() - 1, 'lease'); // expired lease is purged by the read
     expect(await s.select({}, null, 'claude-x')).toEqual({ accountId: 'c1', accountType: 'claude-console' });
@@ -134,7 +145,7 @@ describe('scheduler rules on a hand-built keyspace', () => {
     await official('m2', { lastUsedAt: '2026-11-26T10:00:00.000Z', status: 'blocked' });
     await redis.hset('account_group:g', { id: 'g', name: 'G', platform: 'claude' });
     await redis.sadd('account_group_members:g', 'm1', 'm2');
-    const s = new ClaudeScheduler(redis, clock);
+    const s = makeScheduler(clock);
     expect(await s.select({ claudeAccountId: 'group:g' }, null, 'claude-x')).toEqual({ accountId: 'm1', accountType: 'claude-official' });
     await redis.set('bedrock_account:b1', JSON.stringify({ id: 'b1', isActive: true, accountType: 'shared', schedulable: true, priority: 1 }));
     expect(await s.select({}, null, 'claude-x')).toEqual({ accountId: 'b1', accountType: 'bedrock' });

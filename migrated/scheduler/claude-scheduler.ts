@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis';
+import type { AccountRepository } from '../storage/accounts.js';
 import { keys } from '../storage/keys.js';
+import type { StickySessions } from '../storage/sessions.js';
 import type { Clock } from '../runtime/clock.js';
 import {
   consoleConcurrency,
@@ -13,9 +15,7 @@ import {
   isTempUnavailable,
   officialOpusLimited,
   officialRateLimited,
-  parseBedrock,
-  readHash,
-  scanKeys,
+  bedrockView,
   type RawHash,
 } from './account-state.js';
 import { consoleSupportsModel, lastUsedOrderKey, officialSupportsModel, parseVendorPrefixedModel } from './model-support.js';
@@ -48,11 +48,12 @@ export class SchedulerError extends Error {
   }
 }
 
-export interface SchedulerOptions {
-  /** STICKY_SESSION_TTL_HOURS (default 1). */
-  stickyTtlHours?: number;
-  /** STICKY_SESSION_RENEWAL_THRESHOLD_MINUTES (default 0 = never renew). */
-  renewalThresholdMinutes?: number;
+export interface SchedulerDeps {
+  redis: Redis;
+  clock: Clock;
+  accounts: AccountRepository;
+  /** Built with STICKY_SESSION_TTL_HOURS / STICKY_SESSION_RENEWAL_THRESHOLD_MINUTES. */
+  sticky: StickySessions;
 }
 
 interface Candidate extends ScheduledAccount {
@@ -67,16 +68,16 @@ interface Candidate extends ScheduledAccount {
  * one wrote, so one call gives the same account and the same Redis writes.
  */
 export class ClaudeScheduler {
-  private readonly ttlSeconds: number;
-  private readonly renewalThresholdMinutes: number;
+  private readonly redis: Redis;
+  private readonly clock: Clock;
+  private readonly accounts: AccountRepository;
+  private readonly sticky: StickySessions;
 
-  constructor(
-    private readonly redis: Redis,
-    private readonly clock: Clock,
-    options: SchedulerOptions = {},
-  ) {
-    this.ttlSeconds = Math.max(1, Math.floor((options.stickyTtlHours ?? 1) * 3600));
-    this.renewalThresholdMinutes = options.renewalThresholdMinutes ?? 0;
+  constructor(deps: SchedulerDeps) {
+    this.redis = deps.redis;
+    this.clock = deps.clock;
+    this.accounts = deps.accounts;
+    this.sticky = deps.sticky;
   }
 
   async select(
@@ -101,13 +102,13 @@ export class ClaudeScheduler {
       if (key.claudeAccountId.startsWith('group:')) {
         return this.selectFromGroup(key.claudeAccountId.slice('group:'.length), sessionHash, model, now);
       }
-      const bound = await readHash(this.redis, keys.account('claude', key.claudeAccountId));
+      const bound = await this.accounts.get('claude', key.claudeAccountId);
       if (bound && bound['isActive'] === 'true' && bound['status'] !== 'error') {
         const boundId = bound['id'] ?? key.claudeAccountId;
         if (!(await isTempUnavailable(this.redis, 'claude-official', boundId))) {
-          if (await officialRateLimited(this.redis, boundId, now)) throw this.dedicatedLimited(boundId, bound);
+          if (await officialRateLimited(this.redis, this.accounts, boundId, now)) throw this.dedicatedLimited(boundId, bound);
           if (isSchedulable(bound['schedulable'])) {
-            if (isOpus) await officialOpusLimited(this.redis, boundId, now);
+            if (isOpus) await officialOpusLimited(this.redis, this.accounts, boundId, now);
             return { accountId: key.claudeAccountId, accountType: 'claude-official' };
           }
         }
@@ -116,7 +117,7 @@ export class ClaudeScheduler {
 
     // Dedicated Console binding
     if (key.claudeConsoleAccountId) {
-      const c = await getConsole(this.redis, key.claudeConsoleAccountId);
+      const c = await getConsole(this.accounts, key.claudeConsoleAccountId);
       if (c && c.isActive && c.status === 'active' && c.schedulable) {
         if (!(await isTempUnavailable(this.redis, 'claude-console', c.raw['id'] ?? c.id))) {
           return { accountId: key.claudeConsoleAccountId, accountType: 'claude-console' };
@@ -126,7 +127,7 @@ export class ClaudeScheduler {
 
     // Dedicated Bedrock binding
     if (key.bedrockAccountId) {
-      const b = parseBedrock(await this.redis.get(keys.account('bedrock', key.bedrockAccountId)));
+      const b = bedrockView(await this.accounts.getBedrock(key.bedrockAccountId));
       if (b && b.isActive && isSchedulable(b.schedulable) && !(await isTempUnavailable(this.redis, 'bedrock', key.bedrockAccountId))) {
         return { accountId: key.bedrockAccountId, accountType: 'bedrock' };
       }
@@ -137,12 +138,12 @@ export class ClaudeScheduler {
       const mapped = await this.getMapping(sessionHash);
       if (mapped) {
         if (mapped.accountType === 'ccr') {
-          await this.redis.del(keys.unifiedClaudeSession(sessionHash));
+          await this.sticky.delete('claude', sessionHash);
         } else if (await this.isAvailable(mapped, model, now)) {
           await this.extendMapping(sessionHash);
           return mapped;
         } else {
-          await this.redis.del(keys.unifiedClaudeSession(sessionHash));
+          await this.sticky.delete('claude', sessionHash);
         }
       }
     }
@@ -161,7 +162,7 @@ export class ClaudeScheduler {
 
   /** DEL unified_claude_session_mapping:<hash> (account marks, console concurrency retry). */
   async clearMapping(sessionHash: string | null): Promise<void> {
-    if (sessionHash) await this.redis.del(keys.unifiedClaudeSession(sessionHash));
+    if (sessionHash) await this.sticky.delete('claude', sessionHash);
   }
 
   // ------------------------------------------------------------------ internals
@@ -174,54 +175,46 @@ export class ClaudeScheduler {
     const redis = this.redis;
     // bindings re-evaluated (each may short-circuit)
     if (key.claudeAccountId && !key.claudeAccountId.startsWith('group:')) {
-      const b = await readHash(redis, keys.account('claude', key.claudeAccountId));
+      const b = await this.accounts.get('claude', key.claudeAccountId);
       if (b && b['isActive'] === 'true' && !['error', 'blocked', 'temp_error'].includes(b['status'] ?? '')) {
         const id = b['id'] ?? key.claudeAccountId;
-        if (await officialRateLimited(redis, id, now)) throw this.dedicatedLimited(id, b);
+        if (await officialRateLimited(redis, this.accounts, id, now)) throw this.dedicatedLimited(id, b);
         if (isSchedulable(b['schedulable'])) return [officialCandidate(id, b)];
       }
     }
     if (key.claudeConsoleAccountId) {
-      const c = await getConsole(redis, key.claudeConsoleAccountId);
+      const c = await getConsole(this.accounts, key.claudeConsoleAccountId);
       if (c && c.isActive && c.status === 'active' && c.schedulable) {
-        const limited = await consoleRateLimited(redis, c.id, now);
+        const limited = await consoleRateLimited(redis, this.accounts, c.id, now);
         if (!limited && !consoleQuotaExceeded(c)) return [{ accountId: c.raw['id'] ?? c.id, accountType: 'claude-console', priority: c.priority, lastUsedAt: c.lastUsedAt || '0' }];
       }
     }
     if (key.bedrockAccountId) {
-      const b = parseBedrock(await redis.get(keys.account('bedrock', key.bedrockAccountId)));
+      const b = bedrockView(await this.accounts.getBedrock(key.bedrockAccountId));
       if (b && b.isActive && isSchedulable(b.schedulable)) return [{ accountId: b.id, accountType: 'bedrock', priority: b.priority, lastUsedAt: '0' }];
     }
 
     const out: Candidate[] = [];
-    for (const k of await scanKeys(redis, keys.accountPattern('claude'))) {
-      const a = await readHash(redis, k);
-      if (!a) continue;
-      const id = a['id'] ?? k.slice(keys.accountPrefix('claude').length);
+    for (const a of await this.accounts.list('claude')) {
+      const id = a['id']!;
       if (a['isActive'] !== 'true' || ['error', 'blocked', 'temp_error'].includes(a['status'] ?? '')) continue;
       if (a['accountType'] && a['accountType'] !== 'shared') continue;
       if (!isSchedulable(a['schedulable']) || !officialSupportsModel(a['subscriptionInfo'], model)) continue;
       if (await isTempUnavailable(redis, 'claude-official', id)) continue;
-      if (await officialRateLimited(redis, id, now)) continue;
-      if (isOpus && (await officialOpusLimited(redis, id, now))) continue;
+      if (await officialRateLimited(redis, this.accounts, id, now)) continue;
+      if (isOpus && (await officialOpusLimited(redis, this.accounts, id, now))) continue;
       out.push(officialCandidate(id, a));
     }
 
     let eligible = 0;
     let excludedByConcurrency = 0;
     const needsConcurrency: Array<ReturnType<typeof consoleView>> = [];
-    for (const k of await scanKeys(redis, keys.accountPattern('claude-console'))) {
-      const raw = await readHash(redis, k);
-      if (!raw) continue;
-      if (!raw['id']) {
-        await redis.del(k);
-        continue;
-      }
-      const c = consoleView(raw, raw['id'], true);
+    for (const raw of await this.accounts.list('claude-console')) {
+      const c = consoleView(raw, raw['id']!, true);
       if (!(c.isActive && c.status === 'active' && c.accountType === 'shared' && c.schedulable)) continue;
       if (!consoleSupportsModel(c.supportedModels, model)) continue;
       if (await isTempUnavailable(redis, 'claude-console', c.id)) continue;
-      const limited = await consoleRateLimited(redis, c.id, now);
+      const limited = await consoleRateLimited(redis, this.accounts, c.id, now);
       if (limited || consoleQuotaExceeded(c)) continue;
       eligible++;
       if (c.maxConcurrentTasks > 0) needsConcurrency.push(c);
@@ -233,8 +226,8 @@ export class ClaudeScheduler {
       else excludedByConcurrency++;
     });
 
-    for (const k of await scanKeys(redis, keys.accountPattern('bedrock'))) {
-      const b = parseBedrock(await redis.get(k));
+    for (const row of await this.accounts.list('bedrock')) {
+      const b = bedrockView(row);
       if (!b || !b.isActive || b.accountType !== 'shared' || !isSchedulable(b.schedulable)) continue;
       if (await isTempUnavailable(redis, 'bedrock', b.id)) continue;
       out.push({ accountId: b.id, accountType: 'bedrock', priority: b.priority, lastUsedAt: '0' });
@@ -247,10 +240,10 @@ export class ClaudeScheduler {
   }
 
   private async availableForBinding(id: string, now: number): Promise<boolean> {
-    const a = await readHash(this.redis, keys.account('claude', id));
+    const a = await this.accounts.get('claude', id);
     if (!a || (a['isActive'] !== 'true' && (a['isActive'] as unknown) !== true)) return false;
     if (a['status'] === 'error' || a['status'] === 'temp_error') return false;
-    if (await officialRateLimited(this.redis, id, now)) return false;
+    if (await officialRateLimited(this.redis, this.accounts, id, now)) return false;
     return !(await isTempUnavailable(this.redis, 'claude-official', id));
   }
 
@@ -258,20 +251,20 @@ export class ClaudeScheduler {
   async isAvailable(target: ScheduledAccount, model: string | null, now: number): Promise<boolean> {
     try {
       if (target.accountType === 'claude-official') {
-        const a = await readHash(this.redis, keys.account('claude', target.accountId));
+        const a = await this.accounts.get('claude', target.accountId);
         if (!a || a['isActive'] !== 'true' || a['status'] === 'error' || a['status'] === 'temp_error') return false;
         if (!isSchedulable(a['schedulable']) || !officialSupportsModel(a['subscriptionInfo'], model)) return false;
-        if (await officialRateLimited(this.redis, target.accountId, now)) return false;
-        if (model && model.toLowerCase().includes('opus') && (await officialOpusLimited(this.redis, target.accountId, now))) return false;
+        if (await officialRateLimited(this.redis, this.accounts, target.accountId, now)) return false;
+        if (model && model.toLowerCase().includes('opus') && (await officialOpusLimited(this.redis, this.accounts, target.accountId, now))) return false;
         return true;
       }
       if (target.accountType === 'claude-console') {
-        const c = await getConsole(this.redis, target.accountId);
+        const c = await getConsole(this.accounts, target.accountId);
         if (!c || !c.isActive) return false;
         if (!['active', 'unauthorized', 'overloaded'].includes(c.status)) return false;
         if (!c.schedulable || !consoleSupportsModel(c.supportedModels, model)) return false;
         if (consoleSubscriptionExpired(c, now)) return false;
-        if (await consoleRateLimited(this.redis, c.id, now)) return false;
+        if (await consoleRateLimited(this.redis, this.accounts, c.id, now)) return false;
         if (consoleQuotaExceeded(c)) return false;
         if (c.status === 'unauthorized') return false;
         if (await consoleOverloaded(this.redis, c, now)) return false;
@@ -279,7 +272,7 @@ export class ClaudeScheduler {
         return true;
       }
       if (target.accountType === 'bedrock') {
-        const b = parseBedrock(await this.redis.get(keys.account('bedrock', target.accountId)));
+        const b = bedrockView(await this.accounts.getBedrock(target.accountId));
         return !!b && b.isActive && isSchedulable(b.schedulable);
       }
       return false;
@@ -290,8 +283,8 @@ export class ClaudeScheduler {
 
   private async selectFromGroup(groupId: string, sessionHash: string | null, model: string | null, now: number): Promise<ScheduledAccount> {
     const redis = this.redis;
-    const group = await readHash(redis, keys.accountGroup(groupId));
-    if (!group) throw new SchedulerError(`Group ${groupId} not found`, 'NO_ACCOUNT');
+    const group = await redis.hgetall(keys.accountGroup(groupId));
+    if (Object.keys(group).length === 0) throw new SchedulerError(`Group ${groupId} not found`, 'NO_ACCOUNT');
     const name = group['name'] ?? groupId;
     const members = await redis.smembers(keys.accountGroupMembers(groupId));
     if (sessionHash) {
@@ -301,7 +294,7 @@ export class ClaudeScheduler {
           await this.extendMapping(sessionHash);
           return mapped;
         }
-        await redis.del(keys.unifiedClaudeSession(sessionHash));
+        await this.sticky.delete('claude', sessionHash);
       }
     }
     if (members.length === 0) throw new SchedulerError(`Group ${name} has no members`, 'NO_ACCOUNT');
@@ -309,19 +302,19 @@ export class ClaudeScheduler {
     const isOpus = !!model && model.toLowerCase().includes('opus');
     const out: Candidate[] = [];
     for (const id of members) {
-      const official = await readHash(redis, keys.account('claude', id));
+      const official = await this.accounts.get('claude', id);
       if (official && official['id']) {
         if (official['isActive'] !== 'true' || official['status'] === 'error' || official['status'] === 'blocked') continue;
         if (!isSchedulable(official['schedulable']) || !officialSupportsModel(official['subscriptionInfo'], model)) continue;
-        if (await officialRateLimited(redis, id, now)) continue;
-        if (isOpus && (await officialOpusLimited(redis, id, now))) continue;
+        if (await officialRateLimited(redis, this.accounts, id, now)) continue;
+        if (isOpus && (await officialOpusLimited(redis, this.accounts, id, now))) continue;
         out.push(officialCandidate(id, official));
         continue;
       }
-      const c = await getConsole(redis, id);
+      const c = await getConsole(this.accounts, id);
       if (!c) continue;
       if (!c.isActive || c.status !== 'active' || !c.schedulable || !consoleSupportsModel(c.supportedModels, model)) continue;
-      if (await consoleRateLimited(redis, id, now)) continue;
+      if (await consoleRateLimited(redis, this.accounts, id, now)) continue;
       if (c.maxConcurrentTasks > 0 && (await consoleConcurrency(redis, id, now)) >= c.maxConcurrentTasks) continue;
       out.push({ accountId: id, accountType: 'claude-console', priority: c.priority, lastUsedAt: c.lastUsedAt || '0' });
     }
@@ -332,30 +325,16 @@ export class ClaudeScheduler {
   }
 
   private async getMapping(sessionHash: string): Promise<ScheduledAccount | null> {
-    const raw = await this.redis.get(keys.unifiedClaudeSession(sessionHash));
-    if (!raw) return null;
-    try {
-      const v = JSON.parse(raw) as ScheduledAccount;
-      return v && typeof v === 'object' ? { accountId: v.accountId, accountType: v.accountType } : null;
-    } catch {
-      return null;
-    }
+    const m = await this.sticky.get('claude', sessionHash);
+    return m ? { accountId: m.accountId, accountType: m.accountType as ClaudeAccountType } : null;
   }
 
   private async setMapping(sessionHash: string, a: ScheduledAccount): Promise<void> {
-    await this.redis.setex(
-      keys.unifiedClaudeSession(sessionHash),
-      this.ttlSeconds,
-      JSON.stringify({ accountId: a.accountId, accountType: a.accountType }),
-    );
+    await this.sticky.set('claude', sessionHash, a.accountId, a.accountType);
   }
 
   private async extendMapping(sessionHash: string): Promise<void> {
-    if (!this.renewalThresholdMinutes) return;
-    const key = keys.unifiedClaudeSession(sessionHash);
-    const ttl = await this.redis.ttl(key);
-    if (ttl < 0) return;
-    if (ttl < this.renewalThresholdMinutes * 60) await this.redis.expire(key, this.ttlSeconds);
+    await this.sticky.extend('claude', sessionHash);
   }
 }
 
