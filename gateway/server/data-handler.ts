@@ -1,0 +1,88 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { LegacyBridge } from '../../legacy-bridge/bridge.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import { recordRequest } from '../observability/request-log.js';
+import { canarySide, stickyKey } from '../routing/canary.js';
+import type { LiveTable } from '../routing/live-table.js';
+import { shadowOptionsOf, type RouteMode, type Side } from '../routing/schema.js';
+import type { MigratedRunner } from './migrated-runner.js';
+import { probeResponse, type ResponseProbe } from './response-probe.js';
+import type { ShadowTee } from './shadow-tee.js';
+
+/**
+ * The data port's request handler: match the route on the live table snapshot taken at the start of
+ * the request, pick the serving side, serve, then log and count. Adds no header of its own unless
+ * `debugHeaders` (then `X-Gateway-Route` / `X-Gateway-Side` are appended to the response head).
+ */
+
+export interface DataHandlerDeps {
+  live: LiveTable;
+  bridge: LegacyBridge;
+  runner: MigratedRunner;
+  tee: ShadowTee;
+  metrics: GatewayMetrics;
+  log: Logger;
+  debugHeaders: boolean;
+  /** Responses captured for shadow copies are kept up to this many bytes. */
+  captureBytes: number;
+}
+
+export const DEFAULT_ROUTE_ID = '(default)';
+
+export function createDataHandler(d: DataHandlerDeps) {
+  return function handle(req: IncomingMessage, res: ServerResponse): void {
+    const startedAt = performance.now();
+    const table = d.live.current;
+    const m = table.match(req.method ?? 'GET', req.url ?? '/');
+    const route = m?.route;
+    const mode: RouteMode = route?.mode ?? 'legacy';
+    const routeId = route?.id ?? DEFAULT_ROUTE_ID;
+    const clientIp = req.socket.remoteAddress ?? '';
+
+    let side: Side = 'legacy';
+    let probe: ResponseProbe | undefined;
+    if (route && route.module) {
+      if (mode === 'migrated') side = 'migrated';
+      else if (mode === 'canary') side = canarySide(stickyKey(req, clientIp), route.canary?.percent ?? 0);
+      else if (mode === 'shadow') {
+        const opts = shadowOptionsOf(route);
+        side = opts.primary;
+        d.tee.begin(req, res, route, opts, m.params, () => (probe = probeResponse(res, startedAt, { maxBytes: d.captureBytes })));
+      }
+    }
+    probe ??= probeResponse(res, startedAt);
+    const p = probe;
+
+    if (d.debugHeaders) {
+      const orig = res.writeHead;
+      res.writeHead = function (this: ServerResponse, status: number, ...rest: unknown[]) {
+        const last = rest[rest.length - 1];
+        if (Array.isArray(last)) last.push('X-Gateway-Route', routeId, 'X-Gateway-Side', side);
+        else {
+          this.setHeader('X-Gateway-Route', routeId);
+          this.setHeader('X-Gateway-Side', side);
+        }
+        return (orig as (...a: unknown[]) => ServerResponse).call(this, status, ...rest);
+      } as typeof res.writeHead;
+    }
+
+    res.once('close', () => {
+      recordRequest(d.log, d.metrics, req, res.headersSent ? res.statusCode : 0, {
+        routeId,
+        mode,
+        side,
+        probe: p,
+        aborted: !res.writableFinished,
+      });
+    });
+
+    if (side === 'legacy') {
+      d.bridge.forward(req, res);
+      return;
+    }
+    d.runner.serve(req, res, { routeId, module: route!.module!, params: m!.params, clientIp }).catch(() => {
+      d.metrics.errors.inc({ route: routeId, mode, side, kind: 'module_error' });
+    });
+  };
+}

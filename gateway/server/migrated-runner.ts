@@ -1,0 +1,138 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import postgres from 'postgres';
+import type { GatewayConfig } from '../config/env.js';
+import { writeJsonError } from '../../legacy-bridge/error-response.js';
+import type { MigratedModule, MigratedModuleFactory } from '../../migrated/module.js';
+import { loadModuleFactory } from '../../migrated/registry.js';
+import { systemClock } from '../../migrated/runtime/clock.js';
+import type { MigratedDeps } from '../../migrated/runtime/deps.js';
+import { systemIds } from '../../migrated/runtime/ids.js';
+
+/**
+ * The migrated side: modules looked up lazily in migrated/registry.ts and built once per deps set.
+ * Redis (and PostgreSQL when POSTGRES_ENABLED) clients are created on first use, unless given.
+ */
+
+export interface ServeContext {
+  routeId: string;
+  module: string;
+  params: Record<string, string>;
+  clientIp: string;
+}
+
+export interface MigratedRunner {
+  readonly deps: () => MigratedDeps;
+  /** The module instance for `name`, built with the base deps merged with `overrides` (cached per overrides object). */
+  module(name: string, overrides?: Partial<MigratedDeps>): Promise<MigratedModule>;
+  /** Serve one request; a throw before the head is written becomes a 500 in the legacy error shape. */
+  serve(req: IncomingMessage, res: ServerResponse, ctx: ServeContext, overrides?: Partial<MigratedDeps>): Promise<void>;
+  /** True once a Redis client exists (for /gateway/health). */
+  redisIfCreated(): Redis | null;
+  close(): Promise<void>;
+}
+
+export type FactoryResolver = (name: string) => Promise<MigratedModuleFactory>;
+
+export function createMigratedRunner(
+  config: GatewayConfig,
+  given: Partial<MigratedDeps>,
+  log: Logger,
+  now: () => number,
+  resolveFactory: FactoryResolver = loadModuleFactory,
+): MigratedRunner {
+  let redis: Redis | null = given.redis ?? null;
+  let ownRedis = false;
+  let pg: MigratedDeps['pg'] | undefined = given.pg;
+  let ownPg = false;
+  let base: MigratedDeps | null = null;
+
+  const deps = (): MigratedDeps => {
+    if (base) return base;
+    if (!redis) {
+      redis = new Redis({
+        host: config.REDIS_HOST,
+        port: config.REDIS_PORT,
+        db: config.REDIS_DB,
+        lazyConnect: true,
+        ...(config.REDIS_PASSWORD ? { password: config.REDIS_PASSWORD } : {}),
+        ...(config.REDIS_ENABLE_TLS ? { tls: {} } : {}),
+      });
+      redis.on('error', (err) => log.warn({ err: err.message }, 'redis client error'));
+      ownRedis = true;
+    }
+    if (pg === undefined) {
+      if (config.POSTGRES_ENABLED) {
+        pg = postgres({
+          host: config.POSTGRES_HOST,
+          port: config.POSTGRES_PORT,
+          database: config.POSTGRES_DATABASE,
+          username: config.POSTGRES_USER,
+          password: config.POSTGRES_PASSWORD,
+          max: 10,
+          onnotice: () => {},
+        });
+        ownPg = true;
+      } else pg = null;
+    }
+    base = {
+      config,
+      redis,
+      pg,
+      clock: given.clock ?? systemClock(config.TIMEZONE_OFFSET),
+      ids: given.ids ?? systemIds(),
+      log: given.log ?? log,
+      upstreamOverride: given.upstreamOverride,
+    };
+    return base;
+  };
+
+  const baseCache = new Map<string, Promise<MigratedModule>>();
+  const overrideCache = new WeakMap<object, Map<string, Promise<MigratedModule>>>();
+  const built: Promise<MigratedModule>[] = [];
+
+  const module = (name: string, overrides?: Partial<MigratedDeps>): Promise<MigratedModule> => {
+    let cache = baseCache;
+    if (overrides) {
+      cache = overrideCache.get(overrides) ?? new Map();
+      overrideCache.set(overrides, cache);
+    }
+    let p = cache.get(name);
+    if (!p) {
+      p = resolveFactory(name).then((factory) => factory(overrides ? { ...deps(), ...overrides } : deps()));
+      p.catch(() => cache.delete(name)); // retry on the next request
+      cache.set(name, p);
+      built.push(p);
+    }
+    return p;
+  };
+
+  return {
+    deps,
+    module,
+    redisIfCreated: () => redis,
+    async serve(req, res, ctx, overrides) {
+      const controller = new AbortController();
+      const onClose = () => {
+        if (!res.writableFinished) controller.abort(new Error('client disconnected'));
+      };
+      res.once('close', onClose);
+      try {
+        const mod = await module(ctx.module, overrides);
+        await mod.handle(req, res, { routeId: ctx.routeId, params: ctx.params, signal: controller.signal, clientIp: ctx.clientIp });
+      } catch (err) {
+        log.error({ err: (err as Error).message, routeId: ctx.routeId, module: ctx.module }, 'migrated module failed');
+        if (!res.headersSent) writeJsonError(res, 500, 'Internal Server Error', 'Something went wrong', now());
+        else res.destroy();
+        throw err;
+      }
+    },
+    async close() {
+      const mods = await Promise.allSettled(built);
+      for (const m of mods) if (m.status === 'fulfilled') await m.value.close?.().catch(() => {});
+      if (ownRedis && redis) redis.disconnect();
+      if (ownPg && pg) await pg.end({ timeout: 1 }).catch(() => {});
+    },
+  };
+}

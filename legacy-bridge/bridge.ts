@@ -1,0 +1,104 @@
+import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createProxyServer } from 'http-proxy-3';
+import { writeLegacyFailure, type LegacyFailure } from './error-response.js';
+import { forwardedHeaders } from './forwarded-headers.js';
+
+/**
+ * The legacy side: a transparent reverse proxy to LEGACY_URL (http-proxy-3).
+ * - Response status, reason phrase, header names/casing/order and body bytes are written exactly as the
+ *   legacy sent them (flat rawHeaders to writeHead, so Node adds nothing the legacy did not send).
+ * - Bodies stream both ways; SSE chunks are written as they arrive.
+ * - Keep-alive agent to the legacy; X-Real-IP / X-Forwarded-For / X-Forwarded-Proto like the legacy's nginx.
+ * - Client disconnect destroys the legacy request; unreachable legacy → 502, idle longer than
+ *   `timeoutMs` before the response head → 504, both as JSON in the legacy's error shape.
+ */
+
+export interface LegacyBridgeOptions {
+  legacyUrl: string;
+  /** Idle timeout on the legacy socket (nginx proxy_read_timeout), default 600 s. */
+  timeoutMs: number;
+  now?: () => number;
+  /** Called once per failed forward (for metrics/logs). */
+  onFailure?: (kind: LegacyFailure, err: Error, req: IncomingMessage) => void;
+}
+
+export interface LegacyBridge {
+  forward(req: IncomingMessage, res: ServerResponse): void;
+  readonly agent: Agent;
+  close(): void;
+}
+
+const failureKind = (err: NodeJS.ErrnoException, timedOut: boolean): LegacyFailure =>
+  timedOut || err.code === 'ETIMEDOUT' ? 'timeout' : err.code === 'ECONNRESET' ? 'reset' : 'unreachable';
+
+/** Response headers to pass on. HTTP/1.0 clients: let Node decide framing and connection handling. */
+function responseHeaders(req: IncomingMessage, proxyRes: IncomingMessage): string[] {
+  const raw = proxyRes.rawHeaders;
+  if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1) return raw;
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (name === 'connection' || name === 'keep-alive' || name === 'transfer-encoding') continue;
+    out.push(raw[i]!, raw[i + 1]!);
+  }
+  return out;
+}
+
+export function createLegacyBridge(opts: LegacyBridgeOptions): LegacyBridge {
+  const now = opts.now ?? Date.now;
+  const agent = new Agent({ keepAlive: true, keepAliveMsecs: 1000, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' });
+  const target = new URL(opts.legacyUrl);
+  const proxy = createProxyServer({
+    target,
+    agent,
+    selfHandleResponse: true,
+    xfwd: false,
+    changeOrigin: false,
+  });
+  const timedOut = new WeakSet<IncomingMessage>();
+
+  proxy.on('proxyReq', (proxyReq, req) => {
+    proxyReq.setTimeout(opts.timeoutMs, () => {
+      timedOut.add(req);
+      const err: NodeJS.ErrnoException = new Error(`no response within ${opts.timeoutMs} ms`);
+      err.code = 'ETIMEDOUT';
+      proxyReq.destroy(err);
+    });
+  });
+
+  proxy.on('proxyRes', (proxyRes, req, res) => {
+    if (res.headersSent || res.destroyed) {
+      proxyRes.destroy();
+      return;
+    }
+    // Once the head arrived, the stream may idle as long as the legacy wants (SSE keeps-alive on its own).
+    proxyRes.socket?.setTimeout(0);
+    res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, responseHeaders(req, proxyRes));
+    res.flushHeaders();
+    proxyRes.on('error', () => res.destroy());
+    proxyRes.on('aborted', () => res.destroy());
+    proxyRes.pipe(res);
+  });
+
+  const onError = (err: Error, req: IncomingMessage, res: ServerResponse | import('node:net').Socket) => {
+    const e = err as NodeJS.ErrnoException;
+    if (req.destroyed && (res as ServerResponse).writableEnded === false && e.code === 'ECONNRESET' && !(res as ServerResponse).headersSent) {
+      // The client went away first: nothing to answer.
+    }
+    const kind = failureKind(e, timedOut.has(req));
+    opts.onFailure?.(kind, e, req);
+    if ('writeHead' in res) writeLegacyFailure(res, kind, e.message || e.code || 'error', now());
+    else res.destroy();
+  };
+
+  return {
+    agent,
+    forward(req, res) {
+      proxy.web(req, res, { headers: forwardedHeaders(req) }, onError);
+    },
+    close() {
+      proxy.close();
+      agent.destroy();
+    },
+  };
+}
