@@ -1,0 +1,80 @@
+import type { Logger } from 'pino';
+import type { Redis } from 'ioredis';
+import { hashApiKey } from '../crypto/api-key-hash.js';
+import type { Clock } from '../runtime/clock.js';
+import { ApiKeyRepository, parseApiKey, type ApiKeyHash, type ParsedApiKey } from '../storage/api-keys.js';
+import { UserSessions } from '../storage/sessions.js';
+import { loadKeyCosts, type KeyCosts } from './key-costs.js';
+
+/**
+ * apiKeyService.validateApiKey / validateApiKeyForStats (auth-and-keys.md §3.1), steps a–g:
+ * prefix → lookup by hash → isActive → activation on first use → expiry → owning user → costs.
+ */
+export interface ValidatedKey {
+  record: ApiKeyHash;
+  parsed: ParsedApiKey;
+  costs: KeyCosts;
+  billableDailyCost: number;
+  billableTotalCost: number;
+}
+
+export type Validation = { valid: true; key: ValidatedKey } | { valid: false; error: string };
+
+export interface ValidateDeps {
+  redis: Redis;
+  clock: Clock;
+  log: Pick<Logger, 'warn' | 'error'>;
+  encryptionKey: string;
+  apiKeyPrefix: string;
+  repo: ApiKeyRepository;
+}
+
+export interface ValidateOptions {
+  /** validateApiKeyForStats: no activation, no expiry check, its own disabled message, user-lookup errors ignored. */
+  forStats?: boolean;
+}
+
+export async function validateApiKey(deps: ValidateDeps, rawKey: string, opts: ValidateOptions = {}): Promise<Validation> {
+  try {
+    if (!rawKey || !rawKey.startsWith(deps.apiKeyPrefix)) return { valid: false, error: 'Invalid API key format' };
+    let record = await deps.repo.findByHash(hashApiKey(rawKey, deps.encryptionKey));
+    if (!record) return { valid: false, error: 'API key not found' };
+    if (record.isActive !== 'true') {
+      if (opts.forStats) return { valid: false, error: `API Key "${record.name || 'Unknown'}" 已被禁用` };
+      return { valid: false, error: 'API key is disabled' };
+    }
+    if (!opts.forStats) {
+      record = await deps.repo.activateOnFirstUse(record);
+      if (record.expiresAt && deps.clock.now() > new Date(record.expiresAt).getTime()) {
+        return { valid: false, error: 'API key has expired' };
+      }
+    }
+    if (record.userId) {
+      try {
+        const user = await new UserSessions(deps.redis, deps.clock).user(record.userId);
+        if (!user || !user.isActive) return { valid: false, error: 'User account is disabled' };
+      } catch (err) {
+        if (!opts.forStats) {
+          deps.log.error({ err }, 'user lookup failed during API key validation');
+          return { valid: false, error: 'Unable to validate user status' };
+        }
+        deps.log.warn({ err }, 'user lookup failed during stats key validation');
+      }
+    }
+    const costs = await loadKeyCosts(deps.redis, deps.clock, record.id);
+    const parsed = parseApiKey(record);
+    return {
+      valid: true,
+      key: {
+        record,
+        parsed,
+        costs,
+        billableDailyCost: Math.max(0, costs.dailyCost - costs.fuelUsedDaily),
+        billableTotalCost: Math.max(0, costs.totalCost - costs.fuelUsedTotal),
+      },
+    };
+  } catch (err) {
+    deps.log.error({ err }, 'API key validation error');
+    return { valid: false, error: 'Internal validation error' };
+  }
+}
