@@ -47,6 +47,8 @@ export interface CommandRecord {
 export interface SandboxRunResult {
   /** Keys the candidate touched, and where their starting value came from. */
   materialized: Map<string, KeySource>;
+  /** The starting value of every touched key (payload null: absent). */
+  start: Map<string, PreImage>;
   /** Keys named by a write command (or a script) — the candidate's side effects. */
   written: Set<string>;
   commands: CommandRecord[];
@@ -60,6 +62,7 @@ interface RunState {
   startedAt: number;
   preImages: Map<string, PreImage>;
   materialized: Map<string, KeySource>;
+  start: Map<string, PreImage>;
   inflight: Map<string, Promise<void>>;
   written: Set<string>;
   commands: CommandRecord[];
@@ -77,6 +80,7 @@ function newRun(preImages: Map<string, PreImage>): RunState {
     startedAt: performance.now(),
     preImages,
     materialized: new Map(),
+    start: new Map(),
     inflight: new Map(),
     written: new Set(),
     commands: [],
@@ -118,6 +122,7 @@ export class SandboxOverlay {
     return {
       finish: () => ({
         materialized: new Map(state.materialized),
+        start: new Map(state.start),
         written: new Set(state.written),
         commands: [...state.commands],
         patterns: [...state.patterns],
@@ -229,6 +234,7 @@ export class SandboxOverlay {
     const keyBuf = Buffer.from(key, 'latin1');
     if (run.flushed) {
       run.materialized.set(key, 'flushed');
+      run.start.set(key, { payload: null, pttl: -2 });
       return;
     }
     const pre = run.preImages.get(key);
@@ -250,6 +256,7 @@ export class SandboxOverlay {
       source = payload ? 'production' : 'absent';
     }
     if (run !== this.run) return; // a newer run started meanwhile: do not pollute it
+    run.start.set(key, payload && pttl !== -2 ? { payload, pttl } : { payload: null, pttl: -2 });
     if (payload && pttl !== -2) {
       await this.opts.sandbox.callBuffer('RESTORE', keyBuf, String(pttl > 0 ? pttl : 0), payload, 'REPLACE');
       run.materialized.set(key, source);
