@@ -1,13 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { projectRoot } from '../../../test-support/paths.js';
+import { validateTable } from '../../../gateway/routing/validate.js';
 
 /**
  * Which migrated module (if any) would serve an exchange: the gateway's own pure matcher
- * (`gateway/routing/match.ts` compileTable(table).match(method, path)) over the repo's
- * routing-table.json, then the module registry. Loaded at run time so the engine keeps
- * working (everything "not migrated") while the gateway side is still being written.
+ * (validated + compiled routing-table.json, `match(method, path)`), then the module registry.
  */
 export interface RouteResolution {
   /** Route id from the table, or null when no route matched / no table. */
@@ -53,7 +51,6 @@ export async function loadRouteResolver(opts: {
   moduleNames: readonly string[];
 }): Promise<RouteResolver> {
   const tableFile = opts.tableFile ?? join(projectRoot, 'routing-table.json');
-  const matchFile = join(projectRoot, 'gateway', 'routing', 'match.ts');
   const none = (note: string): RouteResolver => ({
     available: false,
     note,
@@ -61,24 +58,17 @@ export async function loadRouteResolver(opts: {
     resolve: () => ({ routeId: null, module: null, migrated: false, params: {}, reason: note }),
   });
   if (!existsSync(tableFile)) return none(`no routing table at ${tableFile}`);
-  if (!existsSync(matchFile)) return none('gateway/routing/match.ts not present yet');
   const table: unknown = JSON.parse(readFileSync(tableFile, 'utf8'));
-  let matcher: Matcher;
-  try {
-    const mod = (await import(pathToFileURL(matchFile).href)) as { compileTable?: (t: unknown) => Matcher };
-    if (typeof mod.compileTable !== 'function') return none('gateway/routing/match.ts has no compileTable()');
-    matcher = mod.compileTable(table);
-  } catch (err) {
-    return none(`routing table not usable: ${(err as Error).message}`);
-  }
+  const checked = validateTable(table, { knownModules: opts.moduleNames });
+  if (!checked.ok) return none(`routing table ${tableFile} is invalid: ${checked.errors.join('; ')}`);
+  const matcher: Matcher = checked.compiled;
   const known = new Set(opts.moduleNames);
   return {
     available: true,
-    note: `routes from ${tableFile}`,
+    note: `routes from ${tableFile} (version ${checked.compiled.version}); migrated modules: ${[...known].join(', ') || 'none'}`,
     table,
     resolve(method, path) {
-      const pathname = path.split('?')[0] ?? path;
-      const r = readMatch(matcher.match(method, pathname));
+      const r = readMatch(matcher.match(method, path));
       if (!r.routeId && !r.module) return { ...r, migrated: false, reason: 'no route matches' };
       if (!r.module) return { ...r, migrated: false, reason: 'route names no module' };
       if (!known.has(r.module)) return { ...r, migrated: false, reason: `module "${r.module}" not in migrated/registry.ts` };
