@@ -43,6 +43,8 @@ export interface GatewayOptions {
   watch?: boolean;
   /** Random source for shadow sampling (default Math.random). */
   random?: () => number;
+  /** Called after `POST /gateway/reload` (main.ts uses it to reload every cluster worker). */
+  onAdminReload?: () => void;
 }
 
 export interface Gateway {
@@ -87,7 +89,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   if (!initial.ok) throw new Error(`routing table ${fromFile ? config.ROUTING_TABLE : '(given)'} is invalid: ${initial.errors.join('; ')}`);
   const source = fromFile ? config.ROUTING_TABLE : 'options.table';
   const live = new LiveTable(initial.compiled, source, Date.now, initial.warnings);
-  for (const w of initial.warnings) log.warn({ source }, w);
+  if (initial.warnings.length) log.warn({ source, warnings: initial.warnings }, 'routing table warnings');
 
   const applyTable = (table: unknown, src: string): ApplyResult => {
     const result = live.apply(table, src, { knownModules: knownModules() });
@@ -171,7 +173,11 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     live,
     registry: metrics.registry,
     legacyUrl: config.LEGACY_URL,
-    reload,
+    reload: async () => {
+      const result = await reload();
+      opts.onAdminReload?.();
+      return result;
+    },
     redis: () => runner.redisIfCreated(),
     startedAt,
     now: Date.now,

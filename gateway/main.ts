@@ -1,0 +1,59 @@
+/**
+ * Gateway entry point (compiled to dist/gateway/main.js; `make run`).
+ * Reads the environment (a bad value stops start-up with one line naming the variable), then runs the
+ * gateway in this process, or GATEWAY_WORKERS processes through node:cluster.
+ * Signals: SIGHUP reloads the routing table; SIGTERM/SIGINT drain in-flight requests and exit 0.
+ */
+import cluster from 'node:cluster';
+import { pino } from 'pino';
+import { ConfigError, loadConfig, type GatewayConfig } from './config/env.js';
+import { createGateway } from './create.js';
+import { RELOAD_MESSAGE, runPrimary } from './lifecycle/cluster.js';
+
+async function runWorker(config: GatewayConfig): Promise<void> {
+  const log = pino({ level: config.LOG_LEVEL, base: { svc: 'gateway', pid: process.pid } });
+  const inCluster = cluster.isWorker;
+  const gateway = await createGateway({
+    config,
+    logger: log,
+    ...(inCluster ? { onAdminReload: () => process.send?.(RELOAD_MESSAGE) } : {}),
+  });
+  process.on('SIGHUP', () => {
+    void gateway.reload();
+  });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, inFlight: gateway.inFlight() }, 'draining');
+    gateway.close().then(
+      () => process.exit(0),
+      (err: Error) => {
+        log.error({ err: err.message }, 'error while closing');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+let config: GatewayConfig;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(1);
+  }
+  throw err;
+}
+
+if (config.GATEWAY_WORKERS > 1 && cluster.isPrimary) {
+  runPrimary(config.GATEWAY_WORKERS, (msg) => console.error(JSON.stringify({ level: 30, svc: 'gateway', pid: process.pid, msg })));
+} else {
+  runWorker(config).catch((err: Error) => {
+    console.error(`gateway failed to start: ${err.message}`);
+    process.exit(1);
+  });
+}
