@@ -1,0 +1,63 @@
+import type { RedisSnapshot } from '../../../test-support/redis-snapshot.js';
+import type { CapturedResponse, TeeRequest } from '../../server/shadow-sink.js';
+import type { Divergence } from '../compare/response.js';
+import type { WriteRecord } from '../redis-tap/tap.js';
+import type { CommandRecord } from '../sandbox/overlay.js';
+import type { SideEffectVerdict } from '../side-effects/compare.js';
+import type { RecordedChunk, RecordedRequest } from '../upstream-tap/recording.js';
+import type { CandidateCallOutcome } from '../upstream-tap/tap.js';
+
+/** One compared exchange: the verdicts, and (kept for differing ones) every byte needed to replay it. */
+
+export interface UpstreamCallVerdict {
+  outcome: CandidateCallOutcome;
+  method: string;
+  url: string;
+  /** First difference between the candidate's upstream request and the primary's (null: same). */
+  requestDivergence: string | null;
+}
+
+export interface PrimaryUpstreamExchange {
+  request: RecordedRequest;
+  status: number;
+  rawHeaders: string[];
+  chunks: RecordedChunk[];
+  error?: string;
+}
+
+export interface ShadowRecord {
+  id: string;
+  routeId: string;
+  module: string;
+  primary: string;
+  candidate: string;
+  /** Epoch ms the client request arrived. */
+  at: number;
+  verdict: 'identical' | 'differing' | 'error';
+  /** One line: where the two sides first differ (or the error). */
+  firstDivergence: string | null;
+  response: Divergence | null;
+  upstream: { calls: UpstreamCallVerdict[]; primaryCalls: number; notAvailable: number };
+  sideEffects: SideEffectVerdict;
+  timing: { primaryTtfbMs: number; primaryTotalMs: number; candidateTtfbMs: number; candidateTotalMs: number };
+  sandboxWarnings: string[];
+  /** Full bytes, kept for differing exchanges only. */
+  detail?: ShadowDetail;
+}
+
+export interface ShadowDetail {
+  request: TeeRequest;
+  primaryResponse: CapturedResponse;
+  candidateResponse: CapturedResponse;
+  primaryUpstream: PrimaryUpstreamExchange[];
+  redis: {
+    /** Starting state of every key either side touched (canonical). */
+    before: RedisSnapshot;
+    primaryAfter: RedisSnapshot;
+    candidateAfter: RedisSnapshot;
+    primaryWrites: WriteRecord[];
+    candidateCommands: CommandRecord[];
+  } | null;
+  /** ms from request arrival to the primary's state read (bounds TTL drift). */
+  elapsedMs: number;
+}
