@@ -1,0 +1,130 @@
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Gateway } from '../gateway/create.js';
+import { startTestGateway } from '../gateway/testing/gateway.js';
+import { patternBytes, startOrigin, type Origin } from '../gateway/testing/origin.js';
+import { rawExchange } from '../gateway/testing/raw-http.js';
+import { freePort } from '../test-support/free-port.js';
+
+let origin: Origin;
+let gw: Gateway;
+
+beforeAll(async () => {
+  origin = await startOrigin();
+  gw = await startTestGateway(origin.url);
+});
+afterAll(async () => {
+  await gw?.close();
+  await origin?.close();
+});
+
+const get = (port: number, path: string) => rawExchange(port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:3000\r\nConnection: close\r\n\r\n`);
+
+/** Headers that legitimately differ between two responses (Date is a clock reading). */
+const withoutDate = (raw: string[]) => raw.filter((_, i) => i % 2 === 1 ? raw[i - 1]!.toLowerCase() !== 'date' : raw[i]!.toLowerCase() !== 'date');
+
+describe('legacy bridge pass-through', () => {
+  it.each([0, 1, 1000, 65_536 + 7, 1024 * 1024, 10 * 1024 * 1024])('passes %i bytes byte-identical with the same head', async (n) => {
+    const direct = await get(origin.port, `/bytes/${n}`);
+    const via = await get(gw.dataPort, `/bytes/${n}`);
+    expect(via.statusLine).toBe(direct.statusLine);
+    expect(withoutDate(via.rawHeaders)).toEqual(withoutDate(direct.rawHeaders));
+    expect(via.body.length).toBe(n);
+    expect(via.body.equals(patternBytes(n))).toBe(true);
+  });
+
+  it('keeps header names, casing and order exactly (incl. Connection/Keep-Alive from the origin)', async () => {
+    const via = await get(gw.dataPort, '/bytes/3');
+    const names = via.rawHeaders.filter((_, i) => i % 2 === 0);
+    expect(names).toEqual(['X-Origin-Case', 'content-type', 'Content-Length', 'x-last', 'Date', 'Connection']);
+  });
+
+  it('passes chunked bodies with chunked framing', async () => {
+    const direct = await get(origin.port, '/chunked/5000');
+    const via = await get(gw.dataPort, '/chunked/5000');
+    expect(withoutDate(via.rawHeaders)).toEqual(withoutDate(direct.rawHeaders));
+    expect(via.body.equals(direct.body)).toBe(true);
+    expect(via.body.equals(patternBytes(5000, 11))).toBe(true);
+  });
+
+  it('streams request bodies and forwards method, path, query and X-Forwarded-* / X-Real-IP', async () => {
+    const body = patternBytes(300_000, 3);
+    const res = await fetch(`http://127.0.0.1:${gw.dataPort}/echo//a%20b/?q=1&q=2`, { method: 'POST', body, headers: { 'X-Forwarded-For': '10.0.0.9' } });
+    const echo = (await res.json()) as { method: string; url: string; rawHeaders: string[]; length: number; sum: number };
+    let sum = 0;
+    for (const byte of body) sum = (sum * 31 + byte) >>> 0;
+    expect(echo.method).toBe('POST');
+    expect(echo.url).toBe('/echo//a%20b/?q=1&q=2');
+    expect(echo.length).toBe(body.length);
+    expect(echo.sum).toBe(sum);
+    const h = Object.fromEntries(echo.rawHeaders.flatMap((v, i, a) => (i % 2 === 0 ? [[v.toLowerCase(), a[i + 1]]] : [])));
+    expect(h['x-real-ip']).toBe('127.0.0.1');
+    expect(h['x-forwarded-for']).toBe('10.0.0.9, 127.0.0.1');
+    expect(h['x-forwarded-proto']).toBe('http');
+    expect(h['host']).toBe(`127.0.0.1:${gw.dataPort}`);
+  });
+
+  it('delivers the first SSE event before the origin finishes the stream', async () => {
+    const started = performance.now();
+    const { firstAt, endAt, text } = await new Promise<{ firstAt: number; endAt: number; text: string }>((resolve, reject) => {
+      const req = request({ port: gw.dataPort, host: '127.0.0.1', path: '/sse/6/150' }, (res) => {
+        let firstAt = 0;
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          if (!firstAt) firstAt = performance.now() - started;
+          text += d;
+        });
+        res.on('end', () => resolve({ firstAt, endAt: performance.now() - started, text }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    // The origin needs ~750 ms for the whole stream; the first event must arrive long before that.
+    expect(endAt).toBeGreaterThan(700);
+    expect(firstAt).toBeLessThan(300);
+    expect(text.startsWith('data: {"n":1}\n\n')).toBe(true);
+    expect(text.endsWith('event: done\ndata: {"n":6}\n\n')).toBe(true);
+  });
+
+  it('aborts the origin request when the client disconnects', async () => {
+    const aborted = origin.nextAbort();
+    const req = request({ port: gw.dataPort, host: '127.0.0.1', path: '/sse/1000/50' }, (res) => {
+      res.once('data', () => req.destroy());
+    });
+    req.on('error', () => {});
+    req.end();
+    await expect(aborted).resolves.toBe('/sse/1000/50');
+  });
+});
+
+describe('legacy failures', () => {
+  it('answers 502 in the legacy error shape when the legacy is down, and counts it', async () => {
+    const dead = await freePort();
+    const g = await startTestGateway(`http://127.0.0.1:${dead}`);
+    try {
+      const res = await get(g.dataPort, '/api/v1/models');
+      expect(res.statusLine).toBe('HTTP/1.1 502 Bad Gateway');
+      const body = JSON.parse(res.body.toString()) as Record<string, string>;
+      expect(Object.keys(body)).toEqual(['error', 'message', 'timestamp']);
+      expect(body.error).toBe('Bad Gateway');
+      expect(res.rawHeaders.slice(0, 2)).toEqual(['Content-Type', 'application/json; charset=utf-8']);
+      expect(g.metrics.errors.get({ route: '(default)', side: 'legacy', kind: 'legacy_unreachable' })).toBe(1);
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('answers 504 when the legacy does not answer within LEGACY_TIMEOUT_MS', async () => {
+    const g = await startTestGateway(origin.url, { env: { LEGACY_TIMEOUT_MS: '200' } });
+    try {
+      const aborted = origin.nextAbort();
+      const res = await get(g.dataPort, '/hang');
+      expect(res.statusLine).toBe('HTTP/1.1 504 Gateway Timeout');
+      expect(JSON.parse(res.body.toString()).error).toBe('Gateway Timeout');
+      await expect(aborted).resolves.toBe('/hang');
+    } finally {
+      await g.close();
+    }
+  });
+});
