@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto';
+import type { ChainableCommander, Redis } from 'ioredis';
+
+/**
+ * One Lua script, run with EVALSHA. The SHA is computed locally; the script is loaded
+ * (SCRIPT LOAD) once per connection on first use, and again only when Redis answers
+ * NOSCRIPT (after a restart or SCRIPT FLUSH). `queue` adds an EVALSHA to a pipeline/MULTI
+ * (call `ensureLoaded` first).
+ */
+export class LuaScript {
+  readonly sha: string;
+  private loadedOn = new WeakSet<Redis>();
+
+  constructor(
+    readonly name: string,
+    readonly source: string,
+    readonly numberOfKeys: number,
+  ) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async ensureLoaded(redis: Redis): Promise<void> {
+    if (this.loadedOn.has(redis)) return;
+    await redis.script('LOAD', this.source);
+    this.loadedOn.add(redis);
+  }
+
+  async run(redis: Redis, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    if (keys.length !== this.numberOfKeys) throw new Error(`${this.name}: expected ${this.numberOfKeys} keys, got ${keys.length}`);
+    await this.ensureLoaded(redis);
+    try {
+      return await redis.evalsha(this.sha, keys.length, ...keys, ...args.map(String));
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
+        this.loadedOn.delete(redis);
+        await this.ensureLoaded(redis);
+        return redis.evalsha(this.sha, keys.length, ...keys, ...args.map(String));
+      }
+      throw err;
+    }
+  }
+
+  /** Queue an EVALSHA on a pipeline or MULTI (the script must be loaded: ensureLoaded). */
+  queue(p: ChainableCommander, keys: readonly string[], args: ReadonlyArray<string | number>): ChainableCommander {
+    return p.evalsha(this.sha, keys.length, ...keys, ...args.map(String));
+  }
+}

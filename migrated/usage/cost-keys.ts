@@ -1,0 +1,32 @@
+import type { ChainableCommander } from 'ioredis';
+import { keys, ttl, type Buckets } from '../storage/keys.js';
+
+/**
+ * Cost counters (legacy src/models/redis.js incrementDailyCost / incrementWeeklyOpusCost).
+ * The raw double is sent (JS String(n) on the wire); Redis formats the sum.
+ */
+export function queueDailyCost(p: ChainableCommander, keyId: string, amount: number, b: Buckets): void {
+  const daily = keys.costDaily(keyId, b.date);
+  const monthly = keys.costMonthly(keyId, b.month);
+  const hourly = keys.costHourly(keyId, b.hour);
+  p.incrbyfloat(daily, amount);
+  p.incrbyfloat(monthly, amount);
+  p.incrbyfloat(hourly, amount);
+  p.incrbyfloat(keys.costTotal(keyId), amount);
+  p.expire(daily, ttl.costDaily);
+  p.expire(monthly, ttl.costMonthly);
+  p.expire(hourly, ttl.costHourly);
+}
+
+/** recordOpusCost's gate: model contains `claude-opus` and the account type is claude, claude-console or ccr. */
+export function countsAsOpus(model: string, accountType: string | null | undefined): boolean {
+  if (!model || !model.toLowerCase().includes('claude-opus')) return false;
+  return accountType === 'claude' || accountType === 'claude-console' || accountType === 'ccr';
+}
+
+export function queueOpusCost(p: ChainableCommander, keyId: string, amount: number, week: string): void {
+  const weekly = keys.opusWeekly(keyId, week);
+  p.incrbyfloat(weekly, amount);
+  p.incrbyfloat(keys.opusTotal(keyId), amount);
+  p.expire(weekly, ttl.opusWeekly);
+}

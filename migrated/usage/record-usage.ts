@@ -1,0 +1,325 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { MigratedDeps } from '../runtime/deps.js';
+import type { Clock } from '../runtime/clock.js';
+import type { IdSource } from '../runtime/ids.js';
+import type { PgStore } from '../pg/store.js';
+import { PricingTable } from '../pricing/pricing-table.js';
+import { costCalculatorCost, pricingServiceCost, type PricingServiceCost, type UsageTokens } from '../pricing/cost.js';
+import { bucketsAt, encodeValue, keys, ttl, weekString } from '../storage/keys.js';
+import { queueAccountUsage } from './account-usage.js';
+import { countsAsOpus, queueDailyCost, queueOpusCost } from './cost-keys.js';
+import { consumeFuel } from './fuel.js';
+import { basicRecord, billingEvent, detailsRecord, queueBillingEvent, queueUsageRecord } from './records.js';
+import { queueTokenUsage } from './token-usage.js';
+
+/**
+ * Usage + cost recording for one relayed request, reproducing the legacy's Redis writes
+ * byte for byte (usage-accounting.md; src/services/apiKeyService.js recordUsage /
+ * recordUsageWithDetails; src/utils/rateLimitHelper.js updateRateLimitCounters).
+ *
+ * Round trips: (1) HGETALL apikey:{id} + api_key:{id}; (2) one MULTI/EXEC with every write
+ * (token counters, cost keys, Opus cost, key-hash rewrite, account counters, usage record,
+ * billing event, rate-limit window counters). A key with an active fuel pack adds one EVALSHA
+ * between them (the record needs the amount consumed). The MULTI makes the write set atomic:
+ * a connection lost before EXEC writes nothing, so a retry cannot double count (the legacy
+ * writes in ~6 separate steps and can be interrupted half way).
+ *
+ * Like the legacy, failures never fail the HTTP request: `record` logs and returns null.
+ */
+
+export type RecorderKind =
+  /** apiKeyService.recordUsage: CostCalculator cost, no Opus, no billing event, ephemeral 0. (Non-stream Claude, OpenAI, Gemini, Azure, Bedrock stream.) */
+  | 'basic'
+  /** apiKeyService.recordUsageWithDetails: pricingService cost, Opus weekly, billing event. (Claude streams, OpenAI→Claude compat, Droid.) */
+  | 'details';
+
+export interface RecordUsageInput {
+  keyId: string;
+  /** Account that served the request (null/'' → no account_usage writes). */
+  accountId?: string | null | undefined;
+  /** 'claude' | 'claude-console' | 'ccr' | 'droid' | null (details only; OpenAI-compat passes null). */
+  accountType?: string | null | undefined;
+  /** Raw model as the route computed it (vendor prefix already removed by the route). */
+  model: string;
+  /**
+   * Usage object. For 'details' pass exactly what the legacy route passes: Claude streams build
+   * `{input_tokens, output_tokens, cache_creation_input_tokens (=5m+1h when a cache_creation object
+   * came), cache_read_input_tokens}` plus `cache_creation` only if 5m>0 or 1h>0; the OpenAI
+   * compat route passes the upstream usage whole. For 'basic' the four counts are used (`?? 0`).
+   */
+  usage: UsageTokens;
+  recorder: RecorderKind;
+  /** Publish to billing:events (default: true for 'details', never for 'basic'). BILLING_EVENTS_ENABLED=false turns it off. */
+  billingEvent?: boolean;
+  /** The auth step set req.rateLimitInfo (key has an active rate-limit window): INCRBY/INCRBYFLOAT rate_limit:tokens/cost. */
+  rateLimitWindow?: boolean;
+}
+
+export interface RecordUsageResult {
+  totalTokens: number;
+  /** Number(usageCost.toFixed(6)) */
+  totalCost: number;
+  fuelCost: number;
+  billableCost: number;
+}
+
+export interface UsageRecorderDeps {
+  redis: Redis;
+  clock: Clock;
+  ids: IdSource;
+  log: Pick<Logger, 'warn' | 'error' | 'debug'>;
+  pricing: PricingTable;
+  pgStore?: PgStore | null;
+  /** config.system.metricsWindow; undefined = the legacy's example config (no TTL on minute keys). */
+  metricsWindowMinutes?: number;
+  /** process.env.BILLING_EVENTS_ENABLED !== 'false' (default true). */
+  billingEventsEnabled?: boolean;
+}
+
+/** Counters for the benchmark: what the last call sent. */
+export interface RecorderStats {
+  roundTrips: number;
+  commands: number;
+}
+
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+
+export class UsageRecorder {
+  lastStats: RecorderStats = { roundTrips: 0, commands: 0 };
+
+  constructor(private readonly deps: UsageRecorderDeps) {}
+
+  /** Never throws: logs and returns null on any failure (legacy behaviour). */
+  async record(input: RecordUsageInput): Promise<RecordUsageResult | null> {
+    try {
+      return await this.recordOrThrow(input);
+    } catch (err) {
+      this.deps.log.error({ err: (err as Error).message, keyId: input.keyId }, 'Failed to record usage');
+      return null;
+    }
+  }
+
+  /** Same as record() but rejects on failure (tests, callers that want the error). */
+  async recordOrThrow(input: RecordUsageInput): Promise<RecordUsageResult> {
+    const { redis, clock, pricing } = this.deps;
+    const stats: RecorderStats = { roundTrips: 0, commands: 0 };
+    this.lastStats = stats;
+    const { keyId, model } = input;
+    const u = input.usage ?? {};
+    const details = input.recorder === 'details';
+
+    const inputTokens = num(u.input_tokens);
+    const outputTokens = num(u.output_tokens);
+    const cacheCreateTokens = num(u.cache_creation_input_tokens);
+    const cacheReadTokens = num(u.cache_read_input_tokens);
+    const totalTokens = inputTokens + outputTokens + cacheCreateTokens + cacheReadTokens;
+
+    // Step 0: cost (no I/O)
+    let pCost: PricingServiceCost | null = null;
+    let basicCosts = null as ReturnType<typeof costCalculatorCost>['costs'] | null;
+    let usageCost: number;
+    let isLongContext: boolean;
+    let e5 = 0;
+    let e1 = 0;
+    if (details) {
+      pCost = this.detailsCost(u, model);
+      usageCost = typeof pCost.totalCost === 'number' ? pCost.totalCost : 0;
+      isLongContext = pCost.isLongContextRequest || false;
+      if (u.cache_creation && typeof u.cache_creation === 'object') {
+        e5 = num(u.cache_creation.ephemeral_5m_input_tokens);
+        e1 = num(u.cache_creation.ephemeral_1h_input_tokens);
+      }
+    } else {
+      basicCosts = costCalculatorCost(
+        pricing,
+        { input_tokens: inputTokens, output_tokens: outputTokens, cache_creation_input_tokens: cacheCreateTokens, cache_read_input_tokens: cacheReadTokens },
+        model,
+      ).costs;
+      usageCost = basicCosts.total || 0;
+      isLongContext = Boolean(model && model.includes('[1m]')) && inputTokens + cacheCreateTokens + cacheReadTokens > 200000;
+    }
+
+    // Round trip 1: the key hash (getApiKey: apikey:{id}, then api_key:{id}, then PostgreSQL)
+    const read = await redis.pipeline().hgetall(keys.apiKey(keyId)).hgetall(keys.apiKeyLegacy(keyId)).exec();
+    stats.roundTrips++;
+    stats.commands += 2;
+    let keyData: Record<string, string> | null = null;
+    for (const [err, value] of read ?? []) {
+      if (err) throw err;
+      if (!keyData && value && Object.keys(value as object).length > 0) keyData = value as Record<string, string>;
+    }
+    if (!keyData) keyData = await this.keyFromPg(keyId);
+
+    const nowMs = clock.now();
+    const buckets = bucketsAt(nowMs, clock.timezoneOffsetHours);
+
+    // Optional round trip: fuel pack consumption
+    let fuelUsed = 0;
+    if (keyData) {
+      const hasFuel = Number.parseFloat(keyData.fuelBalance || '0') > 0 && Number.parseInt(keyData.fuelNextExpiresAtMs || '0', 10) > nowMs;
+      if (hasFuel && usageCost > 0) {
+        try {
+          fuelUsed = (await consumeFuel(redis, keyId, usageCost, nowMs, buckets.date)).fuelUsed || 0;
+        } catch (err) {
+          this.deps.log.warn({ err: (err as Error).message, keyId }, 'Failed to consume fuel pack');
+          fuelUsed = 0;
+        }
+        stats.roundTrips++;
+        stats.commands++;
+      }
+    }
+
+    // Round trip 2: every write, atomically
+    const iso = new Date(nowMs).toISOString();
+    const m = redis.multi();
+    queueTokenUsage(m, {
+      keyId,
+      tokens: totalTokens,
+      inputTokens,
+      outputTokens,
+      cacheCreateTokens,
+      cacheReadTokens,
+      model,
+      ephemeral5mTokens: e5,
+      ephemeral1hTokens: e1,
+      isLongContextRequest: isLongContext,
+      buckets,
+      nowMs,
+      metricsWindowMinutes: this.deps.metricsWindowMinutes,
+    });
+    const keyCost = details ? pCost!.totalCost : basicCosts!.total;
+    if (keyCost > 0) {
+      queueDailyCost(m, keyId, keyCost, buckets);
+      if (details && countsAsOpus(model, input.accountType)) queueOpusCost(m, keyId, keyCost, weekString(nowMs, clock.timezoneOffsetHours));
+    }
+    let pgUpsert: (() => Promise<unknown>) | null = null;
+    if (keyData) {
+      keyData.lastUsedAt = iso;
+      const hashed = keyData.apiKey;
+      if (hashed) m.hset(keys.apiKeyHashMap(), hashed, keyId);
+      m.hset(keys.apiKey(keyId), ...Object.entries(keyData).flatMap(([k, v]) => [k, encodeValue(v)]));
+      m.expire(keys.apiKey(keyId), ttl.apiKey);
+      const pg = this.deps.pgStore;
+      if (pg?.enabled && hashed) {
+        const data = { id: keyId, ...keyData };
+        pgUpsert = () => pg.upsertApiKey(keyId, hashed, data);
+      }
+      if (input.accountId) {
+        queueAccountUsage(m, pricing, {
+          accountId: input.accountId,
+          inputTokens,
+          outputTokens,
+          cacheCreateTokens,
+          cacheReadTokens,
+          model,
+          isLongContextRequest: isLongContext,
+          buckets,
+        });
+      }
+    }
+    const recordArgs = {
+      model,
+      accountId: input.accountId || null,
+      accountType: input.accountType || null,
+      inputTokens,
+      outputTokens,
+      cacheCreateTokens,
+      cacheReadTokens,
+      ephemeral5mTokens: e5,
+      ephemeral1hTokens: e1,
+      totalTokens,
+      cost: pCost!,
+    };
+    const recordJson = details
+      ? detailsRecord({ timestamp: iso, usageCost, fuelUsed, ...recordArgs })
+      : basicRecord({ timestamp: iso, usageCost, fuelUsed, ...recordArgs, costs: basicCosts! });
+    queueUsageRecord(m, keyId, recordJson);
+    const wantEvent = details && (input.billingEvent ?? true) && (this.deps.billingEventsEnabled ?? true);
+    if (wantEvent) {
+      const eventId = `${nowMs}-${this.deps.ids.random().toString(36).substr(2, 9)}`;
+      queueBillingEvent(
+        m,
+        billingEvent({ eventId, timestamp: iso, keyId, keyName: keyData?.name, userId: keyData?.userId, record: recordArgs, requestTimestamp: iso }),
+      );
+    }
+    const billableCost = Number(Math.max(0, usageCost - fuelUsed).toFixed(6));
+    if (input.rateLimitWindow) {
+      // updateRateLimitCounters with costOverride = billableCost (already rounded)
+      if (totalTokens > 0) m.incrby(keys.rateLimitTokens(keyId), Math.round(totalTokens));
+      const windowCost = Math.max(0, billableCost);
+      if (windowCost > 0) m.incrbyfloat(keys.rateLimitCost(keyId), windowCost);
+    }
+    stats.commands += m.length;
+    const results = await m.exec();
+    stats.roundTrips++;
+    const failed = (results ?? []).filter(([err]) => err);
+    if (failed.length) this.deps.log.warn({ keyId, errors: failed.map(([e]) => e?.message) }, 'some usage writes were rejected by Redis');
+    if (pgUpsert) await pgUpsert();
+
+    return {
+      totalTokens,
+      totalCost: Number((usageCost || 0).toFixed(6)),
+      fuelCost: Number(fuelUsed.toFixed(6)),
+      billableCost,
+    };
+  }
+
+  /** recordUsageWithDetails step 0: pricingService, falling back to CostCalculator (> 0) when it throws. */
+  private detailsCost(u: UsageTokens, model: string): PricingServiceCost {
+    try {
+      return pricingServiceCost(this.deps.pricing, u, model);
+    } catch {
+      const zero: PricingServiceCost = {
+        inputCost: 0,
+        outputCost: 0,
+        cacheCreateCost: 0,
+        cacheReadCost: 0,
+        ephemeral5mCost: 0,
+        ephemeral1hCost: 0,
+        totalCost: 0,
+        hasPricing: false,
+        isLongContextRequest: false,
+        pricing: { input: 0, output: 0, cacheCreate: 0, cacheRead: 0, ephemeral1h: 0 },
+      };
+      try {
+        const total = costCalculatorCost(this.deps.pricing, u, model).costs.total;
+        return total > 0 ? { ...zero, totalCost: total } : zero;
+      } catch {
+        return zero;
+      }
+    }
+  }
+
+  private async keyFromPg(keyId: string): Promise<Record<string, string> | null> {
+    const pg = this.deps.pgStore;
+    if (!pg?.enabled) return null;
+    const row = await pg.getApiKeyById(keyId);
+    if (!row) return null;
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(row)) out[k] = encodeValue(v);
+    return out;
+  }
+}
+
+/**
+ * Build the recorder from the gateway's deps (pricing table from PRICING_FILE, re-read when its
+ * mtime changes — call `watch()` on the returned table to poll, or let each call check).
+ */
+export function createUsageRecorder(
+  deps: Pick<MigratedDeps, 'redis' | 'clock' | 'ids' | 'log' | 'config'>,
+  opts: { pgStore?: PgStore | null; pricing?: PricingTable; metricsWindowMinutes?: number; billingEventsEnabled?: boolean } = {},
+): UsageRecorder {
+  const pricing = opts.pricing ?? new PricingTable(deps.config.PRICING_FILE, deps.log).loadSync();
+  const d: UsageRecorderDeps = {
+    redis: deps.redis,
+    clock: deps.clock,
+    ids: deps.ids,
+    log: deps.log,
+    pricing,
+    pgStore: opts.pgStore ?? null,
+    billingEventsEnabled: opts.billingEventsEnabled ?? process.env.BILLING_EVENTS_ENABLED !== 'false',
+  };
+  if (opts.metricsWindowMinutes !== undefined) d.metricsWindowMinutes = opts.metricsWindowMinutes;
+  return new UsageRecorder(d);
+}
