@@ -5,7 +5,13 @@ import type { MigratedModuleFactory } from './module.js';
  * Each entry lives in its own folder under migrated/; add a line here when a module exists.
  * Loaded lazily so a module's dependencies are only imported when a route uses it.
  */
-export const migratedModules: Record<string, () => Promise<MigratedModuleFactory>> = {};
+export const migratedModules: Record<string, () => Promise<MigratedModuleFactory>> = {
+  health: async () => (await import('./routes/health/index.js')).createHealthModule,
+  'claude-health': async () => (await import('./routes/claude-health/index.js')).createClaudeHealthModule,
+  models: async () => (await import('./routes/models/index.js')).createModelsModule,
+  'key-info': async () => (await import('./routes/key-info/index.js')).createKeyInfoModule,
+  'not-found': async () => (await import('./routes/not-found/index.js')).createNotFoundModule,
+};
 
 export function knownModuleNames(): string[] {
   return Object.keys(migratedModules).sort();
