@@ -31,14 +31,33 @@ export interface LegacyBridge {
 const failureKind = (err: NodeJS.ErrnoException, timedOut: boolean): LegacyFailure =>
   timedOut || err.code === 'ETIMEDOUT' ? 'timeout' : err.code === 'ECONNRESET' ? 'reset' : 'unreachable';
 
-/** Response headers to pass on. HTTP/1.0 clients: let Node decide framing and connection handling. */
+/** Whether the client asked to close its connection after this exchange (HTTP/1.0 default, or Connection: close). */
+function clientWantsClose(req: IncomingMessage): boolean {
+  const c = req.headers.connection?.toLowerCase();
+  if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) return !c?.includes('keep-alive');
+  return c !== undefined && c.includes('close');
+}
+
+/**
+ * Response headers to pass on: the legacy's, unchanged. Connection handling is per hop: the gateway always
+ * keeps its pooled connection to the legacy alive, so when the client asked to close, the client gets
+ * `Connection: close` and no `Keep-Alive` — what the legacy itself answers such a client.
+ * HTTP/1.0 clients: Node decides framing.
+ */
 function responseHeaders(req: IncomingMessage, proxyRes: IncomingMessage): string[] {
   const raw = proxyRes.rawHeaders;
-  if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1) return raw;
+  const close = clientWantsClose(req);
+  if (!close && req.httpVersionMinor === 1) return raw;
+  const http10 = req.httpVersionMinor === 0;
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    if (name === 'connection' || name === 'keep-alive' || name === 'transfer-encoding') continue;
+    if (name === 'keep-alive') continue;
+    if (http10 && name === 'transfer-encoding') continue;
+    if (name === 'connection') {
+      if (!http10) out.push(raw[i]!, 'close');
+      continue;
+    }
     out.push(raw[i]!, raw[i + 1]!);
   }
   return out;
@@ -82,9 +101,6 @@ export function createLegacyBridge(opts: LegacyBridgeOptions): LegacyBridge {
 
   const onError = (err: Error, req: IncomingMessage, res: ServerResponse | import('node:net').Socket) => {
     const e = err as NodeJS.ErrnoException;
-    if (req.destroyed && (res as ServerResponse).writableEnded === false && e.code === 'ECONNRESET' && !(res as ServerResponse).headersSent) {
-      // The client went away first: nothing to answer.
-    }
     const kind = failureKind(e, timedOut.has(req));
     opts.onFailure?.(kind, e, req);
     if ('writeHead' in res) writeLegacyFailure(res, kind, e.message || e.code || 'error', now());
@@ -94,7 +110,7 @@ export function createLegacyBridge(opts: LegacyBridgeOptions): LegacyBridge {
   return {
     agent,
     forward(req, res) {
-      proxy.web(req, res, { headers: forwardedHeaders(req) }, onError);
+      proxy.web(req, res, { headers: { ...forwardedHeaders(req), connection: 'keep-alive' } }, onError);
     },
     close() {
       proxy.close();
