@@ -118,7 +118,7 @@ export class PgStore {
     const rows = await this.run(
       'upsertApiKey',
       `insert into api_keys (id, hashed_key, data, created_at, updated_at)
-       values ($1::uuid, $2, $3::jsonb, $4::timestamptz, $5::timestamptz)
+       values ($1::uuid, $2, $3::text::jsonb, $4::timestamptz, $5::timestamptz)
        on conflict (id) do update set hashed_key = excluded.hashed_key, data = excluded.data, updated_at = excluded.updated_at`,
       [keyId, hashedKey, JSON.stringify(data), this.toTimestamp(data.createdAt), this.toTimestamp(data.updatedAt || data.createdAt)],
     );
@@ -153,7 +153,7 @@ export class PgStore {
     const rows = await this.run(
       'upsertAccount',
       `insert into accounts (type, id, data, created_at, updated_at)
-       values ($1, $2, $3::jsonb, $4::timestamptz, $5::timestamptz)
+       values ($1, $2, $3::text::jsonb, $4::timestamptz, $5::timestamptz)
        on conflict (type, id) do update set data = excluded.data, updated_at = excluded.updated_at`,
       [type, id, JSON.stringify(data), this.toTimestamp(data.createdAt), this.toTimestamp(data.updatedAt || data.createdAt)],
     );
@@ -181,7 +181,7 @@ export class PgStore {
     const rows = await this.run(
       'upsertUser',
       `insert into users (id, username, data, created_at, updated_at)
-       values ($1, $2, $3::jsonb, $4::timestamptz, $5::timestamptz)
+       values ($1, $2, $3::text::jsonb, $4::timestamptz, $5::timestamptz)
        on conflict (id) do update set username = excluded.username, data = excluded.data, updated_at = excluded.updated_at`,
       [String(user.id), String(user.username), JSON.stringify(user), this.toTimestamp(user.createdAt), this.toTimestamp(user.updatedAt || user.createdAt)],
     );

@@ -76,6 +76,22 @@ export function ephemeral1hPrice(model: string): number {
   return 0;
 }
 
+/** The "no pricing" result of pricingService.calculateCost. */
+export function zeroPricingCost(): PricingServiceCost {
+  return {
+    inputCost: 0,
+    outputCost: 0,
+    cacheCreateCost: 0,
+    cacheReadCost: 0,
+    ephemeral5mCost: 0,
+    ephemeral1hCost: 0,
+    totalCost: 0,
+    hasPricing: false,
+    isLongContextRequest: false,
+    pricing: { input: 0, output: 0, cacheCreate: 0, cacheRead: 0, ephemeral1h: 0 },
+  };
+}
+
 /** pricingService.calculateCost(usage, model). */
 export function pricingServiceCost(table: PricingTable, usage: UsageTokens, model: string): PricingServiceCost {
   let isLongContextRequest = false;
@@ -88,20 +104,7 @@ export function pricingServiceCost(table: PricingTable, usage: UsageTokens, mode
     }
   }
   const pricing: ModelPrice | null = table.getModelPricing(model);
-  if (!pricing && !longPrices) {
-    return {
-      inputCost: 0,
-      outputCost: 0,
-      cacheCreateCost: 0,
-      cacheReadCost: 0,
-      ephemeral5mCost: 0,
-      ephemeral1hCost: 0,
-      totalCost: 0,
-      hasPricing: false,
-      isLongContextRequest: false,
-      pricing: { input: 0, output: 0, cacheCreate: 0, cacheRead: 0, ephemeral1h: 0 },
-    };
-  }
+  if (!pricing && !longPrices) return zeroPricingCost();
   let inputCost: number;
   let outputCost: number;
   if (longPrices) {

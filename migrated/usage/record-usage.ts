@@ -5,7 +5,7 @@ import type { Clock } from '../runtime/clock.js';
 import type { IdSource } from '../runtime/ids.js';
 import type { PgStore } from '../pg/store.js';
 import { PricingTable } from '../pricing/pricing-table.js';
-import { costCalculatorCost, pricingServiceCost, type PricingServiceCost, type UsageTokens } from '../pricing/cost.js';
+import { costCalculatorCost, pricingServiceCost, zeroPricingCost, type PricingServiceCost, type UsageTokens } from '../pricing/cost.js';
 import { bucketsAt, encodeValue, keys, ttl, weekString } from '../storage/keys.js';
 import { queueAccountUsage } from './account-usage.js';
 import { countsAsOpus, queueDailyCost, queueOpusCost } from './cost-keys.js';
@@ -270,18 +270,7 @@ export class UsageRecorder {
     try {
       return pricingServiceCost(this.deps.pricing, u, model);
     } catch {
-      const zero: PricingServiceCost = {
-        inputCost: 0,
-        outputCost: 0,
-        cacheCreateCost: 0,
-        cacheReadCost: 0,
-        ephemeral5mCost: 0,
-        ephemeral1hCost: 0,
-        totalCost: 0,
-        hasPricing: false,
-        isLongContextRequest: false,
-        pricing: { input: 0, output: 0, cacheCreate: 0, cacheRead: 0, ephemeral1h: 0 },
-      };
+      const zero = zeroPricingCost();
       try {
         const total = costCalculatorCost(this.deps.pricing, u, model).costs.total;
         return total > 0 ? { ...zero, totalCost: total } : zero;
