@@ -8,25 +8,29 @@ import cluster from 'node:cluster';
 import { pino } from 'pino';
 import { ConfigError, loadConfig, type GatewayConfig } from './config/env.js';
 import { createGateway } from './create.js';
+import { fleetFromEnv } from './fleet/runtime.js';
 import { RELOAD_MESSAGE, runPrimary } from './lifecycle/cluster.js';
 
 async function runWorker(config: GatewayConfig): Promise<void> {
   const log = pino({ level: config.LOG_LEVEL, base: { svc: 'gateway', pid: process.pid } });
   const inCluster = cluster.isWorker;
+  const fleet = fleetFromEnv(process.env, config, log); // ROUTING_SOURCE=redis: follow the published table (gateway/fleet)
   const gateway = await createGateway({
     config,
     logger: log,
     ...(inCluster ? { onAdminReload: () => process.send?.(RELOAD_MESSAGE) } : {}),
+    ...(await fleet?.gatewayOptions()),
   });
+  await fleet?.start(gateway);
   process.on('SIGHUP', () => {
-    void gateway.reload();
+    void (fleet ? fleet.refresh() : gateway.reload());
   });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal, inFlight: gateway.inFlight() }, 'draining');
-    gateway.close().then(
+    Promise.all([fleet?.close(), gateway.close()]).then(
       () => process.exit(0),
       (err: Error) => {
         log.error({ err: err.message }, 'error while closing');

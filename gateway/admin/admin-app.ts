@@ -37,6 +37,9 @@ export function probeLegacy(legacyUrl: string, timeoutMs = 1000): Promise<{ reac
 
 export function createAdminApp(d: AdminDeps): Hono {
   const app = new Hono();
+  // Extensions first, so their middleware can wrap the built-in endpoints (the fleet adds its state to
+  // /gateway/health and /gateway/routes); their own paths do not collide with the built-in ones.
+  for (const extend of d.extensions ?? []) extend(app);
 
   app.get('/gateway/health', async (c) => {
     const legacy = await probeLegacy(d.legacyUrl);
@@ -84,6 +87,5 @@ export function createAdminApp(d: AdminDeps): Hono {
     return c.json(result, result.ok ? 200 : 422);
   });
 
-  for (const extend of d.extensions ?? []) extend(app);
   return app;
 }

@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { routesCommands, type CliContext } from './command-map.js';
 import './table-commands.js';
 // Further subcommand modules (one import line each), e.g. gateway/fleet/ registers `nginx` and `publish`.
+import '../fleet/cli.js';
 
 export async function runRoutesCli(argv: string[], ctx: Omit<CliContext, 'tablePath'> & { tablePath?: string }): Promise<number> {
   const fileAt = argv.findIndex((a) => a === '--file' || a.startsWith('--file='));

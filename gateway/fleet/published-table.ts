@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import * as v from 'valibot';
-import type { RoutingTable } from '../routing/schema.js';
-import { validateTable, type ValidationResult } from '../routing/validate.js';
+import { validateTable } from '../routing/validate.js';
 import { FLEET_KEYS, HISTORY_LENGTH } from './keys.js';
 
 /**
@@ -68,20 +67,15 @@ export async function readRevision(redis: Redis): Promise<number> {
   return r ? Number(r) : 0;
 }
 
-/** Validate a published document against this process's module registry. */
-export function validatePublished(doc: PublishedTable, knownModules: readonly string[]): ValidationResult {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(doc.tableJson);
-  } catch (err) {
-    return { ok: false, errors: [`table: invalid JSON: ${(err as Error).message}`] };
-  }
-  return validateTable(raw, { knownModules });
-}
-
-/** The table an instance applies: the published one, with `version` naming the fleet revision. */
-export function tableToApply(doc: PublishedTable, table: RoutingTable): RoutingTable {
-  return { ...table, version: fleetVersion(doc) };
+/**
+ * The table an instance applies: the published JSON with `version` naming the fleet revision
+ * (`<tableVersion>@r<revision>`), so /gateway/routes shows which revision the instance runs.
+ * Throws on JSON that is not an object (the applier validates everything else).
+ */
+export function tableToApply(doc: PublishedTable): Record<string, unknown> {
+  const raw: unknown = JSON.parse(doc.tableJson);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new PublishedTableError(`published table r${doc.revision} is not a JSON object`);
+  return { ...(raw as Record<string, unknown>), version: fleetVersion(doc) };
 }
 
 // KEYS: table hash, history list. ARGV: table json, sha, tableVersion, publishedAt, publishedBy,

@@ -4,6 +4,7 @@ import { createRedisClient } from '../../migrated/storage/redis-client.js';
 import { systemClock } from '../../migrated/runtime/clock.js';
 import { startPrivateRedis, type PrivateRedis } from '../../test-support/redis-server.js';
 import type { RoutingTable } from '../routing/schema.js';
+import { validateTable } from '../routing/validate.js';
 import { readFleet } from './instances.js';
 import { FLEET_KEYS } from './keys.js';
 import { publishTable, readHistory, readPublished, rollbackTable } from './published-table.js';
@@ -19,14 +20,16 @@ const table = (mode: 'legacy' | 'migrated', version?: string) => ({
   ],
 });
 
-/** What a gateway does with applyTable: keep the live table (the real gateway is exercised in nginx/drill). */
-function recordingApplier(): TableApplier & { live: RoutingTable | null; applied: string[] } {
+/** What the gateway's applyTable does: validate against its modules, keep the live table (the real gateway runs in nginx/drill). */
+function recordingApplier(modules: string[]): TableApplier & { live: RoutingTable | null; applied: string[] } {
   const a = {
     live: null as RoutingTable | null,
     applied: [] as string[],
-    applyTable(t: RoutingTable, source: string) {
-      a.live = t;
-      a.applied.push(`${t.version} from ${source}`);
+    applyTable(input: unknown, source: string) {
+      const r = validateTable(input, { knownModules: modules });
+      if (!r.ok) return { ok: false, error: r.errors.join('; ') };
+      a.live = r.table;
+      a.applied.push(`${r.table.version} from ${source}`);
       return { ok: true };
     },
   };
@@ -50,10 +53,10 @@ describe('fleet routing table in Redis', () => {
   const clients: Redis[] = [];
   const config = () => ({ REDIS_HOST: '127.0.0.1', REDIS_PORT: server.port, REDIS_PASSWORD: '', REDIS_DB: 0, REDIS_ENABLE_TLS: false });
 
-  async function instance(id: string, modules: string[], applier = recordingApplier()) {
+  async function instance(id: string, modules: string[], applier = recordingApplier(modules)) {
     const redis = createRedisClient(config(), { commandTimeoutMs: 500, maxBackoffMs: 200 });
     const subscriber = createRedisClient(config(), { maxBackoffMs: 200 });
-    const sync: FleetSync = await startFleetSync({ redis, subscriber, applier, knownModules: () => modules, clock, instanceId: id, pollMs: 200 });
+    const sync: FleetSync = await startFleetSync({ redis, subscriber, applier, clock, instanceId: id, pollMs: 200 });
     syncs.push(sync);
     clients.push(redis);
     return { sync, applier };

@@ -2,7 +2,6 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Clock } from '../../migrated/runtime/clock.js';
-import type { RoutingTable } from '../routing/schema.js';
 import { writeHeartbeat, type Heartbeat } from './instances.js';
 import { FLEET_KEYS } from './keys.js';
 import {
@@ -10,7 +9,6 @@ import {
   readPublished,
   readRevision,
   tableToApply,
-  validatePublished,
   type PublishedTable,
 } from './published-table.js';
 
@@ -28,7 +26,8 @@ import {
  */
 
 export interface TableApplier {
-  applyTable(table: RoutingTable, source: string): { ok: boolean; error?: string | undefined } | Promise<{ ok: boolean; error?: string | undefined }>;
+  /** Validate and swap in atomically (the gateway's `applyTable`); refuse with an error when invalid. */
+  applyTable(table: unknown, source: string): { ok: boolean; error?: string | undefined } | Promise<{ ok: boolean; error?: string | undefined }>;
 }
 
 export interface FleetSyncOptions {
@@ -37,7 +36,6 @@ export interface FleetSyncOptions {
   /** A second connection for SUBSCRIBE (becomes subscriber-only). */
   subscriber: Redis;
   applier: TableApplier;
-  knownModules: () => readonly string[];
   clock: Clock;
   instanceId?: string | undefined;
   pollMs?: number | undefined;
@@ -133,11 +131,15 @@ export async function startFleetSync(opts: FleetSyncOptions): Promise<FleetSync>
       state.lastError = { revision: doc.revision, message, at: clock.now() };
       log?.error({ instanceId, revision: doc.revision, err: message }, 'fleet: published table rejected, keeping the last good table');
     };
-    const checked = validatePublished(doc, opts.knownModules());
-    if (!checked.ok) return fail(checked.errors.join('; '));
+    let table: unknown;
+    try {
+      table = tableToApply(doc);
+    } catch (err) {
+      return fail(describe(err));
+    }
     let result: { ok: boolean; error?: string | undefined };
     try {
-      result = await applier.applyTable(tableToApply(doc, checked.table), `redis r${doc.revision}`);
+      result = await applier.applyTable(table, `redis r${doc.revision}`);
     } catch (err) {
       result = { ok: false, error: describe(err) };
     }

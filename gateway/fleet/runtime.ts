@@ -1,0 +1,111 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import * as v from 'valibot';
+import { systemClock, type Clock } from '../../migrated/runtime/clock.js';
+import { createRedisClient } from '../../migrated/storage/redis-client.js';
+import { ConfigError, type GatewayConfig } from '../config/env.js';
+import { fleetAdminExtension } from './admin.js';
+import { readPublished, tableToApply } from './published-table.js';
+import { defaultInstanceId, startFleetSync, type FleetStatus, type FleetSync, type TableApplier } from './sync.js';
+
+/**
+ * The fleet hook of a gateway process (gateway/main.ts): with ROUTING_SOURCE=redis the instance follows the
+ * table published in Redis (`npm run routes -- publish`) instead of watching its file.
+ *
+ *   const fleet = fleetFromEnv(process.env, config, log);             // null unless ROUTING_SOURCE=redis
+ *   const gateway = await createGateway({ config, ...(await fleet?.gatewayOptions()) });
+ *   await fleet?.start(gateway);
+ *
+ * Start-up: the published table (if Redis answers and one exists) is the gateway's first table, so the data
+ * port never serves the file's table in between; otherwise the file's table serves until Redis answers.
+ */
+
+export const FleetEnvSchema = v.object({
+  /** `file` (default): the table file, hot-reloaded. `redis`: the table published for the fleet. */
+  ROUTING_SOURCE: v.optional(v.picklist(['file', 'redis'], 'must be "file" or "redis"'), 'file'),
+  /** Name in the fleet view (default host:pid). */
+  FLEET_INSTANCE_ID: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._:@-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 . _ : @ -'))),
+  /** Revision poll + heartbeat period (the pub/sub message usually arrives first). */
+  FLEET_POLL_MS: v.optional(v.pipe(v.string(), v.transform(Number), v.number(), v.integer(), v.minValue(50, 'must be >= 50')), '1000'),
+  /** An instance without a heartbeat for this long is shown as silent. */
+  FLEET_SILENT_AFTER_MS: v.optional(v.pipe(v.string(), v.transform(Number), v.number(), v.integer(), v.minValue(100, 'must be >= 100')), '5000'),
+});
+export type FleetEnv = v.InferOutput<typeof FleetEnvSchema>;
+
+export function loadFleetEnv(env: NodeJS.ProcessEnv): FleetEnv {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(FleetEnvSchema.entries)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const r = v.safeParse(FleetEnvSchema, input);
+  if (r.success) return r.output;
+  const issue = r.issues[0]!;
+  const name = issue.path?.map((p) => String(p.key)).join('.') ?? '(environment)';
+  throw new ConfigError(`invalid configuration: ${name}=${JSON.stringify(input[name] ?? '')}: ${issue.message}`);
+}
+
+export interface FleetRuntime {
+  readonly instanceId: string;
+  /** Options to spread into createGateway: the admin extension, the published table, no file watching. */
+  gatewayOptions(): Promise<{ adminExtensions: Array<ReturnType<typeof fleetAdminExtension>>; table?: unknown; watch: false }>;
+  start(gateway: TableApplier): Promise<void>;
+  refresh(): Promise<void>;
+  status(): FleetStatus | null;
+  close(): Promise<void>;
+}
+
+type RedisConfig = Pick<GatewayConfig, 'REDIS_HOST' | 'REDIS_PORT' | 'REDIS_PASSWORD' | 'REDIS_DB' | 'REDIS_ENABLE_TLS'>;
+
+export function createFleetRuntime(
+  config: RedisConfig,
+  fleetEnv: FleetEnv,
+  opts: { log?: Logger | undefined; clock?: Clock | undefined } = {},
+): FleetRuntime {
+  const log = opts.log;
+  const clock = opts.clock ?? systemClock(8);
+  const instanceId = fleetEnv.FLEET_INSTANCE_ID ?? defaultInstanceId();
+  const redis: Redis = createRedisClient(config, { commandTimeoutMs: 1000, maxBackoffMs: 1000, connectionName: `gateway-fleet:${instanceId}` });
+  let subscriber: Redis | null = null;
+  let sync: FleetSync | null = null;
+
+  const admin = fleetAdminExtension({
+    status: () => sync?.status() ?? null,
+    refresh: async () => sync?.refresh(),
+    redis,
+    now: () => clock.now(),
+    silentAfterMs: fleetEnv.FLEET_SILENT_AFTER_MS,
+  });
+
+  return {
+    instanceId,
+    async gatewayOptions() {
+      let table: unknown;
+      try {
+        const doc = await readPublished(redis);
+        if (doc) table = tableToApply(doc);
+      } catch (err) {
+        log?.warn({ err: (err as Error).message }, 'fleet: no published table at start-up; serving the table file until Redis answers');
+      }
+      return table === undefined ? { adminExtensions: [admin], watch: false } : { adminExtensions: [admin], table, watch: false };
+    },
+    async start(gateway) {
+      subscriber = createRedisClient(config, { maxBackoffMs: 1000, connectionName: `gateway-fleet-sub:${instanceId}` });
+      sync = await startFleetSync({ redis, subscriber, applier: gateway, clock, instanceId, pollMs: fleetEnv.FLEET_POLL_MS, log });
+    },
+    refresh: async () => sync?.refresh(),
+    status: () => sync?.status() ?? null,
+    async close() {
+      await sync?.close();
+      subscriber?.disconnect();
+      redis.disconnect();
+    },
+  };
+}
+
+/** null unless ROUTING_SOURCE=redis. */
+export function fleetFromEnv(env: NodeJS.ProcessEnv, config: RedisConfig, log?: Logger): FleetRuntime | null {
+  const fleetEnv = loadFleetEnv(env);
+  if (fleetEnv.ROUTING_SOURCE !== 'redis') return null;
+  return createFleetRuntime(config, fleetEnv, { log });
+}
