@@ -10,6 +10,8 @@ export interface CliContext {
   env: NodeJS.ProcessEnv;
   out(line: string): void;
   err(line: string): void;
+  /** Migrated module names the table may use (default: migrated/registry.ts). */
+  knownModules?: () => string[];
 }
 
 export interface RoutesCommand {

@@ -67,7 +67,7 @@ registerRoutesCommand('validate', {
       ctx.err(`${path}: ${(err as Error).message}`);
       return 1;
     }
-    const result = validateTable(raw, { knownModules: knownModuleNames() });
+    const result = validateTable(raw, { knownModules: (ctx.knownModules ?? knownModuleNames)() });
     if (!result.ok) {
       for (const e of result.errors) ctx.err(`${path}: ${e}`);
       return 1;
@@ -115,7 +115,7 @@ registerRoutesCommand('set', {
       after.shadow = shadow;
     }
     const next: RawTable = { ...table, version: bumpVersion(table.version), routes: routes.map((r, i) => (i === index ? after : r)) };
-    const result = validateTable(next, { knownModules: knownModuleNames() });
+    const result = validateTable(next, { knownModules: (ctx.knownModules ?? knownModuleNames)() });
     if (!result.ok) {
       for (const e of result.errors) ctx.err(`rejected: ${e}`);
       ctx.err(`${ctx.tablePath} left unchanged`);
