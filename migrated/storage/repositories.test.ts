@@ -127,7 +127,7 @@ describe('PostgreSQL mirror and fallback', () => {
     expect(row!.created_at.toISOString()).toBe(rec.createdAt);
     expect(row!.updated_at.toISOString()).toBe(rec.createdAt); // no updatedAt: created_at (legacy toTimestamp)
     await redis.flushdb();
-    expect((await repo.findByHash(rec.apiKey))?.name).toBe(rec.name);
+    expect((await repo.findByHash(rec.apiKey!))?.name).toBe(rec.name);
     expect((await repo.getById(OAUTH_KEY_ID))?.apiKey).toBe(rec.apiKey);
   });
 
