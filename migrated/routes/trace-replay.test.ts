@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { startPrivateRedis, type PrivateRedis } from '../../test-support/redis-server.js';
+import { suiteRedis } from '../auth/auth-test-kit.test-helper.js';
 import { dumpRedisSnapshot, diffRedisSnapshots } from '../../test-support/redis-snapshot.js';
 import { createHealthModule } from './health/index.js';
 import { createClaudeHealthModule } from './claude-health/index.js';
@@ -15,15 +15,10 @@ import type { MigratedModuleFactory } from '../module.js';
  * header in wire order (Date excepted), body bytes (hence ETag and Content-Length), and the
  * Redis after-state.
  */
-let server: PrivateRedis;
+const redisOf = suiteRedis({ flushEachTest: false });
 let redis: Redis;
-
-beforeAll(async () => {
-  server = await startPrivateRedis();
-  redis = server.client();
-});
-afterAll(async () => {
-  await server.stop();
+beforeEach(() => {
+  redis = redisOf();
 });
 
 const exact: Array<[string, MigratedModuleFactory]> = [
