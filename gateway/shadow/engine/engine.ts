@@ -66,6 +66,7 @@ export class ShadowEngine implements ShadowSink {
   private readonly settleMs: number;
   private readonly candidateDeps: Partial<MigratedDeps>;
   private closed = false;
+  private readonly pending = new Set<Promise<void>>();
 
   constructor(private readonly o: ShadowEngineOptions) {
     this.results = new ShadowResults(o.registry, o.keepDifferences ?? 50);
@@ -79,18 +80,24 @@ export class ShadowEngine implements ShadowSink {
     };
   }
 
-  /** Waits until every accepted exchange has been compared (tests, shutdown). */
-  idle(): Promise<void> {
-    return this.queue.idle();
+  /** Waits until every exchange handed over so far has been compared (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.queue.idle();
+    await this.idle();
   }
 
-  async onExchange(x: TeeExchange): Promise<void> {
-    if (this.closed) return;
+  onExchange(x: TeeExchange): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const p = this.handle(x).finally(() => this.pending.delete(p));
+    this.pending.add(p);
+    return p;
+  }
+
+  private async handle(x: TeeExchange): Promise<void> {
     const window = this.o.primaryTap?.openWindow();
     const primary = await x.primaryResponse;
     const primaryEnd = this.now();

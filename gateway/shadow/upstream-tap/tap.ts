@@ -1,6 +1,7 @@
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { setRawHeaders } from './raw-headers.js';
 import { matchKey, RecordingStore, type RecordedRequest, type UpstreamRecording } from './recording.js';
 
 /**
@@ -82,10 +83,12 @@ export class UpstreamTap {
   private readonly now: () => number;
   private readonly primaryServer: Server;
   private readonly candidateServer: Server;
+  private readonly agent: HttpAgent;
   private window: (CandidateRunWindow & { log: CandidateUpstreamLog }) | undefined;
 
   constructor(private readonly opts: UpstreamTapOptions) {
     this.target = new URL(opts.target);
+    this.agent = this.target.protocol === 'https:' ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
     this.now = opts.now ?? (() => Date.now());
     this.store = new RecordingStore(opts.maxRecordings, opts.recordingTtlMs);
     this.primaryServer = createServer((req, res) => void this.forward(req, res));
@@ -115,6 +118,7 @@ export class UpstreamTap {
   }
 
   async close(): Promise<void> {
+    this.agent.destroy();
     this.primaryServer.closeAllConnections();
     this.candidateServer.closeAllConnections();
     await Promise.all([
@@ -129,11 +133,6 @@ export class UpstreamTap {
     const request: RecordedRequest = { method: req.method ?? 'GET', url, rawHeaders: [...req.rawHeaders], body };
     const rec = this.store.add(matchKey(request.method, url, body), request, this.now());
     const base = this.target.pathname.replace(/\/$/, '');
-    const headers: string[] = [];
-    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-      const name = req.rawHeaders[i]!;
-      headers.push(name, name.toLowerCase() === 'host' ? this.target.host : req.rawHeaders[i + 1]!);
-    }
     const send = this.target.protocol === 'https:' ? httpsRequest : httpRequest;
     this.forwarded++;
     const upstream = send(
@@ -143,7 +142,7 @@ export class UpstreamTap {
         port: this.target.port || undefined,
         method: request.method,
         path: base + url,
-        headers: headers as unknown as Record<string, string>,
+        agent: this.agent,
       },
       (up) => {
         rec.head(up.statusCode ?? 502, up.statusMessage ?? '', [...up.rawHeaders]);
@@ -173,6 +172,7 @@ export class UpstreamTap {
     res.on('close', () => {
       if (!res.writableFinished) upstream.destroy();
     });
+    setRawHeaders(upstream, req.rawHeaders, { host: this.target.host });
     upstream.end(body);
   }
 

@@ -1,0 +1,179 @@
+import type { Hono } from 'hono';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { DiffOptions } from '../../test-support/redis-snapshot.js';
+import type { MetricsRegistry } from '../observability/metrics.js';
+import type { ShadowSink, TeeExchange } from '../server/shadow-sink.js';
+import { shadowAdminRoutes } from './admin/routes.js';
+import { ActivityTracker } from './attribution/activity.js';
+import type { ResponseNoise } from './compare/response.js';
+import { ShadowEngine } from './engine/engine.js';
+import { PrimaryRedisTap } from './redis-tap/tap.js';
+import { CommandTable } from './resp/command-table.js';
+import { SandboxOverlay } from './sandbox/overlay.js';
+import { UpstreamTap } from './upstream-tap/tap.js';
+
+/**
+ * Everything shadow mode needs beside the gateway, started together:
+ * - the primary Redis tap (the primary's Redis client connects to `primaryRedisPort`),
+ * - the sandbox overlay (the candidate's Redis), on a sandbox Redis server,
+ * - the upstream tap (the primary's upstream base URL is `upstreamPrimaryUrl`),
+ * - the comparison engine, its admin routes and counters.
+ *
+ * Usage: `const shadow = await startShadowMode(opts)`; `createGateway({ ..., shadowSink: shadow.sink,
+ * adminExtensions: [shadow.admin] })`; then `shadow.attach(gateway)` (counters in the gateway's
+ * registry, request activity on its data port).
+ */
+
+export interface RedisAddress {
+  host: string;
+  port: number;
+  password?: string;
+  db?: number;
+}
+
+export interface ShadowModeOptions {
+  log: Logger;
+  /** The production Redis (the primary tap forwards to it; the sandbox reads from it). */
+  production: RedisAddress;
+  /** A Redis server for the sandbox (never the production server): db `db` for the candidate, `scratchDb` for diffs. */
+  sandbox?: (RedisAddress & { scratchDb?: number }) | undefined;
+  /** Real upstream base URL behind the upstream tap (omit: no tap). */
+  upstreamTarget?: string | undefined;
+  redisTapPort?: number;
+  upstreamTapPort?: number;
+  upstreamCandidatePort?: number;
+  settleMs?: number;
+  candidateTimeoutMs?: number;
+  maxQueue?: number;
+  keepDifferences?: number;
+  responseNoise?: ResponseNoise;
+  redisNoise?: DiffOptions;
+  timezoneOffsetHours?: number;
+}
+
+export interface ShadowMode {
+  /** Give this to createGateway as `shadowSink` (exchanges before attach() are ignored). */
+  sink: ShadowSink;
+  admin: (app: Hono) => void;
+  /** Point the primary's Redis client here (legacy REDIS_PORT; migrated primary deps.redis). */
+  primaryRedisPort: number | null;
+  /** Point the primary's upstream (account apiUrl) here. */
+  upstreamPrimaryUrl: string | null;
+  upstreamTap: UpstreamTap | null;
+  engine(): ShadowEngine | null;
+  attach(gateway: { dataPort: number; metrics: { registry: MetricsRegistry } }): ShadowEngine;
+  close(): Promise<void>;
+}
+
+function client(a: RedisAddress, db = a.db ?? 0): Redis {
+  return new Redis({
+    host: a.host,
+    port: a.port,
+    db,
+    maxRetriesPerRequest: 2,
+    ...(a.password ? { password: a.password } : {}),
+  });
+}
+
+export async function startShadowMode(o: ShadowModeOptions): Promise<ShadowMode> {
+  const owned: Array<{ disconnect(): void }> = [];
+  const settleMs = o.settleMs ?? 300;
+  const production = client(o.production);
+  owned.push(production);
+  const table = await CommandTable.load(production);
+  const primaryTap = await new PrimaryRedisTap({
+    productionHost: o.production.host,
+    productionPort: o.production.port,
+    table,
+    ...(o.redisTapPort !== undefined ? { port: o.redisTapPort } : {}),
+  }).start();
+
+  let overlay: SandboxOverlay | undefined;
+  let sandboxParts: ConstructorParameters<typeof ShadowEngine>[0]['sandbox'];
+  if (o.sandbox) {
+    const sandboxDb = o.sandbox.db ?? 0;
+    const control = client(o.sandbox, sandboxDb);
+    const scratch = client(o.sandbox, o.sandbox.scratchDb ?? 15);
+    owned.push(control, scratch);
+    overlay = await new SandboxOverlay({
+      production,
+      sandbox: control,
+      sandboxHost: o.sandbox.host,
+      sandboxPort: o.sandbox.port,
+      sandboxDb,
+    }).start();
+    const candidateClient = new Redis({ host: '127.0.0.1', port: overlay.port, maxRetriesPerRequest: 2 });
+    owned.push(candidateClient);
+    sandboxParts = { overlay, client: candidateClient, control, scratch };
+  }
+  const upstreamTap = o.upstreamTarget
+    ? await new UpstreamTap({
+        target: o.upstreamTarget,
+        ...(o.upstreamTapPort !== undefined ? { primaryPort: o.upstreamTapPort } : {}),
+        ...(o.upstreamCandidatePort !== undefined ? { candidatePort: o.upstreamCandidatePort } : {}),
+      }).start()
+    : null;
+  const activity = new ActivityTracker(settleMs);
+  let engine: ShadowEngine | null = null;
+
+  const describe = () => ({
+    settings: { settleMs, candidateTimeoutMs: o.candidateTimeoutMs ?? 30_000, maxQueue: o.maxQueue ?? 64 },
+    primaryRedisTap: { port: primaryTap.port, injectedCommands: primaryTap.injected, openWindows: primaryTap.openWindows },
+    sandbox: overlay ? { port: overlay.port, server: `${o.sandbox!.host}:${o.sandbox!.port}` } : null,
+    upstreamTap: upstreamTap
+      ? { primary: upstreamTap.primaryUrl, candidate: upstreamTap.candidateUrl, forwarded: upstreamTap.forwarded, recordings: upstreamTap.store.size }
+      : null,
+  });
+
+  return {
+    sink: {
+      onExchange(x: TeeExchange) {
+        return engine?.onExchange(x);
+      },
+      async close() {
+        await engine?.close();
+      },
+    },
+    admin: (app) =>
+      shadowAdminRoutes({
+        get results() {
+          if (!engine) throw new Error('shadow mode not attached to a gateway');
+          return engine.results;
+        },
+        describe,
+        timezoneOffsetHours: o.timezoneOffsetHours ?? 8,
+      })(app),
+    primaryRedisPort: primaryTap.port,
+    upstreamPrimaryUrl: upstreamTap?.primaryUrl ?? null,
+    upstreamTap,
+    engine: () => engine,
+    attach(gateway) {
+      activity.attach(gateway.dataPort);
+      engine = new ShadowEngine({
+        log: o.log,
+        registry: gateway.metrics.registry,
+        ...(sandboxParts ? { sandbox: sandboxParts } : {}),
+        primaryTap,
+        production,
+        ...(upstreamTap ? { upstreamTap } : {}),
+        activity,
+        settleMs,
+        ...(o.candidateTimeoutMs !== undefined ? { candidateTimeoutMs: o.candidateTimeoutMs } : {}),
+        ...(o.maxQueue !== undefined ? { maxQueue: o.maxQueue } : {}),
+        ...(o.keepDifferences !== undefined ? { keepDifferences: o.keepDifferences } : {}),
+        ...(o.responseNoise ? { responseNoise: o.responseNoise } : {}),
+        ...(o.redisNoise ? { redisNoise: o.redisNoise } : {}),
+      });
+      return engine;
+    },
+    async close() {
+      activity.detach();
+      await engine?.close();
+      await primaryTap.close();
+      await overlay?.close();
+      await upstreamTap?.close();
+      for (const c of owned) c.disconnect();
+    },
+  };
+}
