@@ -11,6 +11,7 @@ export const migratedModules: Record<string, () => Promise<MigratedModuleFactory
   models: async () => (await import('./routes/models/index.js')).createModelsModule,
   'key-info': async () => (await import('./routes/key-info/index.js')).createKeyInfoModule,
   'not-found': async () => (await import('./routes/not-found/index.js')).createNotFoundModule,
+  'claude-messages': async () => (await import('./relay-claude/messages-module.js')).createClaudeMessagesModule,
 };
 
 export function knownModuleNames(): string[] {

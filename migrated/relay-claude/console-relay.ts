@@ -1,0 +1,257 @@
+import type { IncomingMessage } from 'node:http';
+import type { AuthenticatedKey } from '../auth/types.js';
+import type { AccountHash } from '../storage/accounts.js';
+import { sendUpstream } from '../upstream/client.js';
+import { parseProxy } from '../upstream/proxy.js';
+import { acquireConsoleSlot, releaseConsoleSlot } from './console-slot.js';
+import { buildConsoleHeaders, flatten, type ClientHeaders } from './headers.js';
+import { RelayError, type RelayResult, type StreamSink } from './official-relay.js';
+import type { RelayServices } from './relay-services.js';
+import { transformConsoleBody } from './request-transform.js';
+import { sanitizeErrorMessage, sanitizeUpstreamError } from './sanitize.js';
+import { parseDataLine, SseLineFramer } from './sse-framer.js';
+import { consoleUrl, decodedBody, readAll, targetUrl, upstreamHeaderPairs } from './upstream-target.js';
+import { ConsoleUsageCollector, type StreamUsage } from './usage.js';
+
+export interface ConsoleCall {
+  s: RelayServices;
+  key: AuthenticatedKey;
+  clientHeaders: ClientHeaders;
+  body: Record<string, unknown>;
+  accountId: string;
+  signal: AbortSignal;
+  countTokens?: boolean;
+}
+
+const DISABLED_PATTERNS = [
+  'organization has been disabled',
+  'account has been disabled',
+  'account is disabled',
+  'no account supporting',
+  'account not found',
+  'invalid account',
+  'too many active sessions',
+];
+
+interface Prepared {
+  account: AccountHash;
+  url: URL;
+  headers: string[];
+  payload: Buffer;
+  member: string | null;
+  model: unknown;
+}
+
+function parseModels(raw: string | undefined): unknown {
+  try {
+    return JSON.parse(raw || '[]') as unknown;
+  } catch {
+    return [];
+  }
+}
+
+async function prepare(c: ConsoleCall): Promise<Prepared> {
+  const { s } = c;
+  const account = await s.accounts.get('claude-console', c.accountId);
+  if (!account) throw new RelayError('Claude Console Claude account not found');
+  const apiKey = s.cipher.decrypt('claude-console', account['apiKey']);
+  let member: string | null = null;
+  const max = Number.parseInt(account['maxConcurrentTasks'] ?? '', 10) || 0;
+  if (max > 0) {
+    member = s.deps.ids.uuid();
+    if (!(await acquireConsoleSlot(s.redis(), c.accountId, member, max, s.deps.clock.now()))) {
+      throw new RelayError('Console account concurrency limit reached', 'CONSOLE_ACCOUNT_CONCURRENCY_FULL');
+    }
+  }
+  const payloadBody = transformConsoleBody(c.body, parseModels(account['supportedModels']));
+  const payload = Buffer.from(JSON.stringify(payloadBody), 'utf8');
+  const real = consoleUrl(account['apiUrl'] ?? '', !!c.countTokens);
+  const headers = buildConsoleHeaders({
+    clientHeaders: c.clientHeaders,
+    accountUserAgent: account['userAgent'] || undefined,
+    accountApiKey: apiKey,
+    contentLength: payload.length,
+    host: new URL(real).host,
+  });
+  return { account, url: targetUrl(real, s.deps.upstreamOverride), headers: flatten(headers), payload, member, model: payloadBody['model'] };
+}
+
+function send(c: ConsoleCall, p: Prepared, signal: AbortSignal) {
+  return sendUpstream(c.s.agents, {
+    url: p.url,
+    method: 'POST',
+    headers: p.headers,
+    body: p.payload,
+    proxy: c.s.deps.upstreamOverride ? null : parseProxy(p.account['proxy']),
+    timeoutMs: c.s.settings.requestTimeoutMs,
+    signal,
+  });
+}
+
+/** State marks per upstream status (§5.3 step 2). */
+async function markStatus(c: ConsoleCall, p: Prepared, status: number, text: string): Promise<void> {
+  const { s } = c;
+  const protectionOff = p.account['disableAutoProtection'] === 'true';
+  if (status === 401) {
+    if (!protectionOff) await s.console.unauthorized(c.accountId);
+  } else if (status === 400 && DISABLED_PATTERNS.some((t) => errorText(text).toLowerCase().includes(t))) {
+    // markConsoleAccountBlocked is effective only with CLAUDE_CONSOLE_BLOCKED_HANDLING_MINUTES > 0 (default 0)
+  } else if (status === 429) {
+    if (!protectionOff) await s.console.rateLimited(c.accountId);
+  } else if (status === 529) {
+    if (!protectionOff) await s.console.overloaded(c.accountId);
+  } else if (status === 200 || status === 201) {
+    await s.console.success(c.accountId);
+  }
+}
+
+function errorText(text: string): string {
+  try {
+    const parsed = JSON.parse(text) as Record<string, unknown>;
+    const err = parsed['error'];
+    if (typeof err === 'string') return err;
+    if (err && typeof err === 'object' && typeof (err as Record<string, unknown>)['message'] === 'string') return (err as Record<string, string>)['message']!;
+    return typeof parsed['message'] === 'string' ? parsed['message'] : '';
+  } catch {
+    return text;
+  }
+}
+
+/** Error bodies are sanitised: JSON → every string cleaned; text → cleaned. */
+export function sanitizedErrorBody(text: string): string {
+  try {
+    return JSON.stringify(sanitizeUpstreamError(JSON.parse(text)));
+  } catch {
+    return sanitizeErrorMessage(text);
+  }
+}
+
+function networkError(err: unknown, signal: AbortSignal): RelayError {
+  const code = (err as { code?: string }).code;
+  if (signal.aborted || code === 'ABORT_ERR' || code === 'TIMEOUT' || (err as Error).name === 'AbortError') return new RelayError('Client disconnected');
+  return new RelayError((err as Error).message, code);
+}
+
+/** relayRequest on a console account (non-stream, incl. count_tokens with its 404 handling in the caller). */
+export async function consoleNonStream(c: ConsoleCall): Promise<RelayResult> {
+  const p = await prepare(c);
+  const now = () => c.s.deps.clock.now();
+  try {
+    let response: IncomingMessage;
+    let raw: Buffer;
+    try {
+      ({ response } = await send(c, p, c.signal));
+      raw = await readAll(decodedBody(response, true));
+    } catch (err) {
+      throw networkError(err, c.signal);
+    }
+    const status = response.statusCode ?? 500;
+    const text = raw.toString('utf8');
+    await markStatus(c, p, status, text);
+    await c.s.console.touch(c.accountId);
+    const headers = upstreamHeaderPairs(response).filter(([k]) => k !== 'content-encoding');
+    let body: string;
+    if (status < 200 || status >= 300) body = sanitizedErrorBody(text);
+    else {
+      try {
+        body = JSON.stringify(JSON.parse(text));
+      } catch {
+        body = text;
+      }
+    }
+    return { status, headers, body, accountId: c.accountId };
+  } finally {
+    if (p.member) await releaseConsoleSlot(c.s.redis(), c.accountId, p.member, now()).catch(() => undefined);
+  }
+}
+
+/** Streaming on a console account (§5.4). */
+export async function consoleStream(c: ConsoleCall, out: StreamSink, onUsage: (u: StreamUsage) => void): Promise<void> {
+  const { s } = c;
+  const p = await prepare(c);
+  const nowIso = () => new Date(s.deps.clock.now()).toISOString();
+  try {
+    let response: IncomingMessage;
+    let abort: (err?: Error) => void;
+    try {
+      ({ response, abort } = await send(c, p, c.signal));
+    } catch (err) {
+      const e = networkError(err, c.signal);
+      if (!c.signal.aborted) {
+        if (!out.headersSent()) out.startError(500);
+        if (out.writable()) {
+          out.write(`event: error\ndata: ${JSON.stringify({ error: (err as Error).message, code: (err as { code?: string }).code, timestamp: nowIso() })}\n\n`);
+          out.end();
+        }
+      }
+      throw e;
+    }
+    const status = response.statusCode ?? 500;
+    if (status !== 200) {
+      let text = '';
+      try {
+        text = (await readAll(decodedBody(response, true))).toString('utf8');
+      } catch {
+        text = '';
+      }
+      await markStatus(c, p, status, text);
+      if (!out.headersSent()) out.rawJson(status, sanitizedErrorBody(text));
+      await s.console.touch(c.accountId);
+      return;
+    }
+    void s.console.success(c.accountId).catch(() => undefined);
+    out.start(200);
+    const framer = new SseLineFramer();
+    const defaultModel = typeof c.body['model'] === 'string' ? c.body['model'] : p.account['defaultModel'] || null;
+    const usage = new ConsoleUsageCollector(defaultModel);
+    const stream = decodedBody(response, true);
+    await new Promise<void>((resolve) => {
+      let done = false;
+      const feed = (lines: string[]) => {
+        for (const line of lines) {
+          const event = parseDataLine(line);
+          if (event === undefined) continue;
+          const u = usage.feed(event);
+          if (u) onUsage(u);
+        }
+      };
+      const finish = (completed: boolean) => {
+        if (done) return;
+        done = true;
+        c.signal.removeEventListener('abort', onAbort);
+        if (completed) {
+          const rest = framer.end();
+          if (rest.out && out.writable()) out.write(rest.out);
+          feed(rest.lines);
+        }
+        if (out.writable()) out.end();
+        // The legacy ignores chunks after a client disconnect and reports the fallback at upstream
+        // end; stopping the upstream at the disconnect reports the same tokens, earlier.
+        const u = usage.finish();
+        if (u) onUsage(u);
+        resolve();
+      };
+      const onAbort = () => {
+        abort(new Error('Client disconnected'));
+        finish(false);
+      };
+      c.signal.addEventListener('abort', onAbort, { once: true });
+      stream.on('data', (chunk: Buffer) => {
+        const r = framer.push(chunk);
+        if (r.out && out.writable()) out.write(r.out);
+        feed(r.lines);
+      });
+      stream.once('end', () => finish(true));
+      stream.once('error', (err: Error) => {
+        if (out.writable()) {
+          out.write(`event: error\ndata: ${JSON.stringify({ error: 'Stream error', message: err.message, timestamp: nowIso() })}\n\n`);
+        }
+        finish(false);
+      });
+      if (c.signal.aborted) onAbort();
+    });
+    await s.console.touch(c.accountId);
+  } finally {
+    if (p.member) await releaseConsoleSlot(s.redis(), c.accountId, p.member, s.deps.clock.now()).catch(() => undefined);
+  }
+}

@@ -1,0 +1,169 @@
+import type { MigratedModule, MigratedModuleFactory } from '../module.js';
+import { createApiKeyAuthenticator } from '../auth/authenticate-api-key.js';
+import { effectiveModel, hasPermission, isModelBlacklisted, modelBodies, permissionBodies } from '../auth/permissions.js';
+import type { AuthSuccess } from '../auth/types.js';
+import { keyRoute } from '../routes/shared/key-route.js';
+import type { RouteCall } from '../routes/shared/legacy-route.js';
+import { SchedulerError } from '../scheduler/claude-scheduler.js';
+import { sessionHashOf } from '../scheduler/session-hash.js';
+import { checkMessagesBody, type MessagesBody } from './body-schema.js';
+import { consoleNonStream, consoleStream } from './console-relay.js';
+import { catchBlockBody, CONCURRENCY_FULL_BODY, parseJson, renderResult, setSseHeaders, streamSink } from './legacy-render.js';
+import { rateLimitMessage } from './messages-text.js';
+import { officialNonStream, officialStream, RelayError } from './official-relay.js';
+import { createRelayServices, type RelayServices } from './relay-services.js';
+import { usageForRecording, type StreamUsage } from './usage.js';
+
+/**
+ * `claude-messages`: POST /api/v1/messages, /claude/v1/messages, /api/claude/v1/messages,
+ * /claude/claude/v1/messages (relay-claude.md §2). Body intake and API-key auth as the legacy's
+ * middleware chain; then permission, edge validation, model blacklist, one scheduling call,
+ * and the official / console relay, stream or not.
+ */
+export const createClaudeMessagesModule: MigratedModuleFactory = (deps): MigratedModule => {
+  const s = createRelayServices(deps);
+  const auth = createApiKeyAuthenticator(deps);
+  const handle = keyRoute(deps, auth, (call, result) => handleMessages(s, call, result, false));
+  return {
+    name: 'claude-messages',
+    handle,
+    async close() {
+      s.close();
+    },
+  };
+};
+
+export default createClaudeMessagesModule;
+
+function recordStreamUsage(s: RelayServices, a: AuthSuccess, accountId: string, accountType: 'claude' | 'claude-console', u: StreamUsage): void {
+  const r = usageForRecording(u);
+  const usage: Record<string, unknown> = {
+    input_tokens: r.input_tokens,
+    output_tokens: r.output_tokens,
+    cache_creation_input_tokens: r.cache_creation_input_tokens,
+    cache_read_input_tokens: r.cache_read_input_tokens,
+  };
+  if (u.cache_creation && (u.cache_creation.ephemeral_5m_input_tokens > 0 || u.cache_creation.ephemeral_1h_input_tokens > 0)) usage['cache_creation'] = { ...u.cache_creation };
+  void s.usage.record({
+    keyId: a.key.id,
+    accountId,
+    accountType,
+    model: u.model || 'unknown',
+    usage,
+    recorder: 'details',
+    rateLimitWindow: !!a.rateLimit,
+  });
+}
+
+async function recordNonStreamUsage(s: RelayServices, a: AuthSuccess, body: MessagesBody, accountId: string, parsed: unknown): Promise<void> {
+  if (!parsed || typeof parsed !== 'object') return;
+  const json = parsed as { usage?: Record<string, unknown>; model?: unknown };
+  const u = json.usage;
+  if (!u || u['input_tokens'] === undefined || u['output_tokens'] === undefined) return;
+  const rawModel = (json.model as string) || (body['model'] as string) || 'unknown';
+  const model = effectiveModel(rawModel) || rawModel;
+  await s.usage.record({
+    keyId: a.key.id,
+    accountId,
+    model,
+    usage: {
+      input_tokens: (u['input_tokens'] as number) || 0,
+      output_tokens: (u['output_tokens'] as number) || 0,
+      cache_creation_input_tokens: (u['cache_creation_input_tokens'] as number) || 0,
+      cache_read_input_tokens: (u['cache_read_input_tokens'] as number) || 0,
+    },
+    recorder: 'basic',
+    rateLimitWindow: !!a.rateLimit,
+  });
+}
+
+async function handleMessages(s: RelayServices, call: RouteCall, a: AuthSuccess, retried: boolean): Promise<void> {
+  const { key } = a;
+  const { res } = call;
+  if (!hasPermission(key, 'claude')) {
+    const r = permissionBodies.claudeMessages();
+    call.reply().json(r.status, r.body);
+    return;
+  }
+  const checked = checkMessagesBody(call.body);
+  if (!checked.ok) {
+    call.reply().json(checked.status, checked.body);
+    return;
+  }
+  const body = checked.body;
+  if (isModelBlacklisted(key, body['model'])) {
+    const r = modelBodies.claudeForbidden();
+    call.reply().json(r.status, r.body);
+    return;
+  }
+  const isStream = body['stream'] === true;
+  if (res.destroyed || res.socket?.destroyed || res.writableEnded) return;
+  const reply = call.reply();
+  if (isStream) {
+    setSseHeaders(reply);
+    res.socket?.setNoDelay(true);
+  }
+  const signal = call.ctx.signal;
+  const model = typeof body['model'] === 'string' ? body['model'] : null;
+  let sessionHash: string | null = null;
+  try {
+    sessionHash = sessionHashOf(body);
+    let selected;
+    try {
+      selected = await s.scheduler.select(key, sessionHash, model);
+    } catch (err) {
+      if (err instanceof SchedulerError && err.code === 'CLAUDE_DEDICATED_RATE_LIMITED') {
+        const payload = { error: 'upstream_rate_limited', message: rateLimitMessage(err.rateLimitEndAt ?? null, s.deps.clock.timezoneOffsetHours) };
+        if (isStream) streamSink(reply, res).rawJson(403, JSON.stringify(payload));
+        else reply.json(403, payload);
+        return;
+      }
+      throw err;
+    }
+    const common = { s, key, clientHeaders: call.req.headers, body, accountId: selected.accountId, signal };
+    if (selected.accountType === 'claude-official') {
+      const c = { ...common, sessionHash };
+      if (isStream) {
+        await officialStream(c, streamSink(reply, res), (u) => recordStreamUsage(s, a, selected.accountId, 'claude', u));
+        return;
+      }
+      const result = await officialNonStream(c);
+      if (res.destroyed || res.writableEnded) return;
+      const parsed = parseJson(result.body);
+      await recordNonStreamUsage(s, a, body, result.accountId, parsed);
+      renderResult(reply, result, parsed);
+      return;
+    }
+    if (selected.accountType === 'claude-console') {
+      if (isStream) {
+        await consoleStream(common, streamSink(reply, res), (u) => recordStreamUsage(s, a, selected.accountId, 'claude-console', u));
+        return;
+      }
+      const result = await consoleNonStream(common);
+      if (res.destroyed || res.writableEnded) return;
+      const parsed = parseJson(result.body);
+      await recordNonStreamUsage(s, a, body, result.accountId, parsed);
+      renderResult(reply, result, parsed);
+      return;
+    }
+    // Bedrock / CCR relays are not part of this module (scheduler knows Bedrock accounts).
+    if (!res.headersSent) reply.json(500, { error: 'Bedrock service error', message: `${selected.accountType} relay is not migrated` });
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'CONSOLE_ACCOUNT_CONCURRENCY_FULL') {
+      if (!retried && !res.headersSent) {
+        await s.scheduler.clearMapping(sessionHash);
+        await handleMessages(s, call, a, true);
+        return;
+      }
+      if (!res.headersSent) reply.json(503, CONCURRENCY_FULL_BODY);
+      else if (!res.writableEnded) res.end();
+      return;
+    }
+    if (!(err instanceof RelayError) && !(err instanceof SchedulerError)) s.deps.log.error({ err }, 'claude relay failed');
+    if (!res.headersSent && !res.destroyed) {
+      const out = catchBlockBody(err, call.nowIso());
+      reply.json(out.status, out.body);
+    } else if (!res.writableEnded && !res.destroyed) res.end();
+  }
+}

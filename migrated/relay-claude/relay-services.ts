@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import type { MigratedDeps } from '../runtime/deps.js';
+import { AccountCipher } from '../crypto/account-crypto.js';
+import { PgStore } from '../pg/store.js';
+import { PricingTable } from '../pricing/pricing-table.js';
+import { ClaudeScheduler } from '../scheduler/claude-scheduler.js';
+import { AccountRepository } from '../storage/accounts.js';
+import { StickySessions } from '../storage/sessions.js';
+import { AgentPool } from '../upstream/agents.js';
+import { UsageRecorder } from '../usage/record-usage.js';
+import { AccessTokens } from './access-token.js';
+import { ConsoleMarks, OfficialMarks } from './account-marks.js';
+import { ClaudeCodeHeaderStore } from './claude-code-headers.js';
+import type { MaxTokensLimit } from './request-transform.js';
+
+/**
+ * Everything the Claude relay modules share, built once per set of deps: repositories,
+ * scheduler, account marks, token source, keep-alive agents, usage recorder, pricing.
+ * Settings the legacy reads from its own env (not in GatewayConfig) are read here once.
+ */
+export interface RelaySettings {
+  /** REQUEST_TIMEOUT (ms, default 600000): upstream socket inactivity timeout. */
+  requestTimeoutMs: number;
+  /** CLAUDE_API_VERSION (default 2023-06-01). */
+  apiVersion: string;
+  stickyTtlHours: number;
+  renewalThresholdMinutes: number;
+  /** Extra trusted CA for upstream TLS (lab / tests); production uses NODE_EXTRA_CA_CERTS. */
+  upstreamCaFile?: string | undefined;
+}
+
+export function relaySettingsFromEnv(env: NodeJS.ProcessEnv = process.env): RelaySettings {
+  return {
+    requestTimeoutMs: Number.parseInt(env.REQUEST_TIMEOUT ?? '', 10) || 600_000,
+    apiVersion: env.CLAUDE_API_VERSION || '2023-06-01',
+    stickyTtlHours: Number.parseFloat(env.STICKY_SESSION_TTL_HOURS ?? '') || 1,
+    renewalThresholdMinutes: Number.parseInt(env.STICKY_SESSION_RENEWAL_THRESHOLD_MINUTES ?? '', 10) || 0,
+    upstreamCaFile: env.GATEWAY_UPSTREAM_CA_FILE || undefined,
+  };
+}
+
+/**
+ * The legacy clamps max_tokens with an EXACT key lookup in the pricing file (no fuzzy match, unlike
+ * cost lookups), so only `{model: max_tokens || max_output_tokens}` is kept from it here.
+ * (NOTE for engineer B: an exact-lookup accessor on PricingTable would make this re-read unnecessary.)
+ */
+function outputLimits(file: string, log: MigratedDeps['log']): MaxTokensLimit {
+  const limits = new Map<string, number>();
+  try {
+    const data = JSON.parse(readFileSync(file, 'utf8')) as Record<string, { max_tokens?: unknown; max_output_tokens?: unknown }>;
+    for (const [model, entry] of Object.entries(data)) {
+      const limit = entry?.max_tokens || entry?.max_output_tokens;
+      if (typeof limit === 'number' && limit > 0) limits.set(model, limit);
+    }
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'pricing file unreadable: max_tokens clamp disabled');
+  }
+  return (model) => limits.get(model);
+}
+
+export interface RelayServices {
+  deps: MigratedDeps;
+  redis(): MigratedDeps['redis'];
+  settings: RelaySettings;
+  accounts: AccountRepository;
+  sticky: StickySessions;
+  scheduler: ClaudeScheduler;
+  official: OfficialMarks;
+  console: ConsoleMarks;
+  tokens: AccessTokens;
+  cipher: AccountCipher;
+  agents: AgentPool;
+  usage: UsageRecorder;
+  codeHeaders: ClaudeCodeHeaderStore;
+  maxTokensLimit: MaxTokensLimit;
+  close(): void;
+}
+
+export function createRelayServices(deps: MigratedDeps, settings: RelaySettings = relaySettingsFromEnv()): RelayServices {
+  const { redis, clock, ids, log } = deps;
+  const pgStore = deps.pg ? new PgStore(deps.pg, clock, log) : null;
+  const accounts = new AccountRepository({ redis, clock, pgStore });
+  const sticky = new StickySessions(redis, { stickyTtlHours: settings.stickyTtlHours, renewalThresholdMinutes: settings.renewalThresholdMinutes });
+  const cipher = new AccountCipher(deps.config.ENCRYPTION_KEY, ids);
+  const agents = new AgentPool(settings.upstreamCaFile ? readFileSync(settings.upstreamCaFile) : undefined);
+  const pricing = new PricingTable(deps.config.PRICING_FILE, log);
+  try {
+    pricing.loadSync();
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'pricing file not loaded: max_tokens clamp and costs disabled');
+  }
+  const stopWatch = pricing.watch(60_000);
+  const markDeps = { redis, clock, accounts, sticky };
+  return {
+    deps,
+    redis: () => redis,
+    settings,
+    accounts,
+    sticky,
+    scheduler: new ClaudeScheduler({ redis, clock, accounts, sticky }),
+    official: new OfficialMarks(markDeps),
+    console: new ConsoleMarks(markDeps),
+    tokens: new AccessTokens({ redis, clock, ids, log, accounts, cipher, agents, upstreamOverride: deps.upstreamOverride }),
+    cipher,
+    agents,
+    usage: new UsageRecorder({ redis, clock, ids, log, pricing, pgStore }),
+    codeHeaders: new ClaudeCodeHeaderStore(redis, clock),
+    maxTokensLimit: outputLimits(deps.config.PRICING_FILE, log),
+    close() {
+      stopWatch();
+      agents.destroy();
+    },
+  };
+}

@@ -1,0 +1,188 @@
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../gateway/config/env.js';
+import { startMockUpstream, type MockUpstream } from '../../compat-tests/mock-upstream/server.js';
+import { startPrivateRedis, type PrivateRedis } from '../../test-support/redis-server.js';
+import { diffRedisSnapshots, dumpRedisSnapshot, loadRedisSnapshot, type RedisSnapshot } from '../../test-support/redis-snapshot.js';
+import { frozenClock } from '../runtime/clock.js';
+import type { MigratedDeps } from '../runtime/deps.js';
+import { scriptedIds } from '../runtime/ids.js';
+import { LAB_ENV, loadTrace, recordedHeader, type Trace } from '../routes/shared/trace-replay.test-helper.js';
+import { createClaudeMessagesModule } from './messages-module.js';
+import { traceUpstream } from './trace-fixtures.test-helper.js';
+
+let server: PrivateRedis;
+let redis: Redis;
+let mock: MockUpstream;
+
+beforeAll(async () => {
+  server = await startPrivateRedis();
+  redis = server.client();
+  mock = await startMockUpstream({ settings: { chunkDelayMs: 0, splitDelayMs: 0, latencyMs: 0 } });
+});
+afterAll(async () => {
+  await mock.close();
+  redis.disconnect();
+  await server.stop();
+});
+
+interface Wire {
+  status: number;
+  rawHeaders: string[];
+  body: Buffer;
+}
+
+async function replay(trace: Trace): Promise<{ res: Wire; upstream: ReturnType<MockUpstream['requests']> }> {
+  await loadRedisSnapshot(redis, trace.redisBefore);
+  const clock = frozenClock(requestInstant(trace), 8);
+  mock.settings.nowMs = () => clock.now();
+  const ids = scriptedIds(3);
+  const rid = recordedHeader(trace, 'X-Request-ID');
+  if (rid) ids.queueRequestIds(rid);
+  const deps: MigratedDeps = {
+    config: loadConfig({ ...LAB_ENV } as unknown as NodeJS.ProcessEnv),
+    redis,
+    pg: null,
+    clock,
+    ids,
+    log: pino({ level: 'silent' }),
+    upstreamOverride: mock.url,
+  };
+  const module = createClaudeMessagesModule(deps);
+  const http: Server = createServer({ keepAliveTimeout: 605_000 }, (req, res) => {
+    const controller = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    void module.handle(req, res, { routeId: 'test', params: {}, signal: controller.signal, clientIp: '127.0.0.1' });
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const port = (http.address() as AddressInfo).port;
+  const before = mock.requests().length ? mock.requests()[mock.requests().length - 1]!.seq : 0;
+  try {
+    const url = new URL(trace.request.url);
+    const res = await new Promise<Wire>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, method: trace.request.method, path: url.pathname + url.search, agent: false }, (r) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => {
+          const raw: string[] = [];
+          for (let i = 0; i < r.rawHeaders.length; i += 2) raw.push(`${r.rawHeaders[i]}: ${r.rawHeaders[i + 1]}`);
+          resolve({ status: r.statusCode ?? 0, rawHeaders: raw, body: Buffer.concat(chunks) });
+        });
+      });
+      req.on('error', reject);
+      req.setHeader('Host', url.host);
+      for (const [k, v] of Object.entries(trace.request.headers)) if (k.toLowerCase() !== 'host') req.setHeader(k, v);
+      req.end(trace.requestBody);
+    });
+    await new Promise((r) => setTimeout(r, 50)); // fire-and-forget usage writes
+    return { res, upstream: mock.requests().filter((u) => u.seq > before) };
+  } finally {
+    await module.close?.();
+    http.closeAllConnections();
+    await new Promise((r) => http.close(r));
+  }
+}
+
+const NOISY = /^(date|x-request-id|etag|request-id|anthropic-ratelimit-unified-5h-reset|anthropic-ratelimit-unified-reset|retry-after): /i;
+const normHeaders = (raw: string[]) => raw.map((h) => (NOISY.test(h) ? h.slice(0, h.indexOf(':')) : h));
+const normBody = (b: Buffer) => b.toString('utf8').replace(/"timestamp":"[^"]+"/g, '"timestamp":"<t>"').replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(UTC\+8\)/g, '<time>');
+
+/** Wall-clock values (ISO instants written at request time) and TTL countdown: the declared noise. */
+const TIME_FIELDS = [
+  'lastUsedAt',
+  'lastRequestTime',
+  'rateLimitedAt',
+  'sessionWindowStatusUpdatedAt',
+  'unauthorizedAt',
+  'blockedAt',
+  'overloadedAt',
+  'errorMessage',
+  'activatedAt',
+];
+const REDIS_NOISE = {
+  ttlTolerance: 5,
+  ignoreHashFields: [{ key: /./, fields: TIME_FIELDS }],
+};
+
+/** Usage records and billing events carry the recording instant and a time-based id: blank them. */
+function normalizeSnapshot(snap: RedisSnapshot): RedisSnapshot {
+  const out: RedisSnapshot = {};
+  const strip = (json: string): string => {
+    try {
+      const v = JSON.parse(json) as Record<string, unknown>;
+      delete v['timestamp'];
+      delete v['eventId'];
+      const ctx = v['context'] as Record<string, unknown> | undefined;
+      if (ctx) delete ctx['requestTimestamp'];
+      return JSON.stringify(v);
+    } catch {
+      return json;
+    }
+  };
+  for (const [k, e] of Object.entries(snap)) {
+    if (e.type === 'list' && k.startsWith('usage:records:')) out[k] = { ...e, value: e.value.map(strip) };
+    else if (e.type === 'stream') out[k] = { ...e, value: e.value.map(([, fields]) => ['<id>', fields.map((f, i) => (i % 2 ? strip(f) : f))] as [string, string[]]) };
+    else out[k] = e;
+  }
+  return out;
+}
+
+/** The request instant: the legacy's own rateLimitedAt when the exchange marked a limit (the mock derives reset headers from it). */
+function requestInstant(trace: Trace): number {
+  const key = Object.keys(trace.redisAfter).find((k) => k.startsWith('claude:account:'));
+  const after = key ? (trace.redisAfter[key]!.value as Record<string, string>) : undefined;
+  const before = key ? (trace.redisBefore[key]?.value as Record<string, string> | undefined) : undefined;
+  if (after?.['rateLimitedAt'] && after['rateLimitedAt'] !== before?.['rateLimitedAt']) return Date.parse(after['rateLimitedAt']);
+  return trace.capturedAt - 1000;
+}
+
+const EXCHANGES = [
+  '04-messages-nonstream-oauth-first',
+  '05-messages-nonstream-oauth-second',
+  '06-messages-stream-oauth',
+  '07-messages-nonstream-console',
+  '08-messages-stream-console',
+  '09-messages-nonstream-pool',
+  '10-claude-code-style-stream-pool',
+  '11-claude-code-style-stream-pool-again',
+  '22-stream-midstream-error-console',
+  '23-upstream-529-oauth',
+  '24-upstream-529-console',
+  '26-upstream-429-console',
+  '27-after-429-console-next',
+  '29-upstream-429-oauth-nonstream',
+  '30-after-429-oauth-next',
+  '32-upstream-429-oauth-stream',
+  '34-upstream-429-console-stream',
+  '36-upstream-500-oauth',
+  '37-after-500-oauth-next',
+  '38-upstream-401-console',
+  '40-messages-nonstream-console-final',
+];
+
+describe('claude-messages replays the recorded exchanges', () => {
+  for (const name of EXCHANGES) {
+    it(name, async () => {
+      const trace = loadTrace(name);
+      const { res, upstream } = await replay(trace);
+      const recordedUp = traceUpstream(name);
+      expect(upstream.map((u) => [u.method, u.url])).toEqual(recordedUp.map((u) => [u.method, u.url]));
+      for (let i = 0; i < recordedUp.length; i++) {
+        expect(upstream[i]!.bodyRaw).toBe(recordedUp[i]!.bodyRaw);
+        expect(upstream[i]!.rawHeaders).toEqual(recordedUp[i]!.rawHeaders);
+      }
+      expect(res.status).toBe(trace.response.status);
+      expect(normHeaders(res.rawHeaders)).toEqual(normHeaders(trace.response.rawHeaders));
+      expect(normBody(res.body)).toBe(normBody(trace.responseBody));
+      const diffs = diffRedisSnapshots(normalizeSnapshot(trace.redisAfter), normalizeSnapshot(await dumpRedisSnapshot(redis)), REDIS_NOISE);
+      expect(diffs).toEqual([]);
+    });
+  }
+});
+
+export type { RedisSnapshot };

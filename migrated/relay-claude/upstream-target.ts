@@ -1,0 +1,77 @@
+import type { IncomingMessage } from 'node:http';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import type { Readable } from 'node:stream';
+
+/**
+ * Where a relay call goes: the real URL per account type, or — when deps.upstreamOverride is
+ * set (replays, shadow, tests) — the override origin with the same path and query.
+ */
+export function targetUrl(real: string, override: string | undefined): URL {
+  const url = new URL(real);
+  if (!override) return url;
+  const base = new URL(override);
+  return new URL(`${url.pathname}${url.search}`, base);
+}
+
+/** The official path: /v1/messages?beta=true, or count_tokens. */
+export function officialUrl(countTokens: boolean): string {
+  return countTokens ? 'https://api.anthropic.com/v1/messages/count_tokens?beta=true' : 'https://api.anthropic.com/v1/messages?beta=true';
+}
+
+/** Console endpoint from the account apiUrl (relay-claude.md §5.2). */
+export function consoleUrl(apiUrl: string, countTokens: boolean): string {
+  const clean = apiUrl.replace(/\/$/, '');
+  if (countTokens) return `${clean.replace(/\/v1\/messages$/, '')}/v1/messages/count_tokens`;
+  return clean.endsWith('/v1/messages') ? clean : `${clean}/v1/messages`;
+}
+
+/** Header pairs of an upstream response as Node's `res.headers` object has them (lower-case, first-seen order, duplicates joined). */
+export function upstreamHeaderPairs(response: IncomingMessage): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  const index = new Map<string, number>();
+  const raw = response.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
+    const at = index.get(name);
+    if (at === undefined) {
+      index.set(name, out.length);
+      out.push([name, value]);
+    } else if (name !== 'content-type' && name !== 'content-length' && name !== 'user-agent' && name !== 'authorization' && name !== 'host' && name !== 'date') {
+      out[at] = [name, `${out[at]![1]}${name === 'cookie' ? '; ' : ', '}${value}`];
+    }
+  }
+  return out;
+}
+
+/** Decoded body stream: gzip/deflate always; br too when `brotli` (axios decodes it, the official relay does not). */
+export function decodedBody(response: IncomingMessage, brotli: boolean): Readable {
+  const enc = String(response.headers['content-encoding'] ?? '').trim().toLowerCase();
+  if (enc === 'gzip') return response.pipe(createGunzip());
+  if (enc === 'deflate') return response.pipe(createInflate());
+  if (enc === 'br' && brotli) return response.pipe(createBrotliDecompress());
+  return response;
+}
+
+export function readAll(stream: Readable): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.once('end', () => resolve(Buffer.concat(chunks)));
+    stream.once('error', reject);
+  });
+}
+
+const NETWORK_MESSAGES: Record<string, string> = {
+  ECONNRESET: 'Connection reset by Claude API server',
+  ENOTFOUND: 'Unable to resolve Claude API hostname',
+  ECONNREFUSED: 'Connection refused by Claude API server',
+  ETIMEDOUT: 'Connection timed out to Claude API server',
+};
+
+/** The official relay's wording of an upstream network error. */
+export function officialNetworkMessage(err: unknown): string {
+  const code = (err as { code?: string })?.code ?? '';
+  if (code === 'TIMEOUT') return 'Request timeout';
+  return NETWORK_MESSAGES[code] ?? 'Upstream request failed';
+}
