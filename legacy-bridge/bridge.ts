@@ -93,7 +93,8 @@ export function createLegacyBridge(opts: LegacyBridgeOptions): LegacyBridge {
     // Once the head arrived, the stream may idle as long as the legacy wants (SSE keeps-alive on its own).
     proxyRes.socket?.setTimeout(0);
     res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, responseHeaders(req, proxyRes));
-    res.flushHeaders();
+    // A streamed answer (SSE, chunked) shows its head at once; a sized one goes out with its body in one write.
+    if (proxyRes.headers['content-length'] === undefined) res.flushHeaders();
     proxyRes.on('error', () => res.destroy());
     proxyRes.on('aborted', () => res.destroy());
     proxyRes.pipe(res);

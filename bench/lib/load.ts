@@ -20,6 +20,8 @@ export interface LoadOptions {
   requests?: number;
   /** Requests (total) sent before measuring starts, to warm sockets and JITs. Default connections*20. */
   warmupRequests?: number;
+  /** Also return the raw samples (to merge several interleaved runs with `summarize`). */
+  keepSamples?: boolean;
 }
 
 export interface LoadResult {
@@ -31,6 +33,7 @@ export interface LoadResult {
   head: Summary;
   firstByte: Summary;
   firstError?: string;
+  samples?: { latency: number[]; head: number[]; firstByte: number[] };
 }
 
 interface Sample {
@@ -128,5 +131,6 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     head: summarize(head),
     firstByte: summarize(first),
     ...(firstError ? { firstError } : {}),
+    ...(opts.keepSamples ? { samples: { latency: total, head, firstByte: first } } : {}),
   };
 }
