@@ -1,13 +1,12 @@
 import type { Hono } from 'hono';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { DiffOptions } from '../../test-support/redis-snapshot.js';
 import type { MetricsRegistry } from '../observability/metrics.js';
 import type { ShadowSink, TeeExchange } from '../server/shadow-sink.js';
 import { shadowAdminRoutes } from './admin/routes.js';
 import { ActivityTracker } from './attribution/activity.js';
-import type { ResponseNoise } from './compare/response.js';
 import { ShadowEngine } from './engine/engine.js';
+import { DEFAULT_NOISE_FILE, loadShadowNoise } from './engine/noise.js';
 import { PrimaryRedisTap } from './redis-tap/tap.js';
 import { CommandTable } from './resp/command-table.js';
 import { SandboxOverlay } from './sandbox/overlay.js';
@@ -47,8 +46,8 @@ export interface ShadowModeOptions {
   candidateTimeoutMs?: number;
   maxQueue?: number;
   keepDifferences?: number;
-  responseNoise?: ResponseNoise;
-  redisNoise?: DiffOptions;
+  /** Noise files (offline suites' format); default compat-tests/noise.default.json. */
+  noiseFiles?: string[];
   timezoneOffsetHours?: number;
 }
 
@@ -162,8 +161,7 @@ export async function startShadowMode(o: ShadowModeOptions): Promise<ShadowMode>
         ...(o.candidateTimeoutMs !== undefined ? { candidateTimeoutMs: o.candidateTimeoutMs } : {}),
         ...(o.maxQueue !== undefined ? { maxQueue: o.maxQueue } : {}),
         ...(o.keepDifferences !== undefined ? { keepDifferences: o.keepDifferences } : {}),
-        ...(o.responseNoise ? { responseNoise: o.responseNoise } : {}),
-        ...(o.redisNoise ? { redisNoise: o.redisNoise } : {}),
+        noise: loadShadowNoise(o.noiseFiles ?? [DEFAULT_NOISE_FILE]),
       });
       return engine;
     },

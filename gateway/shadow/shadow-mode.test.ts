@@ -141,9 +141,9 @@ describe('shadow mode end to end', () => {
     await engine().idle();
     const d = engine().results.differences()[0]!;
     expect(d.verdict).toBe('differing');
-    expect(d.response?.where).toBe('body');
-    expect(d.response?.event).toBe(1);
-    expect(d.firstDivergence).toContain('SSE event 1');
+    expect(d.differences).toHaveLength(1);
+    expect(d.differences[0]!.path).toBe('response.body#event[1]$.delta.text');
+    expect(d.firstDivergence).toBe('response.body#event[1]$.delta.text: changed at byte 4: "Hello" vs "Hellp" (SSE event #1 (content_block_delta))');
     expect(d.sideEffects.status).toBe('identical');
   });
 
@@ -152,9 +152,9 @@ describe('shadow mode end to end', () => {
     await send(gw.dataPort, { model: 'claude-x', messages: [1] });
     await engine().idle();
     const d = engine().results.differences()[0]!;
-    expect(d.response).toBeNull();
+    expect(d.differences.map((x) => x.area)).toEqual(['redis']);
     expect(d.sideEffects.status).toBe('differing');
-    expect(d.firstDivergence).toBe(`redis: key usage:${KEY}: hash field tokens "117" vs "118"`);
+    expect(d.firstDivergence).toBe(`redis.usage:${KEY}.field.tokens: changed at byte 2: "117" vs "118"`);
   });
 
   it('a missing key is reported', async () => {
@@ -162,7 +162,7 @@ describe('shadow mode end to end', () => {
     await send(gw.dataPort, { model: 'claude-x', messages: [1] });
     await engine().idle();
     const d = engine().results.differences()[0]!;
-    expect(d.firstDivergence).toBe(`redis: key last:${KEY}: written by the primary, missing in the candidate's sandbox`);
+    expect(d.firstDivergence).toBe(`redis.last:${KEY}: missing on the candidate, primary has "string \\"claude-x\\""`);
   });
 
   it('production Redis is byte-for-byte what it is without shadowing', async () => {
@@ -198,7 +198,7 @@ describe('shadow mode end to end', () => {
     expect(JSON.parse(crash.text)).toMatchObject({ id: 'msg_1' });
     await engine().idle();
     expect(summary().differing + summary().errors).toBe(errorsBefore + 1);
-    expect(engine().results.differences()[0]!.firstDivergence).toContain('status 200 vs 500');
+    expect(engine().results.differences()[0]!.firstDivergence).toBe('response.status: changed at byte 0: "200" vs "500"');
   });
 
   it('reports on the admin port and saves a difference into a compat suite', async () => {
@@ -209,7 +209,7 @@ describe('shadow mode end to end', () => {
     const json = (await (await fetch(`${admin}/gateway/shadow`)).json()) as { routes: Array<{ routeId: string; differing: number }> };
     expect(json.routes.find((r) => r.routeId === 'toy-messages')!.differing).toBeGreaterThan(0);
     const html = await (await fetch(`${admin}/gateway/shadow?format=html`)).text();
-    expect(html).toContain('hash field tokens');
+    expect(html).toContain(`redis.usage:${KEY}.field.tokens`);
     const metrics = await (await fetch(`${admin}/gateway/metrics`)).text();
     expect(metrics).toMatch(/gateway_shadow_differing_total\{part="side_effects",route="toy-messages"\} \d+/);
     const exchange = parseExchange(await (await fetch(`${admin}/gateway/shadow/differences/${id}/exchange`)).json(), 'admin');

@@ -26,17 +26,18 @@ function side(label: string, bytes: Buffer | undefined, offset: number | undefin
 }
 
 function differenceBlock(r: ShadowRecord): string {
-  const offset = r.response?.offset;
+  const first = r.differences[0];
   const body =
-    r.detail && r.response?.where === 'body'
-      ? `<div class="pair">${side('primary', r.detail.primaryResponse.body, offset)}${side('candidate', r.detail.candidateResponse.body, offset)}</div>`
+    r.detail && first?.path.startsWith('response.body') && !first.path.includes('#')
+      ? `<div class="pair">${side('primary', r.detail.primaryResponse.body, first.byteOffset)}${side('candidate', r.detail.candidateResponse.body, first.byteOffset)}</div>`
       : '';
-  const se =
-    r.sideEffects.status === 'differing'
-      ? `<pre>${esc(JSON.stringify(r.sideEffects.diffs.slice(0, 10), null, 1))}</pre>`
-      : `<p>side effects: ${esc(r.sideEffects.status)}${r.sideEffects.status === 'not-measured' ? ` (${esc(r.sideEffects.reason)})` : ''}</p>`;
+  const list = r.differences
+    .slice(0, 12)
+    .map((d) => `<li><code>${esc(d.where)}</code> ${esc(d.kind)}: ${esc(d.context?.expected ?? d.expected ?? '')} → ${esc(d.context?.actual ?? d.actual ?? '')}${d.detail ? ` <i>${esc(d.detail.join('; '))}</i>` : ''}</li>`)
+    .join('');
+  const se = `side effects: ${esc(r.sideEffects.status)}${r.sideEffects.status === 'not-measured' ? ` (${esc(r.sideEffects.reason)})` : ''}`;
   return `<section><h3>${esc(r.id)} · ${esc(r.routeId)} · ${esc(new Date(r.at).toISOString())}</h3>
-<p class="bad">${esc(r.firstDivergence)}</p>${body}${se}
+<p class="bad">${esc(r.firstDivergence)}</p>${body}<ul>${list}</ul><p>${se}</p>
 <p>save as a regression test: <code>npm run shadow -- save ${esc(r.id)} --suite shadow-captured</code></p></section>`;
 }
 

@@ -1,18 +1,21 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { DiffOptions } from '../../../test-support/redis-snapshot.js';
 import type { MigratedDeps } from '../../../migrated/runtime/deps.js';
 import type { MetricsRegistry } from '../../observability/metrics.js';
 import type { CapturedResponse, ShadowSink, TeeExchange } from '../../server/shadow-sink.js';
 import type { ActivityTracker } from '../attribution/activity.js';
-import { compareResponses, DEFAULT_RESPONSE_NOISE, type ResponseNoise } from '../compare/response.js';
-import { compareUpstreamRequest } from '../compare/upstream-request.js';
+import { encodeBytes } from '../../../compat-tests/engine/format/bytes.js';
+import { diffExchange, type Observed } from '../../../compat-tests/engine/diff/exchange-diff.js';
+import type { CompiledNoise } from '../../../compat-tests/engine/noise/rules.js';
+import type { Difference } from '../../../compat-tests/engine/report/model.js';
 import type { PrimaryRedisTap, WindowResult } from '../redis-tap/tap.js';
-import type { ShadowRecord, UpstreamCallVerdict } from '../results/record.js';
+import type { ShadowDetail, ShadowRecord } from '../results/record.js';
 import { ShadowResults } from '../results/store.js';
 import type { SandboxOverlay, SandboxRunResult } from '../sandbox/overlay.js';
-import { compareSideEffects, type SideEffectSnapshots, type SideEffectVerdict } from '../side-effects/compare.js';
-import { canonicalSnapshot, readKeyStates, type KeyStates } from '../side-effects/key-state.js';
+import { readKeyStates, type KeyStates } from '../side-effects/key-state.js';
+import { buildSnapshots, type Snapshots } from '../side-effects/snapshots.js';
+import { detailToExchange } from '../save/to-exchange.js';
+import { loadShadowNoise } from './noise.js';
 import type { CandidateUpstreamLog, UpstreamTap } from '../upstream-tap/tap.js';
 import { SerialQueue } from './serial-queue.js';
 
@@ -52,8 +55,8 @@ export interface ShadowEngineOptions {
   /** Exchanges waiting for the candidate beyond this are dropped (counted). */
   maxQueue?: number;
   keepDifferences?: number;
-  responseNoise?: ResponseNoise;
-  redisNoise?: DiffOptions;
+  /** Noise rules: the offline suites' files (default: compat-tests/noise.default.json). */
+  noise?: CompiledNoise;
   now?: () => number;
 }
 
@@ -65,6 +68,7 @@ export class ShadowEngine implements ShadowSink {
   private readonly now: () => number;
   private readonly settleMs: number;
   private readonly candidateDeps: Partial<MigratedDeps>;
+  private readonly noise: CompiledNoise;
   private closed = false;
   private readonly pending = new Set<Promise<void>>();
 
@@ -73,6 +77,7 @@ export class ShadowEngine implements ShadowSink {
     this.queue = new SerialQueue(o.maxQueue ?? 64);
     this.now = o.now ?? Date.now;
     this.settleMs = o.settleMs ?? 300;
+    this.noise = o.noise ?? loadShadowNoise();
     // One stable object: the gateway builds the candidate module once per deps object.
     this.candidateDeps = {
       ...(o.sandbox ? { redis: o.sandbox.client } : {}),
@@ -148,7 +153,8 @@ export class ShadowEngine implements ShadowSink {
       at: x.request.receivedAt,
       verdict,
       firstDivergence,
-      response: null,
+      differences: [],
+      ignored: { count: 0, bytes: 0 },
       upstream: { calls: [], primaryCalls: 0, notAvailable: 0 },
       sideEffects: { status: 'not-measured', reason: 'comparison did not complete' },
       timing: {
@@ -187,96 +193,144 @@ export class ShadowEngine implements ShadowSink {
     }
     await sleep(this.settleMs);
     const sandboxRun: SandboxRunResult | undefined = run?.finish();
-    let candidateAfter: KeyStates | undefined;
-    let candReadAt = 0;
+    const primaryWritten = new Set(win?.writes.flatMap((w) => w.keys.map(latin1)) ?? []);
+    let snapshots: Snapshots | undefined;
     if (sb && sandboxRun) {
-      const keys = new Set([...sandboxRun.written, ...(win?.writes.flatMap((w) => w.keys.map(latin1)) ?? [])]);
-      candidateAfter = await readKeyStates(sb.control, keys);
-      candReadAt = this.now();
-    }
-
-    const response = compareResponses(primary, candidate, this.o.responseNoise ?? DEFAULT_RESPONSE_NOISE);
-    const calls: UpstreamCallVerdict[] = (upLog?.calls ?? []).map((c) => ({
-      outcome: c.outcome,
-      method: c.request.method,
-      url: c.request.url,
-      requestDivergence: c.primaryRequest ? compareUpstreamRequest(c.primaryRequest, c.request) : null,
-    }));
-    const notAvailable = calls.filter((c) => c.outcome === 'not-available').length;
-    const primaryCalls = upLog?.primaryCalls.length ?? 0;
-
-    let sideEffects: SideEffectVerdict;
-    let snapshots: SideEffectSnapshots | undefined;
-    if (!sb || !sandboxRun || !candidateAfter) sideEffects = { status: 'not-measured', reason: 'no sandbox configured' };
-    else if (!win || !primaryAfter) sideEffects = { status: 'not-measured', reason: "the primary's Redis is not behind the shadow Redis tap" };
-    else if (!this.o.activity) sideEffects = { status: 'not-measured', reason: 'no activity tracker: writes cannot be attributed to one request' };
-    else if (!exclusive) sideEffects = { status: 'not-measured', reason: 'other requests were active during the primary window: its writes cannot be attributed to this request' };
-    else if (win.unresolved.length) sideEffects = { status: 'not-measured', reason: `writes with unresolved keys: ${win.unresolved[0]}` };
-    else {
-      const r = await compareSideEffects({
-        primaryWritten: new Set(win.writes.flatMap((w) => w.keys.map(latin1))),
-        candidateWritten: sandboxRun.written,
-        primaryAfter,
-        candidateStart: sandboxRun.start,
+      const written = new Set([...sandboxRun.written, ...primaryWritten]);
+      const candidateAfter = await readKeyStates(sb.control, written);
+      const candReadAt = this.now();
+      snapshots = await buildSnapshots(sb.scratch, {
+        start: new Map([...sandboxRun.start, ...(win?.preImages ?? [])]),
+        written,
+        primaryAfter: primaryAfter ?? new Map(),
+        primaryWritten,
         candidateAfter,
         primaryElapsedMs: primaryReadAt - x.request.receivedAt,
         candidateElapsedMs: candReadAt - candStart,
-        scratch: sb.scratch,
-        ...(this.o.redisNoise ? { noise: this.o.redisNoise } : {}),
       });
-      sideEffects = r.verdict;
-      snapshots = r.snapshots;
     }
+    const sideEffects = this.sideEffectsMeasurable(sandboxRun, win, primaryAfter, exclusive);
 
-    const upstreamDivergence = calls.find((c) => c.outcome === 'not-available' || c.requestDivergence);
-    const firstDivergence = response
-      ? `response: ${response.detail}`
-      : upstreamDivergence
-        ? upstreamDivergence.outcome === 'not-available'
-          ? `upstream: ${upstreamDivergence.method} ${upstreamDivergence.url} not available in shadow (the primary made no such call)`
-          : `upstream request: ${upstreamDivergence.requestDivergence}`
-        : primaryCalls > calls.length
-          ? `upstream: the primary made ${primaryCalls} upstream call(s), the candidate ${calls.length}`
-          : sideEffects.status === 'differing'
-            ? `redis: ${sideEffects.firstDivergence}`
-            : null;
-    const verdict = firstDivergence ? 'differing' : 'identical';
-    const rec = this.record(x, primary, candidate, verdict, firstDivergence);
-    rec.response = response;
-    rec.upstream = { calls, primaryCalls, notAvailable };
-    rec.sideEffects = sideEffects;
+    const detail: ShadowDetail = {
+      request: x.request,
+      primaryResponse: primary,
+      candidateResponse: candidate,
+      primaryUpstream: (upLog?.primaryCalls ?? []).map((u) => ({
+        request: { ...u.request, rawHeaders: this.normaliseHost(u.request.rawHeaders) },
+        status: u.status,
+        rawHeaders: u.rawHeaders,
+        chunks: u.chunks,
+        ...(u.error ? { error: u.error } : {}),
+      })),
+      candidateUpstream: (upLog?.calls ?? []).map((c) => ({ request: { ...c.request, rawHeaders: this.normaliseHost(c.request.rawHeaders) }, outcome: c.outcome })),
+      redis:
+        snapshots && sandboxRun
+          ? {
+              before: snapshots.before,
+              primaryAfter: snapshots.primaryAfter,
+              candidateAfter: snapshots.candidateAfter,
+              primaryWrites: win?.writes ?? [],
+              candidateCommands: sandboxRun.commands,
+            }
+          : null,
+      elapsedMs: (primaryReadAt || primaryEnd) - x.request.receivedAt,
+    };
+    const expected = detailToExchange(detail, { name: `shadow-${x.id}`, note: '', origin: x.routeId, timezoneOffsetHours: 8 });
+    // Connection / Keep-Alive describe the hop that carried the copy (the candidate is called over
+    // a fresh connection), not the service: they are left out on both sides.
+    expected.response.rawHeaders = withoutHopHeaders(expected.response.rawHeaders);
+    const observed: Observed = {
+      response: { status: candidate.status, rawHeaders: withoutHopHeaders(candidate.rawHeaders), body: candidate.body },
+      upstream: detail.candidateUpstream.map((c) => ({
+        method: c.request.method,
+        url: c.request.url,
+        host: null,
+        via: 'shadow-upstream-tap',
+        rawHeaders: c.request.rawHeaders,
+        body: encodeBytes(c.request.body),
+        response: { status: c.outcome === 'not-available' ? 502 : 0 },
+      })),
+      // Unmeasured side effects are not compared: the candidate is given the expected after-state.
+      redisAfter: sideEffects === true && snapshots ? snapshots.candidateAfter : expected.redis.after,
+      pgAfter: null,
+    };
+    const diff = diffExchange(expected, observed, this.noise);
+    const differences: Difference[] = [];
+    for (const c of detail.candidateUpstream) {
+      if (c.outcome === 'not-available') {
+        differences.push({
+          area: 'upstream',
+          where: `upstream ${c.request.method} ${c.request.url}`,
+          path: 'upstream.not-available',
+          kind: 'missing',
+          actual: 'not available in shadow (the primary made no such upstream call)',
+        });
+      }
+    }
+    if (primary.truncated || candidate.truncated) {
+      differences.push({ area: 'response', where: 'response.body', path: 'response.body.truncated', kind: 'changed', detail: ['body longer than the capture limit: compared up to the limit only'] });
+    }
+    differences.push(...diff.differences);
+    if (sideEffects === true && snapshots) differences.push(...snapshots.orderDifferences);
+
+    const verdict = differences.length ? 'differing' : 'identical';
+    const rec = this.record(x, primary, candidate, verdict, differences[0] ? describeDifference(differences[0]) : null);
+    rec.differences = differences.slice(0, 50);
+    rec.ignored = { count: diff.ignored.count, bytes: diff.ignored.bytes };
+    rec.upstream = {
+      calls: detail.candidateUpstream.map((c) => ({ outcome: c.outcome, method: c.request.method, url: c.request.url })),
+      primaryCalls: detail.primaryUpstream.length,
+      notAvailable: detail.candidateUpstream.filter((c) => c.outcome === 'not-available').length,
+    };
+    const keys = snapshots ? Object.keys(snapshots.primaryAfter).length : 0;
+    rec.sideEffects =
+      sideEffects === true
+        ? { status: differences.some((d) => d.area === 'redis') ? 'differing' : 'identical', keys }
+        : { status: 'not-measured', reason: sideEffects };
     rec.sandboxWarnings = sandboxRun?.warnings ?? [];
+    rec.detail = detail;
     if (verdict === 'differing') {
-      rec.detail = {
-        request: x.request,
-        primaryResponse: primary,
-        candidateResponse: candidate,
-        primaryUpstream: (upLog?.primaryCalls ?? []).map((u) => ({
-          request: u.request,
-          status: u.status,
-          rawHeaders: u.rawHeaders,
-          chunks: u.chunks,
-          ...(u.error ? { error: u.error } : {}),
-        })),
-        redis:
-          sb && sandboxRun
-            ? {
-                before: await canonicalSnapshot(sb.scratch, new Map([...sandboxRun.start, ...(win?.preImages ?? [])])),
-                primaryAfter: snapshots?.primary ?? {},
-                candidateAfter: snapshots?.candidate ?? {},
-                primaryWrites: win?.writes ?? [],
-                candidateCommands: sandboxRun.commands,
-              }
-            : null,
-        elapsedMs: (primaryReadAt || primaryEnd) - x.request.receivedAt,
-      };
       this.o.log.warn(
-        { shadow: x.id, routeId: x.routeId, module: x.module, firstDivergence, sideEffects: sideEffects.status },
+        { shadow: x.id, routeId: x.routeId, module: x.module, firstDivergence: rec.firstDivergence, differences: differences.length, sideEffects: rec.sideEffects.status },
         'shadow difference',
       );
     }
     this.results.add(rec);
   }
+
+  /** true, or why the side effects cannot be compared for this exchange. */
+  private sideEffectsMeasurable(run: SandboxRunResult | undefined, win: WindowResult | undefined, primaryAfter: KeyStates | undefined, exclusive: boolean): true | string {
+    if (!run) return 'no sandbox configured';
+    if (!win || !primaryAfter) return "the primary's Redis is not behind the shadow Redis tap";
+    if (!this.o.activity) return 'no activity tracker: writes cannot be attributed to one request';
+    if (!exclusive) return 'other requests were active during the primary window: its writes cannot be attributed to this request';
+    if (win.unresolved.length) return `writes with unresolved keys: ${win.unresolved[0]}`;
+    return true;
+  }
+
+  /** Host is the transport's (tap ports differ per side): both sides get the real upstream host. */
+  private normaliseHost(raw: string[]): string[] {
+    const host = this.o.upstreamTap?.targetHost;
+    if (!host) return raw;
+    return raw.map((v, i) => (i % 2 === 1 && raw[i - 1]!.toLowerCase() === 'host' ? host : v));
+  }
+}
+
+export function describeDifference(d: Difference): string {
+  const show = (s: string | undefined) => (s === undefined ? '(none)' : JSON.stringify(s.length > 120 ? `${s.slice(0, 120)}…` : s));
+  const at = d.byteOffset !== undefined ? ` at byte ${d.byteOffset}` : '';
+  const extra = d.detail?.length ? ` (${d.detail.join('; ')})` : '';
+  if (d.kind === 'missing') return `${d.where}: missing on the candidate${d.expected !== undefined ? `, primary has ${show(d.expected)}` : `: ${d.actual ?? ''}`}`;
+  if (d.kind === 'extra') return `${d.where}: only on the candidate: ${show(d.actual)}`;
+  return `${d.where}: ${d.kind}${at}: ${show(d.context?.expected ?? d.expected)} vs ${show(d.context?.actual ?? d.actual)}${extra}`;
+}
+
+const HOP_HEADERS = new Set(['connection', 'keep-alive']);
+
+function withoutHopHeaders(raw: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) if (!HOP_HEADERS.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
+  return out;
 }
 
 function latin1(utf8Key: string): string {

@@ -1,9 +1,8 @@
 import type { RedisSnapshot } from '../../../test-support/redis-snapshot.js';
 import type { CapturedResponse, TeeRequest } from '../../server/shadow-sink.js';
-import type { Divergence } from '../compare/response.js';
+import type { Difference } from '../../../compat-tests/engine/report/model.js';
 import type { WriteRecord } from '../redis-tap/tap.js';
 import type { CommandRecord } from '../sandbox/overlay.js';
-import type { SideEffectVerdict } from '../side-effects/compare.js';
 import type { RecordedChunk, RecordedRequest } from '../upstream-tap/recording.js';
 import type { CandidateCallOutcome } from '../upstream-tap/tap.js';
 
@@ -13,9 +12,12 @@ export interface UpstreamCallVerdict {
   outcome: CandidateCallOutcome;
   method: string;
   url: string;
-  /** First difference between the candidate's upstream request and the primary's (null: same). */
-  requestDivergence: string | null;
 }
+
+export type SideEffectVerdict =
+  | { status: 'identical'; keys: number }
+  | { status: 'differing'; keys: number }
+  | { status: 'not-measured'; reason: string };
 
 export interface PrimaryUpstreamExchange {
   request: RecordedRequest;
@@ -36,7 +38,10 @@ export interface ShadowRecord {
   verdict: 'identical' | 'differing' | 'error';
   /** One line: where the two sides first differ (or the error). */
   firstDivergence: string | null;
-  response: Divergence | null;
+  /** Every difference found by the compat diff engine (noise rules applied), first 50. */
+  differences: Difference[];
+  /** Values ignored by noise rules / matched as variables. */
+  ignored: { count: number; bytes: number };
   upstream: { calls: UpstreamCallVerdict[]; primaryCalls: number; notAvailable: number };
   sideEffects: SideEffectVerdict;
   timing: { primaryTtfbMs: number; primaryTotalMs: number; candidateTtfbMs: number; candidateTotalMs: number };
@@ -50,9 +55,11 @@ export interface ShadowDetail {
   primaryResponse: CapturedResponse;
   candidateResponse: CapturedResponse;
   primaryUpstream: PrimaryUpstreamExchange[];
+  candidateUpstream: Array<{ request: RecordedRequest; outcome: CandidateCallOutcome }>;
   redis: {
     /** Starting state of every key either side touched (canonical). */
     before: RedisSnapshot;
+    /** before + each side's result for every key written by either side. */
     primaryAfter: RedisSnapshot;
     candidateAfter: RedisSnapshot;
     primaryWrites: WriteRecord[];

@@ -75,7 +75,8 @@ export class ShadowResults {
         this.c.identical.inc({ route: r.routeId });
       } else {
         s.differing++;
-        const part = r.response ? 'response' : r.upstream.calls.some((c) => c.requestDivergence || c.outcome === 'not-available') ? 'upstream' : 'side_effects';
+        const area = r.differences[0]?.area ?? 'response';
+        const part = area === 'redis' || area === 'pg' ? 'side_effects' : area;
         this.c.differing.inc({ route: r.routeId, part });
       }
     }

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { EXCHANGE_FORMAT, type Exchange } from '../../../compat-tests/engine/format/exchange.js';
 import { encodeBytes } from '../../../compat-tests/engine/format/bytes.js';
-import type { ShadowRecord } from '../results/record.js';
+import type { ShadowDetail, ShadowRecord } from '../results/record.js';
 
 /**
  * A captured shadow difference as a compat exchange (format crs-compat-exchange/1): the client
@@ -17,24 +17,22 @@ function hostOf(raw: string[]): string | null {
 }
 
 export function shadowRecordToExchange(r: ShadowRecord, name = `shadow-${r.id}`, timezoneOffsetHours = 8): Exchange {
-  const d = r.detail;
-  if (!d) throw new Error(`shadow exchange ${r.id} has no captured bytes (only differing exchanges keep them)`);
+  if (!r.detail) throw new Error(`shadow exchange ${r.id} has no captured bytes (only differing exchanges keep them)`);
+  const note = `captured by shadow mode on route ${r.routeId} (${r.primary} primary vs ${r.candidate}): ${r.firstDivergence ?? 'no divergence'}`;
+  return detailToExchange(r.detail, { name, note, origin: `shadow:${r.routeId}/${r.id}`, timezoneOffsetHours });
+}
+
+export function detailToExchange(d: ShadowDetail, meta: { name: string; note: string; origin: string; timezoneOffsetHours: number }): Exchange {
   const p = d.primaryResponse;
-  const before = d.redis?.before ?? {};
-  const after = { ...before };
-  if (d.redis) {
-    for (const k of Object.keys(before)) if (!(k in d.redis.primaryAfter) && d.redis.primaryWrites.some((w) => w.keys.includes(k))) delete after[k];
-    Object.assign(after, d.redis.primaryAfter);
-  }
   return {
     format: EXCHANGE_FORMAT,
-    name,
-    note: `captured by shadow mode on route ${r.routeId} (${r.primary} primary vs ${r.candidate}): ${r.firstDivergence ?? 'no divergence'}`,
-    source: { kind: 'recorder', base: 'shadow', origin: `shadow:${r.routeId}/${r.id}` },
+    name: meta.name,
+    note: meta.note,
+    source: { kind: 'recorder', base: 'shadow', origin: meta.origin },
     clock: {
       startMs: d.request.receivedAt,
       startIso: new Date(d.request.receivedAt).toISOString(),
-      timezoneOffsetHours,
+      timezoneOffsetHours: meta.timezoneOffsetHours,
       elapsedMs: Math.max(0, Math.round(d.elapsedMs)),
     },
     request: {
@@ -65,7 +63,7 @@ export function shadowRecordToExchange(r: ShadowRecord, name = `shadow-${r.id}`,
         chunks: u.chunks.map((c) => ({ tMs: c.tMs, bytes: c.bytes.length })),
       },
     })),
-    redis: { before, after } as Exchange['redis'],
+    redis: { before: d.redis?.before ?? {}, after: d.redis?.primaryAfter ?? {} } as Exchange['redis'],
     pg: null,
   };
 }

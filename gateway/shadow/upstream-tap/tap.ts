@@ -102,6 +102,11 @@ export class UpstreamTap {
     return this;
   }
 
+  /** Host (and port) of the real upstream, as the primary's forwarded requests carry it. */
+  get targetHost(): string {
+    return this.target.host;
+  }
+
   get primaryUrl(): string {
     return `http://127.0.0.1:${this.primaryPort}`;
   }
