@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 
 /**
  * A small HTTP origin for nginx tests and drills that says who answered: `{"side": "<label>", ...}`.
- * `?sse=N&gapMs=M` streams N SSE events M ms apart, each naming the side, then `event: done`.
+ * `?sse=N&gapMs=M` streams N SSE events M ms apart, each naming the side, then `event: done`;
+ * `?delayMs=D` delays a JSON answer (a slow upstream call).
  */
 
 export interface LabelServer {
@@ -39,6 +40,9 @@ export async function answerLabelled(req: IncomingMessage, res: ServerResponse, 
     res.end(`event: done\ndata: {"side":"${side}","n":${sse}}\n\n`);
     return;
   }
+  const delay = Number(url.searchParams.get('delayMs') ?? 0);
+  if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+  if (res.destroyed) return;
   const body = JSON.stringify({
     side,
     ...extra,

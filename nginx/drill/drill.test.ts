@@ -1,0 +1,245 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { knownModuleNames } from '../../migrated/registry.js';
+import { createRedisClient } from '../../migrated/storage/redis-client.js';
+import { freePort } from '../../test-support/free-port.js';
+import { startPrivateRedis, type PrivateRedis } from '../../test-support/redis-server.js';
+import { canarySide } from '../../gateway/routing/canary.js';
+import { DRILL_MODULE } from '../../gateway/fleet/drill/drill-echo.js';
+import { drillInstance, type DrillInstance } from '../../gateway/fleet/drill/fleet-harness.js';
+import { quantile, startLoad, type Outcome, type RunningLoad, type Side } from '../../gateway/fleet/drill/load.js';
+import { send } from '../../gateway/fleet/nginx/http-get.js';
+import { startLabelServer, type LabelServer } from '../../gateway/fleet/nginx/label-server.js';
+import { startNginx, type RunningNginx } from '../../gateway/fleet/nginx/process.js';
+import { renderSidecar } from '../../gateway/fleet/nginx/render.js';
+import { publishTable } from '../../gateway/fleet/published-table.js';
+
+/**
+ * The route-flip drill (issue 8), with real processes: nginx (sidecar config) in front of two gateway
+ * processes following the table published in a private Redis, in front of an HTTP origin standing in for
+ * the legacy; route /drill/* served by the `drill-echo` migrated module when not in legacy mode.
+ * 200 clients (half streaming) keep running while the route flips; a second drill kills one instance.
+ */
+
+const CLIENTS = 200;
+// Streams of 10 events 60 ms apart and JSON calls answered after 500 ms: the 200 clients stay busy at a
+// request rate two shared cores can carry, so flips land in the middle of many streams.
+const EVENTS = 10;
+const GAP_MS = 60;
+const JSON_DELAY_MS = 500;
+const CYCLES = 10;
+
+type State = { mode: 'legacy' } | { mode: 'migrated' } | { mode: 'canary'; percent: number };
+const label = (s: State) => (s.mode === 'canary' ? `canary${s.percent}` : s.mode);
+
+function drillTable(s: State) {
+  return {
+    version: `drill-${label(s)}`,
+    routes: [
+      { id: 'drill', paths: ['/drill/*'], mode: s.mode, module: DRILL_MODULE, ...(s.mode === 'canary' ? { canary: { percent: s.percent } } : {}) },
+      { id: 'unknown', paths: ['/*'], mode: 'legacy' },
+    ],
+  };
+}
+
+function expectedSide(s: State, key: string): Side {
+  if (s.mode === 'canary') return canarySide(`key:${key}`, s.percent);
+  return s.mode;
+}
+
+interface Published {
+  revision: number;
+  state: State;
+  publishedAt: number;
+  /** When the last instance applied it (instances' own clocks: same machine). */
+  convergedAt: number;
+}
+
+describe('fleet drill: nginx + two gateway processes + published routing table', () => {
+  let redis: PrivateRedis;
+  let admin: Redis;
+  let origin: LabelServer;
+  let nginx: RunningNginx;
+  let nginxPort: number;
+  let statusPort: number;
+  let instances: DrillInstance[] = [];
+  let load: RunningLoad | null = null;
+  let dir: string;
+  const timeline: Published[] = [];
+  const modules = [...knownModuleNames(), DRILL_MODULE];
+
+  async function publish(state: State): Promise<Published> {
+    const publishedAt = Date.now();
+    const r = await publishTable(admin, drillTable(state), { knownModules: modules, by: 'drill', now: publishedAt });
+    if (!r.ok) throw new Error(r.errors.join('; '));
+    const p: Published = { revision: r.revision, state, publishedAt, convergedAt: Number.NaN };
+    timeline.push(p);
+    return p;
+  }
+
+  /** Poll every instance's admin port until all run `revision`; returns the publish -> last apply time. */
+  async function converge(p: Published, within = 1_000, on = instances): Promise<number> {
+    const deadline = p.publishedAt + within + 2_000; // poll a bit past the goal so a miss is measured, not guessed
+    for (;;) {
+      const selves = await Promise.all(on.map((i) => i.self()));
+      if (selves.every((s) => s?.applied?.revision === p.revision)) {
+        p.convergedAt = Math.max(...selves.map((s) => s!.applied!.appliedAt));
+        return p.convergedAt - p.publishedAt;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`r${p.revision} not applied by all instances: ${JSON.stringify(selves.map((s) => s?.applied ?? null))}`);
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gw-drill-'));
+    redis = await startPrivateRedis();
+    admin = createRedisClient({ REDIS_HOST: '127.0.0.1', REDIS_PORT: redis.port, REDIS_PASSWORD: '', REDIS_DB: 0, REDIS_ENABLE_TLS: false });
+    origin = await startLabelServer('legacy');
+    const tableFile = join(dir, 'routing-table.json');
+    writeFileSync(tableFile, JSON.stringify(drillTable({ mode: 'legacy' })));
+    await publish({ mode: 'legacy' });
+
+    const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()));
+    [nginxPort, statusPort] = [ports[4]!, ports[5]!];
+    const env = {
+      LEGACY_URL: `http://127.0.0.1:${origin.port}`,
+      REDIS_HOST: '127.0.0.1',
+      REDIS_PORT: String(redis.port),
+      ROUTING_TABLE: tableFile,
+      FLEET_POLL_MS: '250',
+      GATEWAY_DRAIN_TIMEOUT_MS: '5000',
+    };
+    instances = ['gw-a', 'gw-b'].map((id, i) => drillInstance({ id, dataPort: ports[i * 2]!, adminPort: ports[i * 2 + 1]!, env }));
+    await Promise.all(instances.map((i) => i.start()));
+
+    nginx = await startNginx(
+      renderSidecar({
+        listen: [`127.0.0.1:${nginxPort}`],
+        gateways: instances.map((i) => i.address),
+        legacy: [`127.0.0.1:${origin.port}`],
+        statusListen: `127.0.0.1:${statusPort}`,
+        gatewayAdmin: `127.0.0.1:${instances[0]!.spec.adminPort}`,
+        exposeUpstream: true,
+      }),
+      nginxPort,
+      { workers: 1 },
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await load?.stop().catch(() => {});
+    await Promise.all(instances.map((i) => i.kill('SIGKILL')));
+    await nginx?.stop();
+    await origin?.close();
+    admin?.disconnect();
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('instances start on the published table and report it through nginx status', async () => {
+    const lag = await converge(timeline[0]!);
+    expect(lag).toBeGreaterThanOrEqual(0);
+    const health = await send(statusPort, 'GET', '/gateway/health');
+    const body = JSON.parse(health.body) as { fleet: { state: string; runningRevision: number; redis: string } };
+    expect(body.fleet).toMatchObject({ state: 'in-sync', runningRevision: 1, redis: 'ok' });
+    const r = await send(nginxPort, 'POST', '/drill/x', { body: '{}' });
+    expect(JSON.parse(r.body).side).toBe('legacy');
+  });
+
+  it(`flips legacy -> canary 10% -> canary 50% -> migrated -> legacy ${CYCLES} times under ${CLIENTS} clients: 0 failures, whole streams from one side`, async () => {
+    const cycle: State[] = [{ mode: 'canary', percent: 10 }, { mode: 'canary', percent: 50 }, { mode: 'migrated' }, { mode: 'legacy' }];
+    const startAt = Date.now();
+    load = startLoad({ port: nginxPort, clients: CLIENTS, path: '/drill/flip', events: EVENTS, gapMs: GAP_MS, jsonDelayMs: JSON_DELAY_MS });
+    await new Promise((r) => setTimeout(r, 400));
+    const lags: number[] = [];
+    for (let c = 0; c < CYCLES; c++) {
+      for (const state of cycle) {
+        const p = await publish(state);
+        lags.push(await converge(p));
+        await new Promise((r) => setTimeout(r, 150));
+      }
+    }
+    const outcomes = await load.stop();
+    load = null;
+    const seconds = (Date.now() - startAt) / 1000;
+
+    const failures = outcomes.filter((o) => !o.ok);
+    // Which side may serve a request: any revision live on some instance between its start and end.
+    const flips = timeline.slice(1);
+    const wrongSide: string[] = [];
+    for (const o of outcomes) {
+      if (!o.ok) continue;
+      const allowed = new Set<Side>();
+      for (let k = 0; k < timeline.length; k++) {
+        const p = timeline[k]!;
+        const next = timeline[k + 1];
+        if (p.publishedAt <= o.end && (!next || next.convergedAt >= o.start)) allowed.add(expectedSide(p.state, o.key));
+      }
+      if (!allowed.has(o.side!)) wrongSide.push(`${o.key} ${o.streaming ? 'stream' : 'json'} got ${o.side}, allowed ${[...allowed].join('/')}`);
+    }
+    const bySide = (s: Side) => outcomes.filter((o) => o.ok && o.side === s).length;
+    const streams = outcomes.filter((o) => o.streaming);
+    const instancesSeen = new Set(outcomes.map((o) => o.instance).filter(Boolean));
+    console.log(
+      [
+        `[drill] ${outcomes.length} requests in ${seconds.toFixed(1)} s (${streams.length} streams of ${EVENTS} events) from ${CLIENTS} clients; ` +
+          `${flips.length} flips; failures ${failures.length}; wrong side ${wrongSide.length}`,
+        `[drill] served: legacy ${bySide('legacy')}, migrated ${bySide('migrated')} (by ${[...instancesSeen].join(', ')})`,
+        `[drill] publish -> last instance applied (ms): p50 ${quantile(lags, 0.5)}, p95 ${quantile(lags, 0.95)}, max ${Math.max(...lags)}`,
+      ].join('\n'),
+    );
+    expect(failures.slice(0, 5).map((f) => `${f.key}: ${f.error}`)).toEqual([]);
+    expect(failures.length).toBe(0);
+    expect(wrongSide.slice(0, 5)).toEqual([]);
+    expect(Math.max(...lags)).toBeLessThan(1_000);
+    expect(flips.length).toBe(CYCLES * cycle.length);
+    expect(streams.length).toBeGreaterThan(CLIENTS);
+    expect(bySide('legacy')).toBeGreaterThan(0);
+    expect(bySide('migrated')).toBeGreaterThan(0);
+    expect(instancesSeen.size).toBe(2);
+  }, 60_000);
+
+  it('one instance killed mid-run and restarted: nginx routes around it; only requests on the killed process are lost', async () => {
+    const p = await publish({ mode: 'canary', percent: 50 });
+    await converge(p);
+    const [victim, survivor] = [instances[0]!, instances[1]!];
+    load = startLoad({ port: nginxPort, clients: CLIENTS, path: '/drill/kill', events: EVENTS, gapMs: GAP_MS, jsonDelayMs: JSON_DELAY_MS });
+    await new Promise((r) => setTimeout(r, 1_000));
+    const killAt = Date.now();
+    await victim.kill('SIGKILL');
+    const deadAt = Date.now(); // exit observed: nothing can be sent to the dead process after this
+    await new Promise((r) => setTimeout(r, 1_000));
+    await victim.start();
+    const restartedAt = Date.now();
+    expect((await victim.self())?.applied?.revision).toBe(p.revision);
+    // nginx retries the instance after fail_timeout (3 s).
+    await new Promise((r) => setTimeout(r, 4_000));
+    const outcomes: Outcome[] = await load.stop();
+    load = null;
+
+    const failures = outcomes.filter((o) => !o.ok);
+    const onVictim = (o: Outcome) => o.upstream !== null && o.upstream.split(', ').at(-1) === victim.address;
+    const lostOnKilled = failures.filter((o) => o.start <= deadAt && (onVictim(o) || o.upstream === null));
+    const otherFailures = failures.filter((o) => !lostOnKilled.includes(o));
+    const afterRestart = outcomes.filter((o) => o.ok && o.start > restartedAt && onVictim(o)).length;
+    const survivorServed = outcomes.filter((o) => o.ok && o.start > killAt && o.start < restartedAt && o.upstream === survivor.address).length;
+    console.log(
+      `[drill:kill] ${outcomes.length} requests; SIGKILL ${victim.spec.id} (exit seen after ${deadAt - killAt} ms) with ${CLIENTS} clients running: lost ${lostOnKilled.length} ` +
+        `(${lostOnKilled.filter((o) => o.streaming).length} streams cut, ${lostOnKilled.filter((o) => !o.streaming).length} calls), other failures ${otherFailures.length}; ` +
+        `${survivor.spec.id} served ${survivorServed} meanwhile; ${victim.spec.id} served ${afterRestart} after its restart`,
+    );
+    if (otherFailures.length && process.env.DRILL_DEBUG) console.log(nginx.errorLog().split('\n').filter((l) => l.includes(String(victim.spec.dataPort))).slice(0, 30).join('\n'));
+    expect(
+      otherFailures.slice(0, 5).map((f) => `${f.key} start ${f.start - killAt} ms after kill, end ${f.end - killAt}, upstream ${f.upstream}: ${f.error?.slice(0, 40)}`),
+    ).toEqual([]);
+    expect(lostOnKilled.length).toBeLessThanOrEqual(CLIENTS);
+    expect(survivorServed).toBeGreaterThan(100);
+    expect(afterRestart).toBeGreaterThan(0);
+  }, 60_000);
+});
