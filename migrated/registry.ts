@@ -12,6 +12,7 @@ export const migratedModules: Record<string, () => Promise<MigratedModuleFactory
   'key-info': async () => (await import('./routes/key-info/index.js')).createKeyInfoModule,
   'not-found': async () => (await import('./routes/not-found/index.js')).createNotFoundModule,
   'claude-messages': async () => (await import('./relay-claude/messages-module.js')).createClaudeMessagesModule,
+  'claude-count-tokens': async () => (await import('./relay-claude/count-tokens-module.js')).createClaudeCountTokensModule,
 };
 
 export function knownModuleNames(): string[] {

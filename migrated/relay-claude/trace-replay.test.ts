@@ -12,6 +12,8 @@ import type { MigratedDeps } from '../runtime/deps.js';
 import { scriptedIds } from '../runtime/ids.js';
 import { LAB_ENV, loadTrace, recordedHeader, type Trace } from '../routes/shared/trace-replay.test-helper.js';
 import { createClaudeMessagesModule } from './messages-module.js';
+import { createClaudeCountTokensModule } from './count-tokens-module.js';
+import type { MigratedModuleFactory } from '../module.js';
 import { traceUpstream } from './trace-fixtures.test-helper.js';
 
 let server: PrivateRedis;
@@ -35,7 +37,7 @@ interface Wire {
   body: Buffer;
 }
 
-async function replay(trace: Trace): Promise<{ res: Wire; upstream: ReturnType<MockUpstream['requests']> }> {
+async function replay(trace: Trace, factory: MigratedModuleFactory): Promise<{ res: Wire; upstream: ReturnType<MockUpstream['requests']> }> {
   await loadRedisSnapshot(redis, trace.redisBefore);
   const clock = frozenClock(requestInstant(trace), 8);
   mock.settings.nowMs = () => clock.now();
@@ -51,7 +53,7 @@ async function replay(trace: Trace): Promise<{ res: Wire; upstream: ReturnType<M
     log: pino({ level: 'silent' }),
     upstreamOverride: mock.url,
   };
-  const module = createClaudeMessagesModule(deps);
+  const module = factory(deps);
   const http: Server = createServer({ keepAliveTimeout: 605_000 }, (req, res) => {
     const controller = new AbortController();
     res.on('close', () => {
@@ -150,6 +152,8 @@ const EXCHANGES = [
   '09-messages-nonstream-pool',
   '10-claude-code-style-stream-pool',
   '11-claude-code-style-stream-pool-again',
+  '12-count-tokens-oauth',
+  '13-count-tokens-console',
   '22-stream-midstream-error-console',
   '23-upstream-529-oauth',
   '24-upstream-529-console',
@@ -165,11 +169,11 @@ const EXCHANGES = [
   '40-messages-nonstream-console-final',
 ];
 
-describe('claude-messages replays the recorded exchanges', () => {
+describe('claude-messages / claude-count-tokens replay the recorded exchanges', () => {
   for (const name of EXCHANGES) {
     it(name, async () => {
       const trace = loadTrace(name);
-      const { res, upstream } = await replay(trace);
+      const { res, upstream } = await replay(trace, name.includes('count-tokens') ? createClaudeCountTokensModule : createClaudeMessagesModule);
       const recordedUp = traceUpstream(name);
       expect(upstream.map((u) => [u.method, u.url])).toEqual(recordedUp.map((u) => [u.method, u.url]));
       for (let i = 0; i < recordedUp.length; i++) {
