@@ -43,6 +43,11 @@ export interface GatewayOptions {
   watch?: boolean;
   /** Random source for shadow sampling (default Math.random). */
   random?: () => number;
+  /**
+   * Where `reload()` reads the table from. Default: the ROUTING_TABLE file; when `table` is given and this is
+   * not, `reload()` re-validates the live table (it never reverts to the table given at start).
+   */
+  loadTable?: () => Promise<unknown>;
   /** Called after `POST /gateway/reload` (main.ts uses it to reload every cluster worker). */
   onAdminReload?: () => void;
 }
@@ -52,7 +57,7 @@ export interface Gateway {
   readonly adminPort: number;
   /** Validate and swap in a table; an invalid one is rejected, logged and counted, the live one stays. */
   applyTable(table: unknown, source: string): ApplyResult;
-  /** Re-read config.ROUTING_TABLE (or re-apply the table given in options). */
+  /** Re-read the table source (config.ROUTING_TABLE or `loadTable`); see GatewayOptions.loadTable. */
   reload(): Promise<ApplyResult>;
   liveTable(): CompiledTable;
   tableStatus(): TableStatus;
@@ -104,18 +109,19 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   };
 
   const reload = async (): Promise<ApplyResult> => {
-    if (!fromFile) return applyTable(opts.table, 'options.table');
+    if (!fromFile && !opts.loadTable) return applyTable(live.current.table, 'reload (live table re-validated)');
+    const src = opts.loadTable ? 'options.loadTable' : config.ROUTING_TABLE;
     let input: unknown;
     try {
-      input = await readTableFile(config.ROUTING_TABLE);
+      input = opts.loadTable ? await opts.loadTable() : await readTableFile(config.ROUTING_TABLE);
     } catch (err) {
       const message = (err as Error).message;
-      live.recordError(config.ROUTING_TABLE, [message]);
+      live.recordError(src, [message]);
       metrics.reloadErrors.inc();
-      log.error({ source: config.ROUTING_TABLE, err: message }, 'routing table unreadable; the last good table stays');
+      log.error({ source: src, err: message }, 'routing table unreadable; the last good table stays');
       return { ok: false, error: message, errors: [message] };
     }
-    return applyTable(input, config.ROUTING_TABLE);
+    return applyTable(input, src);
   };
 
   // Sides.

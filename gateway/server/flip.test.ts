@@ -100,6 +100,13 @@ describe('hot flips', () => {
     expect(routes.lastError.errors[0]).toMatch(/route "sse" field module: unknown migrated module "missing"/);
   });
 
+  it('reload() without a table source re-validates the live table instead of reverting to the start table', async () => {
+    expect(gw.applyTable(tableFor('migrated', 'later'), 'test').ok).toBe(true);
+    const r = await gw.reload();
+    expect(r.ok).toBe(true);
+    expect(gw.liveTable().version).toBe('later');
+  });
+
   it('a module that throws before writing gives a 500 in the legacy error shape', async () => {
     const res = await fetch(`http://127.0.0.1:${gw.dataPort}/boom`);
     expect(res.status).toBe(500);
