@@ -1,4 +1,4 @@
-import type { ChainableCommander } from 'ioredis';
+import type { WriteOps } from '../storage/write-batch.js';
 import type { PricingTable } from '../pricing/pricing-table.js';
 import { costCalculatorCost } from '../pricing/cost.js';
 import { keys, normalizeModelName, ttl, type Buckets } from '../storage/keys.js';
@@ -39,7 +39,7 @@ export function accountRequestCost(table: PricingTable, a: Omit<AccountUsageArgs
   }
 }
 
-export function queueAccountUsage(p: ChainableCommander, table: PricingTable, a: AccountUsageArgs): void {
+export function queueAccountUsage(p: WriteOps, table: PricingTable, a: AccountUsageArgs): void {
   const m = normalizeModelName(a.model);
   const { date, month, hour } = a.buckets;
   const total = keys.accountUsageTotal(a.accountId);

@@ -1,11 +1,11 @@
-import type { ChainableCommander } from 'ioredis';
+import type { WriteOps } from '../storage/write-batch.js';
 import { keys, ttl, type Buckets } from '../storage/keys.js';
 
 /**
  * Cost counters (legacy src/models/redis.js incrementDailyCost / incrementWeeklyOpusCost).
  * The raw double is sent (JS String(n) on the wire); Redis formats the sum.
  */
-export function queueDailyCost(p: ChainableCommander, keyId: string, amount: number, b: Buckets): void {
+export function queueDailyCost(p: WriteOps, keyId: string, amount: number, b: Buckets): void {
   const daily = keys.costDaily(keyId, b.date);
   const monthly = keys.costMonthly(keyId, b.month);
   const hourly = keys.costHourly(keyId, b.hour);
@@ -24,7 +24,7 @@ export function countsAsOpus(model: string, accountType: string | null | undefin
   return accountType === 'claude' || accountType === 'claude-console' || accountType === 'ccr';
 }
 
-export function queueOpusCost(p: ChainableCommander, keyId: string, amount: number, week: string): void {
+export function queueOpusCost(p: WriteOps, keyId: string, amount: number, week: string): void {
   const weekly = keys.opusWeekly(keyId, week);
   p.incrbyfloat(weekly, amount);
   p.incrbyfloat(keys.opusTotal(keyId), amount);

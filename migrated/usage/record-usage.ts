@@ -7,6 +7,7 @@ import type { PgStore } from '../pg/store.js';
 import { PricingTable } from '../pricing/pricing-table.js';
 import { costCalculatorCost, pricingServiceCost, zeroPricingCost, type PricingServiceCost, type UsageTokens } from '../pricing/cost.js';
 import { bucketsAt, encodeValue, keys, ttl, weekString } from '../storage/keys.js';
+import { WriteBatch } from '../storage/write-batch.js';
 import { queueAccountUsage } from './account-usage.js';
 import { countsAsOpus, queueDailyCost, queueOpusCost } from './cost-keys.js';
 import { consumeFuel } from './fuel.js';
@@ -18,12 +19,12 @@ import { queueTokenUsage } from './token-usage.js';
  * byte for byte (usage-accounting.md; src/services/apiKeyService.js recordUsage /
  * recordUsageWithDetails; src/utils/rateLimitHelper.js updateRateLimitCounters).
  *
- * Round trips: (1) HGETALL apikey:{id} + api_key:{id}; (2) one MULTI/EXEC with every write
+ * Round trips: (1) HGETALL apikey:{id} + api_key:{id}; (2) one EVALSHA applying every write
  * (token counters, cost keys, Opus cost, key-hash rewrite, account counters, usage record,
- * billing event, rate-limit window counters). A key with an active fuel pack adds one EVALSHA
- * between them (the record needs the amount consumed). The MULTI makes the write set atomic:
- * a connection lost before EXEC writes nothing, so a retry cannot double count (the legacy
- * writes in ~6 separate steps and can be interrupted half way).
+ * billing event, rate-limit window counters) — see storage/write-batch.ts. A key with an
+ * active fuel pack adds one EVALSHA between them (the record needs the amount consumed).
+ * The write set is atomic: a connection lost before the call writes nothing, so a retry
+ * cannot double count (the legacy writes in ~9 separate steps and can be interrupted half way).
  *
  * Like the legacy, failures never fail the HTTP request: `record` logs and returns null.
  */
@@ -170,9 +171,9 @@ export class UsageRecorder {
       }
     }
 
-    // Round trip 2: every write, atomically
+    // Round trip 2: every write, atomically (one EVALSHA applying the batch)
     const iso = new Date(nowMs).toISOString();
-    const m = redis.multi();
+    const m = new WriteBatch();
     queueTokenUsage(m, {
       keyId,
       tokens: totalTokens,
@@ -251,10 +252,9 @@ export class UsageRecorder {
       if (windowCost > 0) m.incrbyfloat(keys.rateLimitCost(keyId), windowCost);
     }
     stats.commands += m.length;
-    const results = await m.exec();
+    const failed = await m.apply(redis);
     stats.roundTrips++;
-    const failed = (results ?? []).filter(([err]) => err);
-    if (failed.length) this.deps.log.warn({ keyId, errors: failed.map(([e]) => e?.message) }, 'some usage writes were rejected by Redis');
+    if (failed.length) this.deps.log.warn({ keyId, errors: failed }, 'some usage writes were rejected by Redis');
     if (pgUpsert) await pgUpsert();
 
     return {

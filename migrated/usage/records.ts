@@ -1,4 +1,4 @@
-import type { ChainableCommander } from 'ioredis';
+import type { WriteOps } from '../storage/write-batch.js';
 import type { CostCalculatorCosts, PricingServiceCost } from '../pricing/cost.js';
 import { keys, ttl } from '../storage/keys.js';
 
@@ -96,7 +96,7 @@ export function detailsRecord(a: DetailsRecordArgs): string {
 }
 
 /** MULTI part of addUsageRecord: LPUSH, LTRIM 0 199, EXPIRE 90 d. */
-export function queueUsageRecord(p: ChainableCommander, keyId: string, json: string): void {
+export function queueUsageRecord(p: WriteOps, keyId: string, json: string): void {
   const list = keys.usageRecords(keyId);
   p.lpush(list, json);
   p.ltrim(list, 0, MAX_USAGE_RECORDS - 1);
@@ -139,6 +139,6 @@ export function billingEvent(a: BillingEventArgs): string {
 }
 
 /** XADD billing:events MAXLEN ~ 100000 * data <json>. */
-export function queueBillingEvent(p: ChainableCommander, json: string): void {
+export function queueBillingEvent(p: WriteOps, json: string): void {
   p.xadd(keys.billingEvents(), 'MAXLEN', '~', '100000', '*', 'data', json);
 }

@@ -1,4 +1,4 @@
-import type { ChainableCommander } from 'ioredis';
+import type { WriteOps } from '../storage/write-batch.js';
 import { epochMinute, keys, normalizeModelName, ttl, type Buckets } from '../storage/keys.js';
 
 /**
@@ -28,7 +28,7 @@ export interface TokenUsageArgs {
   metricsWindowMinutes?: number | undefined;
 }
 
-export function queueTokenUsage(p: ChainableCommander, a: TokenUsageArgs): void {
+export function queueTokenUsage(p: WriteOps, a: TokenUsageArgs): void {
   const m = normalizeModelName(a.model);
   const { date, month, hour } = a.buckets;
   const total = keys.usageTotal(a.keyId);
