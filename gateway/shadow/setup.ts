@@ -1,8 +1,8 @@
 import type { Hono } from 'hono';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { MetricsRegistry } from '../observability/metrics.js';
-import type { ShadowSink, TeeExchange } from '../server/shadow-sink.js';
+import { MetricsRegistry } from '../observability/metrics.js';
+import type { ShadowSink } from '../server/shadow-sink.js';
 import { shadowAdminRoutes } from './admin/routes.js';
 import { ActivityTracker } from './attribution/activity.js';
 import { ShadowEngine } from './engine/engine.js';
@@ -49,19 +49,25 @@ export interface ShadowModeOptions {
   /** Noise files (offline suites' format); default compat-tests/noise.default.json. */
   noiseFiles?: string[];
   timezoneOffsetHours?: number;
+  /** The gateway's data port, when known before the gateway starts (request activity for attribution). */
+  dataPort?: number;
 }
 
 export interface ShadowMode {
-  /** Give this to createGateway as `shadowSink` (exchanges before attach() are ignored). */
+  /** Give this to createGateway as `shadowSink`. */
   sink: ShadowSink;
+  /** Give this to createGateway in `adminExtensions`: /gateway/shadow and the shadow counters in /gateway/metrics. */
   admin: (app: Hono) => void;
   /** Point the primary's Redis client here (legacy REDIS_PORT; migrated primary deps.redis). */
-  primaryRedisPort: number | null;
+  primaryRedisPort: number;
   /** Point the primary's upstream (account apiUrl) here. */
   upstreamPrimaryUrl: string | null;
   upstreamTap: UpstreamTap | null;
-  engine(): ShadowEngine | null;
-  attach(gateway: { dataPort: number; metrics: { registry: MetricsRegistry } }): ShadowEngine;
+  engine: ShadowEngine;
+  /** Shadow counters (also appended to the gateway's /gateway/metrics by `admin`). */
+  registry: MetricsRegistry;
+  /** Observe request activity on the gateway's data port (needed when `dataPort` was not known up front). */
+  attach(gateway: { dataPort: number }): ShadowEngine;
   close(): Promise<void>;
 }
 
@@ -114,64 +120,70 @@ export async function startShadowMode(o: ShadowModeOptions): Promise<ShadowMode>
       }).start()
     : null;
   const activity = new ActivityTracker(settleMs);
-  let engine: ShadowEngine | null = null;
+  let attached = false;
+  const attachTo = (port: number) => {
+    if (attached || !port) return;
+    activity.attach(port);
+    attached = true;
+  };
+  if (o.dataPort) attachTo(o.dataPort);
+  const registry = new MetricsRegistry();
+  const engine = new ShadowEngine({
+    log: o.log,
+    registry,
+    ...(sandboxParts ? { sandbox: sandboxParts } : {}),
+    primaryTap,
+    production,
+    ...(upstreamTap ? { upstreamTap } : {}),
+    activity,
+    settleMs,
+    ...(o.candidateTimeoutMs !== undefined ? { candidateTimeoutMs: o.candidateTimeoutMs } : {}),
+    ...(o.maxQueue !== undefined ? { maxQueue: o.maxQueue } : {}),
+    ...(o.keepDifferences !== undefined ? { keepDifferences: o.keepDifferences } : {}),
+    noise: loadShadowNoise(o.noiseFiles ?? [DEFAULT_NOISE_FILE]),
+  });
 
   const describe = () => ({
-    settings: { settleMs, candidateTimeoutMs: o.candidateTimeoutMs ?? 30_000, maxQueue: o.maxQueue ?? 64 },
+    settings: { settleMs, candidateTimeoutMs: o.candidateTimeoutMs ?? 30_000, maxQueue: o.maxQueue ?? 64, attribution: attached },
     primaryRedisTap: { port: primaryTap.port, injectedCommands: primaryTap.injected, openWindows: primaryTap.openWindows },
     sandbox: overlay ? { port: overlay.port, server: `${o.sandbox!.host}:${o.sandbox!.port}` } : null,
     upstreamTap: upstreamTap
       ? { primary: upstreamTap.primaryUrl, candidate: upstreamTap.candidateUrl, forwarded: upstreamTap.forwarded, recordings: upstreamTap.store.size }
       : null,
   });
+  const routes = shadowAdminRoutes({ results: engine.results, describe, timezoneOffsetHours: o.timezoneOffsetHours ?? 8 });
 
-  return {
-    sink: {
-      onExchange(x: TeeExchange) {
-        return engine?.onExchange(x);
-      },
-      async close() {
-        await engine?.close();
-      },
-    },
-    admin: (app) =>
-      shadowAdminRoutes({
-        get results() {
-          if (!engine) throw new Error('shadow mode not attached to a gateway');
-          return engine.results;
-        },
-        describe,
-        timezoneOffsetHours: o.timezoneOffsetHours ?? 8,
-      })(app),
-    primaryRedisPort: primaryTap.port,
-    upstreamPrimaryUrl: upstreamTap?.primaryUrl ?? null,
-    upstreamTap,
-    engine: () => engine,
-    attach(gateway) {
-      activity.attach(gateway.dataPort);
-      engine = new ShadowEngine({
-        log: o.log,
-        registry: gateway.metrics.registry,
-        ...(sandboxParts ? { sandbox: sandboxParts } : {}),
-        primaryTap,
-        production,
-        ...(upstreamTap ? { upstreamTap } : {}),
-        activity,
-        settleMs,
-        ...(o.candidateTimeoutMs !== undefined ? { candidateTimeoutMs: o.candidateTimeoutMs } : {}),
-        ...(o.maxQueue !== undefined ? { maxQueue: o.maxQueue } : {}),
-        ...(o.keepDifferences !== undefined ? { keepDifferences: o.keepDifferences } : {}),
-        noise: loadShadowNoise(o.noiseFiles ?? [DEFAULT_NOISE_FILE]),
-      });
-      return engine;
-    },
-    async close() {
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
       activity.detach();
-      await engine?.close();
+      await engine.close();
       await primaryTap.close();
       await overlay?.close();
       await upstreamTap?.close();
       for (const c of owned) c.disconnect();
+    })());
+
+  return {
+    sink: engine,
+    admin: (app) => {
+      app.use('/gateway/metrics', async (c, next) => {
+        await next();
+        if (c.res.status !== 200) return;
+        const base = await c.res.text();
+        c.res = new Response(`${base.replace(/\n?$/, '\n')}${registry.render()}`, { status: 200, headers: c.res.headers });
+      });
+      routes(app);
     },
+    primaryRedisPort: primaryTap.port,
+    upstreamPrimaryUrl: upstreamTap?.primaryUrl ?? null,
+    upstreamTap,
+    engine,
+    registry,
+    attach(gateway) {
+      attachTo(gateway.dataPort);
+      return engine;
+    },
+    close,
   };
 }

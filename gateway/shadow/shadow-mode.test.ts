@@ -109,7 +109,7 @@ describe('shadow mode end to end', () => {
     await seed();
   });
 
-  const engine = () => shadow.engine()!;
+  const engine = () => shadow.engine;
   const summary = () =>
     engine().results.routes().find((r) => r.routeId === 'toy-messages') ?? {
       identical: 0,

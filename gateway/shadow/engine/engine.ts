@@ -79,7 +79,9 @@ export class ShadowEngine implements ShadowSink {
     this.settleMs = o.settleMs ?? 300;
     this.noise = o.noise ?? loadShadowNoise();
     // One stable object: the gateway builds the candidate module once per deps object.
+    // pg: null — the candidate never dual-writes production PostgreSQL (not sandboxed, not compared).
     this.candidateDeps = {
+      pg: null,
       ...(o.sandbox ? { redis: o.sandbox.client } : {}),
       ...(o.upstreamTap ? { upstreamOverride: o.upstreamTap.candidateUrl } : {}),
     };
