@@ -165,6 +165,24 @@ describe('shadow mode end to end', () => {
     expect(d.firstDivergence).toBe(`redis.last:${KEY}: missing on the candidate, primary has "string \\"claude-x\\""`);
   });
 
+  it('an upstream call the primary did not make is answered "not available in shadow" and reported', async () => {
+    const callsBefore = upstream.calls.length;
+    variant = 'other-upstream-path';
+    await send(gw.dataPort, { model: 'claude-x', messages: [1] });
+    await engine().idle();
+    const d = engine().results.differences()[0]!;
+    expect(d.upstream.calls).toEqual([{ outcome: 'not-available', method: 'POST', url: '/v1/messages/count_tokens' }]);
+    expect(d.differences.map((x) => x.path)).toContain('upstream.not-available');
+    expect(upstream.calls.length - callsBefore).toBe(1);
+  });
+
+  it('concurrent requests: side effects are reported not measured, never identical', async () => {
+    const before = summary().sideEffects.notMeasured;
+    await Promise.all([1, 2, 3].map((n) => send(gw.dataPort, { model: `m${n}`, messages: [n] })));
+    await engine().idle();
+    expect(summary().sideEffects.notMeasured - before).toBe(3);
+  });
+
   it('production Redis is byte-for-byte what it is without shadowing', async () => {
     const bodies = [{ model: 'a', messages: [1] }, { model: 'b', stream: true, messages: [1, 2] }];
     gw.applyTable(table('legacy'), 'test');

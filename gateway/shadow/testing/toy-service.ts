@@ -8,7 +8,7 @@ import type { MigratedModuleFactory } from '../../../migrated/module.js';
  * upstream with the same body, stream the answer back, then record usage in Redis (after the
  * response, like the legacy). `variant` lets a test make the candidate differ in one way.
  */
-export type ToyVariant = 'same' | 'byte' | 'hash' | 'missing' | 'crash' | 'slow';
+export type ToyVariant = 'same' | 'byte' | 'hash' | 'missing' | 'crash' | 'slow' | 'other-upstream-path';
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -32,7 +32,7 @@ export async function serveToy(redis: Redis, upstreamBase: string, req: Incoming
     return;
   }
   const model = (JSON.parse(body.toString('utf8')) as { model?: string }).model ?? 'unknown';
-  const up = new URL('/v1/messages', upstreamBase);
+  const up = new URL(variant === 'other-upstream-path' ? '/v1/messages/count_tokens' : '/v1/messages', upstreamBase);
   await new Promise<void>((resolve, reject) => {
     const call = request(up, { method: 'POST', headers: { 'Content-Type': 'application/json', 'x-api-key': info.upstreamKey ?? '', 'Content-Length': String(body.length) } }, (upRes) => {
       const headers: string[] = ['Content-Type', String(upRes.headers['content-type'] ?? 'application/json'), 'X-Toy', 'yes'];
