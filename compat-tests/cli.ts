@@ -37,17 +37,24 @@ async function cmdRun(argv: string[]): Promise<number> {
     },
   });
   const resolver = await loadRouteResolver({ tableFile: values.table, moduleNames: knownModuleNames() });
-  const { replayExchange } = await import('./engine/replay/replay-exchange.js');
-  const report = await runSuites({
-    suitesRoot,
-    suites: values.suite,
-    filter: values.only,
-    resolver,
-    replay: replayExchange,
-    onResult: (r) => {
-      if (!values.quiet || r.outcome === 'differs' || r.outcome === 'error') console.log(exchangeLine(r));
-    },
-  });
+  const { createReplayer } = await import('./engine/replay/replayer.js');
+  const replayer = await createReplayer({ resolver });
+  let report;
+  try {
+    report = await runSuites({
+      suitesRoot,
+      suites: values.suite,
+      filter: values.only,
+      resolver,
+      replay: replayer.replay,
+      onResult: (r) => {
+        if (!values.quiet || r.outcome === 'differs' || r.outcome === 'error') console.log(exchangeLine(r));
+      },
+    });
+  } finally {
+    await replayer.close();
+  }
+  report.routing += `; ${replayer.pgNote}`;
   console.log('');
   console.log(routeTable(report.results));
   console.log('');

@@ -1,0 +1,216 @@
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { loadConfig } from '../../../gateway/config/env.js';
+import { createGateway } from '../../../gateway/create.js';
+import { frozenClock } from '../../../migrated/runtime/clock.js';
+import { scriptedIds } from '../../../migrated/runtime/ids.js';
+import { freePort } from '../../../test-support/free-port.js';
+import { pricingFile, projectRoot } from '../../../test-support/paths.js';
+import { privateSchema, type PrivateSchema } from '../../../test-support/postgres.js';
+import { startPrivateRedis, type PrivateRedis } from '../../../test-support/redis-server.js';
+import { dumpRedisSnapshot, loadRedisSnapshot, type RedisSnapshot as LoaderSnapshot } from '../../../test-support/redis-snapshot.js';
+import { startMockUpstream, type MockUpstream, type RecordedUpstream } from '../../mock-upstream/server.js';
+import { diffExchange } from '../diff/exchange-diff.js';
+import { decodeBytes, encodeBytes } from '../format/bytes.js';
+import { rawHeader, type Exchange, type PgSnapshot, type RedisSnapshot, type UpstreamExchange } from '../format/exchange.js';
+import { sendCaptured } from '../record/http-capture.js';
+import { dumpPgSnapshot } from '../record/pg-snapshot.js';
+import { defaultNoiseFile } from '../noise/cli-learn.js';
+import { compileNoise, readNoiseFile, type NoiseFile } from '../noise/rules.js';
+import { emptyTally, type ExchangeResult } from '../report/model.js';
+import type { ReplayFn } from '../run-suites.js';
+import type { RouteResolution, RouteResolver } from '../routing/resolve.js';
+import { readDeviations, splitDeviations } from './deviations.js';
+import { createLegacySchema, loadPgSnapshot } from './pg-state.js';
+
+/**
+ * Replays recorded exchanges against the migrated modules, in-process: one private Redis, one
+ * PostgreSQL schema (when the server answers) and one mock upstream per run; per exchange the
+ * recorded pre-state is loaded, the clock frozen at the recorded start, ids scripted (the
+ * recorded X-Request-ID queued), the recorded upstream answers served, a gateway started with
+ * the exchange's route forced to `migrated`, the exact request sent, and everything diffed.
+ */
+export interface Replayer {
+  replay: ReplayFn;
+  close(): Promise<void>;
+  readonly pgNote: string;
+}
+
+export interface ReplayerOptions {
+  resolver: RouteResolver;
+  deviationsFile?: string;
+  /** Minimum wait after the response for after-response writes (ms). */
+  settleMs?: number;
+  settleMaxMs?: number;
+  /** Extra migrated modules (tests), consulted before migrated/registry.ts. */
+  modules?: Record<string, () => Promise<import('../../../migrated/module.js').MigratedModuleFactory>>;
+}
+
+function toUpstream(r: RecordedUpstream): UpstreamExchange {
+  return {
+    method: r.method,
+    url: r.url,
+    host: r.sni ?? (typeof r.headers['host'] === 'string' ? r.headers['host'] : null),
+    via: r.via,
+    rawHeaders: r.rawHeaders,
+    body: encodeBytes(Buffer.from(r.bodyBase64, 'base64')),
+    response: {
+      status: r.response.status,
+      rawHeaders: r.response.rawHeaders,
+      body: encodeBytes(Buffer.from(r.response.bodyBase64, 'base64')),
+      chunks: r.response.chunks,
+    },
+  };
+}
+
+function forcedTable(table: unknown, routeId: string): unknown {
+  const t = structuredClone(table) as { routes: Array<{ id: string; mode: string }> };
+  for (const r of t.routes) if (r.id === routeId) r.mode = 'migrated';
+  return t;
+}
+
+export async function createReplayer(opts: ReplayerOptions): Promise<Replayer> {
+  let redis: PrivateRedis | null = null;
+  let mock: MockUpstream | null = null;
+  let pg: PrivateSchema | null = null;
+  let pgNote = 'PostgreSQL: not needed yet';
+  const deviations = readDeviations(opts.deviationsFile ?? join(projectRoot, 'compat-tests', 'accepted-deviations.json'));
+  const noiseCache = new Map<string, NoiseFile[]>();
+  const settleMs = opts.settleMs ?? 60;
+  const settleMaxMs = opts.settleMaxMs ?? 3000;
+  let deadLegacyPort = 0;
+
+  const ensure = async () => {
+    if (!redis) redis = await startPrivateRedis();
+    if (!mock) mock = await startMockUpstream({ settings: { chunkDelayMs: 0, splitDelayMs: 0, latencyMs: 0 } });
+    if (!deadLegacyPort) deadLegacyPort = await freePort();
+    if (!pg && pgNote === 'PostgreSQL: not needed yet') {
+      try {
+        pg = await privateSchema('compat');
+        await createLegacySchema(pg.sql);
+        pgNote = `PostgreSQL: private schema ${pg.schema}`;
+      } catch (err) {
+        pg = null;
+        pgNote = `PostgreSQL: not compared (${(err as Error).message})`;
+      }
+    }
+    return { redis: redis!, mock: mock!, pg };
+  };
+
+  const noiseFor = (suiteDir: string): NoiseFile[] => {
+    let n = noiseCache.get(suiteDir);
+    if (!n) {
+      n = [readNoiseFile(defaultNoiseFile), readNoiseFile(join(suiteDir, 'noise.json'))];
+      noiseCache.set(suiteDir, n);
+    }
+    return n;
+  };
+
+  const replay: ReplayFn = async (suite: string, suiteDir: string, ex: Exchange, route: RouteResolution): Promise<ExchangeResult> => {
+    const t0 = Date.now();
+    const env = await ensure();
+    const client = env.redis.client();
+    await loadRedisSnapshot(client, ex.redis.before as unknown as LoaderSnapshot);
+    const usePg = !!(env.pg && ex.pg);
+    if (usePg) await loadPgSnapshot(env.pg!.sql, ex.pg!.before);
+    const clock = frozenClock(ex.clock.startMs, ex.clock.timezoneOffsetHours);
+    const ids = scriptedIds(1);
+    const reqId = rawHeader(ex.response.rawHeaders, 'x-request-id');
+    if (reqId) ids.queueRequestIds(reqId);
+    env.mock.reset();
+    env.mock.settings.nowMs = () => clock.now();
+    env.mock.setReplay(ex.upstream);
+    const config = loadConfig({
+      ...process.env,
+      GATEWAY_PORT: '0',
+      GATEWAY_HOST: '127.0.0.1',
+      GATEWAY_ADMIN_PORT: '0',
+      LEGACY_URL: `http://127.0.0.1:${deadLegacyPort}`,
+      REDIS_HOST: '127.0.0.1',
+      REDIS_PORT: String(env.redis.port),
+      REDIS_PASSWORD: '',
+      REDIS_DB: '0',
+      TIMEZONE_OFFSET: String(ex.clock.timezoneOffsetHours),
+      PRICING_FILE: pricingFile,
+      LOG_LEVEL: 'silent',
+      POSTGRES_ENABLED: usePg ? 'true' : 'false',
+      ENCRYPTION_KEY: process.env['COMPAT_ENCRYPTION_KEY'] ?? 'lab-encryption-key-32chars-00000',
+      JWT_SECRET: process.env['COMPAT_JWT_SECRET'] ?? 'lab-jwt-secret-0123456789abcdef0123456789abcdef',
+      API_KEY_PREFIX: 'cr_',
+    });
+    const gateway = await createGateway({
+      config,
+      table: forcedTable(opts.resolver.table, route.routeId!),
+      deps: { redis: client, pg: usePg ? env.pg!.sql : null, clock, ids, log: pino({ level: 'silent' }), upstreamOverride: env.mock.url },
+      logger: pino({ level: 'silent' }),
+      watch: false,
+      ...(opts.modules ? { modules: opts.modules } : {}),
+    });
+    let res;
+    let redisAfter: RedisSnapshot;
+    let pgAfter: PgSnapshot | null = null;
+    try {
+      res = await sendCaptured(`http://127.0.0.1:${gateway.dataPort}`, {
+        method: ex.request.method,
+        path: ex.request.path,
+        rawHeaders: ex.request.rawHeaders,
+        body: decodeBytes(ex.request.body),
+      });
+      // settle: after-response writes (usage) land late; wait until two snapshots agree
+      await new Promise((r) => setTimeout(r, settleMs));
+      redisAfter = (await dumpRedisSnapshot(client)) as RedisSnapshot;
+      const giveUp = Date.now() + settleMaxMs;
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 40));
+        const again = (await dumpRedisSnapshot(client)) as RedisSnapshot;
+        const same = JSON.stringify(again) === JSON.stringify(redisAfter);
+        redisAfter = again;
+        if (same || Date.now() > giveUp) break;
+      }
+      if (usePg) pgAfter = await dumpPgSnapshot(env.pg!.sql, env.pg!.schema);
+    } finally {
+      await gateway.close();
+      client.disconnect();
+    }
+    const noise = compileNoise(noiseFor(suiteDir), ex.name);
+    const d = diffExchange(
+      ex,
+      { response: { status: res.status, rawHeaders: res.rawHeaders, body: res.body }, upstream: env.mock.requests().map(toUpstream), redisAfter, pgAfter },
+      noise,
+    );
+    const { unexpected, deviations: accepted } = splitDeviations(`${suite}/${ex.name}`, d.differences, deviations);
+    const notes = [res.error ? `client saw: ${res.error}` : '', ex.pg && !usePg ? pgNote : ''].filter(Boolean).join('; ');
+    return {
+      suite,
+      exchange: ex.name,
+      method: ex.request.method,
+      path: ex.request.path,
+      routeId: route.routeId,
+      module: route.module,
+      outcome: unexpected.length ? 'differs' : accepted.length ? 'deviation' : 'identical',
+      ...(notes ? { reason: notes } : {}),
+      differences: unexpected,
+      deviations: accepted,
+      ignored: d.ignored ?? emptyTally(),
+      durationMs: Date.now() - t0,
+      sideBySide: {
+        expected: decodeBytes(ex.response.body).toString('utf8').slice(0, 20000),
+        actual: res.body.toString('utf8').slice(0, 20000),
+        firstDivergence: d.firstBodyDivergence,
+      },
+    };
+  };
+
+  return {
+    replay,
+    get pgNote() {
+      return pgNote;
+    },
+    async close() {
+      await mock?.close();
+      await redis?.stop();
+      await pg?.drop();
+    },
+  };
+}
