@@ -9,7 +9,7 @@ import { RelayError, type RelayResult, type StreamSink } from './official-relay.
 import type { RelayServices } from './relay-services.js';
 import { transformConsoleBody } from './request-transform.js';
 import { sanitizeErrorMessage, sanitizeUpstreamError } from './sanitize.js';
-import { parseDataLine, SseLineFramer } from './sse-framer.js';
+import { pumpSse } from './sse-pump.js';
 import { consoleUrl, decodedBody, readAll, targetUrl, upstreamHeaderPairs } from './upstream-target.js';
 import { ConsoleUsageCollector, type StreamUsage } from './usage.js';
 
@@ -201,55 +201,21 @@ export async function consoleStream(c: ConsoleCall, out: StreamSink, onUsage: (u
     }
     void s.console.success(c.accountId).catch(() => undefined);
     out.start(200);
-    const framer = new SseLineFramer();
     const defaultModel = typeof c.body['model'] === 'string' ? c.body['model'] : p.account['defaultModel'] || null;
     const usage = new ConsoleUsageCollector(defaultModel);
-    const stream = decodedBody(response, true);
-    await new Promise<void>((resolve) => {
-      let done = false;
-      const feed = (lines: string[]) => {
-        for (const line of lines) {
-          const event = parseDataLine(line);
-          if (event === undefined) continue;
-          const u = usage.feed(event);
-          if (u) onUsage(u);
-        }
-      };
-      const finish = (completed: boolean) => {
-        if (done) return;
-        done = true;
-        c.signal.removeEventListener('abort', onAbort);
-        if (completed) {
-          const rest = framer.end();
-          if (rest.out && out.writable()) out.write(rest.out);
-          feed(rest.lines);
-        }
-        if (out.writable()) out.end();
-        // The legacy ignores chunks after a client disconnect and reports the fallback at upstream
-        // end; stopping the upstream at the disconnect reports the same tokens, earlier.
-        const u = usage.finish();
+    await pumpSse(decodedBody(response, true), out, {
+      signal: c.signal,
+      abort,
+      onEvent: (event) => {
+        const u = usage.feed(event);
         if (u) onUsage(u);
-        resolve();
-      };
-      const onAbort = () => {
-        abort(new Error('Client disconnected'));
-        finish(false);
-      };
-      c.signal.addEventListener('abort', onAbort, { once: true });
-      stream.on('data', (chunk: Buffer) => {
-        const r = framer.push(chunk);
-        if (r.out && out.writable()) out.write(r.out);
-        feed(r.lines);
-      });
-      stream.once('end', () => finish(true));
-      stream.once('error', (err: Error) => {
-        if (out.writable()) {
-          out.write(`event: error\ndata: ${JSON.stringify({ error: 'Stream error', message: err.message, timestamp: nowIso() })}\n\n`);
-        }
-        finish(false);
-      });
-      if (c.signal.aborted) onAbort();
+      },
+      onUpstreamError: (err) => out.write(`event: error\ndata: ${JSON.stringify({ error: 'Stream error', message: err.message, timestamp: nowIso() })}\n\n`),
     });
+    // The legacy ignores chunks after a client disconnect and reports the fallback at upstream
+    // end; stopping the upstream at the disconnect reports the same tokens, earlier.
+    const fallback = usage.finish();
+    if (fallback) onUsage(fallback);
     await s.console.touch(c.accountId);
   } finally {
     if (p.member) await releaseConsoleSlot(s.redis(), c.accountId, p.member, s.deps.clock.now()).catch(() => undefined);

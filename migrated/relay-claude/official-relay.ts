@@ -10,7 +10,7 @@ import { keys } from '../storage/keys.js';
 import { transformOfficialBody } from './request-transform.js';
 import type { RelayServices } from './relay-services.js';
 import { decodedBody, officialNetworkMessage, officialUrl, readAll, targetUrl, upstreamHeaderPairs } from './upstream-target.js';
-import { parseDataLine, SseLineFramer } from './sse-framer.js';
+import { pumpSse } from './sse-pump.js';
 import { OfficialUsageCollector, type StreamUsage } from './usage.js';
 import type { AccountHash } from '../storage/accounts.js';
 
@@ -314,50 +314,13 @@ export async function officialStream(c: OfficialCall, out: StreamSink, onUsage: 
   }
 
   out.start(200);
-  const framer = new SseLineFramer();
   const usage = new OfficialUsageCollector(typeof c.body['model'] === 'string' ? c.body['model'] : null);
-  const feed = (lines: string[]) => {
-    for (const line of lines) {
-      const event = parseDataLine(line);
-      if (event !== undefined) usage.feed(event);
-    }
-  };
-  await new Promise<void>((resolve) => {
-    let done = false;
-    const finish = (completed: boolean) => {
-      if (done) return;
-      done = true;
-      c.signal.removeEventListener('abort', onAbort);
-      if (completed) {
-        const rest = framer.end();
-        if (rest.out && out.writable()) out.write(rest.out);
-        feed(rest.lines);
-        if (out.writable()) out.end();
-      }
-      const u = usage.finish();
-      // Deliberate improvement over the legacy: usage seen before a client disconnect is recorded
-      // (the legacy destroys the upstream request and records nothing).
-      if (u) onUsage(u);
-      resolve();
-    };
-    const onAbort = () => {
-      abort(new Error('Client disconnected'));
-      finish(false);
-    };
-    c.signal.addEventListener('abort', onAbort, { once: true });
-    response.on('data', (chunk: Buffer) => {
-      const r = framer.push(chunk);
-      if (r.out && out.writable()) out.write(r.out);
-      feed(r.lines);
-    });
-    response.once('end', () => finish(true));
-    response.once('error', () => {
-      if (out.writable()) out.end();
-      finish(false);
-    });
-    if (c.signal.aborted) onAbort();
-  });
-  if (c.signal.aborted) return;
+  const outcome = await pumpSse(response, out, { signal: c.signal, abort, onEvent: (event) => usage.feed(event) });
+  const u = usage.finish();
+  // Deliberate improvement over the legacy: usage seen before a client disconnect is recorded
+  // (the legacy destroys the upstream request and records nothing).
+  if (u) onUsage(u);
+  if (outcome !== 'completed') return;
   await s.official.sessionWindowStatus(c.accountId, fiveHourStatus(response));
   if (usage.rateLimitDetected) {
     const reset = resetHeader(response);

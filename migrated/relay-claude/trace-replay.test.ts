@@ -1,4 +1,4 @@
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import type { Redis } from 'ioredis';
@@ -10,7 +10,7 @@ import { diffRedisSnapshots, dumpRedisSnapshot, loadRedisSnapshot, type RedisSna
 import { frozenClock } from '../runtime/clock.js';
 import type { MigratedDeps } from '../runtime/deps.js';
 import { scriptedIds } from '../runtime/ids.js';
-import { LAB_ENV, loadTrace, recordedHeader, type Trace } from '../routes/shared/trace-replay.test-helper.js';
+import { LAB_ENV, loadTrace, recordedHeader, send, type Trace, type WireResponse } from '../routes/shared/trace-replay.test-helper.js';
 import { createClaudeMessagesModule } from './messages-module.js';
 import { createClaudeCountTokensModule } from './count-tokens-module.js';
 import type { MigratedModuleFactory } from '../module.js';
@@ -31,13 +31,7 @@ afterAll(async () => {
   await server.stop();
 });
 
-interface Wire {
-  status: number;
-  rawHeaders: string[];
-  body: Buffer;
-}
-
-async function replay(trace: Trace, factory: MigratedModuleFactory): Promise<{ res: Wire; upstream: ReturnType<MockUpstream['requests']> }> {
+async function replay(trace: Trace, factory: MigratedModuleFactory): Promise<{ res: WireResponse; upstream: ReturnType<MockUpstream['requests']> }> {
   await loadRedisSnapshot(redis, trace.redisBefore);
   const clock = frozenClock(requestInstant(trace), 8);
   mock.settings.nowMs = () => clock.now();
@@ -66,21 +60,9 @@ async function replay(trace: Trace, factory: MigratedModuleFactory): Promise<{ r
   const before = mock.requests().length ? mock.requests()[mock.requests().length - 1]!.seq : 0;
   try {
     const url = new URL(trace.request.url);
-    const res = await new Promise<Wire>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, method: trace.request.method, path: url.pathname + url.search, agent: false }, (r) => {
-        const chunks: Buffer[] = [];
-        r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => {
-          const raw: string[] = [];
-          for (let i = 0; i < r.rawHeaders.length; i += 2) raw.push(`${r.rawHeaders[i]}: ${r.rawHeaders[i + 1]}`);
-          resolve({ status: r.statusCode ?? 0, rawHeaders: raw, body: Buffer.concat(chunks) });
-        });
-      });
-      req.on('error', reject);
-      req.setHeader('Host', url.host);
-      for (const [k, v] of Object.entries(trace.request.headers)) if (k.toLowerCase() !== 'host') req.setHeader(k, v);
-      req.end(trace.requestBody);
-    });
+    const headers = Object.entries(trace.request.headers).filter(([k]) => k.toLowerCase() !== 'host');
+    headers.unshift(['Host', url.host]);
+    const res = await send(port, trace.request.method, url.pathname + url.search, headers, trace.requestBody);
     await new Promise((r) => setTimeout(r, 50)); // fire-and-forget usage writes
     return { res, upstream: mock.requests().filter((u) => u.seq > before) };
   } finally {

@@ -1,0 +1,62 @@
+import type { Readable } from 'node:stream';
+import type { StreamSink } from './official-relay.js';
+import { parseDataLine, SseLineFramer } from './sse-framer.js';
+
+export type PumpOutcome = 'completed' | 'client-gone' | 'upstream-error';
+
+export interface PumpOptions {
+  /** Parsed `data:` payloads, in order. */
+  onEvent(event: unknown): void;
+  /** Aborted when the client goes away: the upstream is stopped with `abort`. */
+  signal: AbortSignal;
+  abort(err: Error): void;
+  /** Written before ending when the upstream stream fails (console: `event: error` Stream error). */
+  onUpstreamError?(err: Error): void;
+}
+
+/**
+ * Forwards an upstream SSE body to the client re-chunked on line ends (SseLineFramer), feeding
+ * every complete `data:` line to `onEvent`. Ends the client response when the upstream ends
+ * (after flushing a non-blank tail) or fails; on client disconnect it stops the upstream.
+ */
+export function pumpSse(stream: Readable, out: StreamSink, o: PumpOptions): Promise<PumpOutcome> {
+  const framer = new SseLineFramer();
+  const feed = (lines: string[]) => {
+    for (const line of lines) {
+      const event = parseDataLine(line);
+      if (event !== undefined) o.onEvent(event);
+    }
+  };
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (outcome: PumpOutcome) => {
+      if (done) return;
+      done = true;
+      o.signal.removeEventListener('abort', onAbort);
+      if (outcome === 'completed') {
+        const rest = framer.end();
+        if (rest.out && out.writable()) out.write(rest.out);
+        feed(rest.lines);
+      }
+      if (out.writable()) out.end();
+      resolve(outcome);
+    };
+    const onAbort = () => {
+      o.abort(new Error('Client disconnected'));
+      finish('client-gone');
+    };
+    o.signal.addEventListener('abort', onAbort, { once: true });
+    stream.on('data', (chunk: Buffer) => {
+      if (done) return;
+      const r = framer.push(chunk);
+      if (r.out && out.writable()) out.write(r.out);
+      feed(r.lines);
+    });
+    stream.once('end', () => finish('completed'));
+    stream.once('error', (err: Error) => {
+      if (!done && out.writable()) o.onUpstreamError?.(err);
+      finish('upstream-error');
+    });
+    if (o.signal.aborted) onAbort();
+  });
+}
