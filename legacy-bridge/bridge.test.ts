@@ -39,6 +39,25 @@ describe('legacy bridge pass-through', () => {
     expect(names).toEqual(['X-Origin-Case', 'content-type', 'Content-Length', 'x-last', 'Date', 'Connection']);
   });
 
+  it('keeps the legacy keep-alive headers for a keep-alive client and reuses the connection', async () => {
+    const req = (port: number) =>
+      rawExchange(port, `GET /bytes/10 HTTP/1.1\r\nHost: x\r\n\r\nGET /bytes/4 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const direct = await req(origin.port);
+    const via = await req(gw.dataPort);
+    // Two pipelined responses on one connection: the first keeps Connection: keep-alive + Keep-Alive.
+    const heads = (r: Awaited<ReturnType<typeof req>>) => Buffer.concat([Buffer.from(r.head + '\r\n\r\n'), r.wireBody]).toString('latin1').replace(/Date: [^\r]+/g, 'Date: -');
+    expect(heads(via)).toBe(heads(direct));
+    expect(heads(via)).toMatch(/Connection: keep-alive\r\nKeep-Alive: timeout=605\r\n/);
+    expect(heads(via)).toMatch(/Connection: close\r\n\r\n/);
+  });
+
+  it('answers HEAD with the legacy head and no body', async () => {
+    const direct = await rawExchange(origin.port, 'HEAD /bytes/100 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const via = await rawExchange(gw.dataPort, 'HEAD /bytes/100 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(withoutDate(via.rawHeaders)).toEqual(withoutDate(direct.rawHeaders));
+    expect(via.wireBody.length).toBe(0);
+  });
+
   it('passes chunked bodies with chunked framing', async () => {
     const direct = await get(origin.port, '/chunked/5000');
     const via = await get(gw.dataPort, '/chunked/5000');

@@ -1,0 +1,85 @@
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MigratedModuleFactory } from '../../migrated/module.js';
+import { frozenClock } from '../../migrated/runtime/clock.js';
+import { startPrivateRedis, type PrivateRedis } from '../../test-support/redis-server.js';
+import type { Gateway } from '../create.js';
+import { startTestGateway } from '../testing/gateway.js';
+import { startOrigin, type Origin } from '../testing/origin.js';
+
+let origin: Origin;
+let redis: PrivateRedis;
+let gw: Gateway;
+let aborted: Promise<string>;
+let onAbort: (reason: string) => void;
+let builds = 0;
+
+/** Records ctx and deps use: /ctx/:id answers ctx; /write sets a Redis key; /wait waits for the abort signal. */
+const probeModule: MigratedModuleFactory = (deps) => {
+  builds++;
+  return {
+    name: 'probe',
+    async handle(req, res, ctx) {
+      if (req.url?.startsWith('/wait')) {
+        res.writeHead(200, ['Content-Type', 'text/event-stream']);
+        res.write('data: start\n\n');
+        await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve()));
+        onAbort(String((ctx.signal.reason as Error)?.message));
+        return;
+      }
+      if (req.url?.startsWith('/write')) {
+        await deps.redis.set('gw:test', String(deps.clock.now()));
+        res.writeHead(204).end();
+        return;
+      }
+      const out = JSON.stringify({ routeId: ctx.routeId, params: ctx.params, clientIp: ctx.clientIp, aborted: ctx.signal.aborted });
+      res.writeHead(200, ['Content-Type', 'application/json']).end(out);
+    },
+  };
+};
+
+beforeAll(async () => {
+  origin = await startOrigin();
+  redis = await startPrivateRedis();
+  aborted = new Promise((r) => (onAbort = r));
+  gw = await startTestGateway(origin.url, {
+    env: { REDIS_PORT: String(redis.port) },
+    deps: { clock: frozenClock(1_700_000_000_000) },
+    modules: { probe: async () => probeModule },
+    table: {
+      routes: [{ id: 'probe', paths: ['/ctx/:id', '/wait', '/write'], mode: 'migrated', module: 'probe' }],
+    },
+  });
+});
+afterAll(async () => {
+  await gw?.close();
+  await origin?.close();
+  await redis?.stop();
+});
+
+describe('migrated side', () => {
+  it('hands route id, params and client IP to the module, built once', async () => {
+    const a = (await (await fetch(`http://127.0.0.1:${gw.dataPort}/ctx/AbC`)).json()) as Record<string, unknown>;
+    const b = (await (await fetch(`http://127.0.0.1:${gw.dataPort}/ctx/x%2Fy`)).json()) as Record<string, unknown>;
+    expect(a).toEqual({ routeId: 'probe', params: { id: 'AbC' }, clientIp: '127.0.0.1', aborted: false });
+    expect(b.params).toEqual({ id: 'x/y' });
+    expect(builds).toBe(1);
+  });
+
+  it('creates the Redis client from REDIS_* on first use and passes deps overrides (clock)', async () => {
+    const res = await fetch(`http://127.0.0.1:${gw.dataPort}/write`);
+    expect(res.status).toBe(204);
+    const client = redis.client();
+    client.on('error', () => {});
+    expect(await client.get('gw:test')).toBe('1700000000000');
+    const health = (await (await fetch(`http://127.0.0.1:${gw.adminPort}/gateway/health`)).json()) as { redis: { status: string } };
+    expect(health.redis.status).toBe('healthy');
+  });
+
+  it('fires the AbortSignal when the client disconnects mid-response', async () => {
+    const req = request({ port: gw.dataPort, host: '127.0.0.1', path: '/wait' }, (res) => res.once('data', () => req.destroy()));
+    req.on('error', () => {});
+    req.end();
+    await expect(aborted).resolves.toBe('client disconnected');
+  });
+});
