@@ -6,10 +6,20 @@
 
 type Labels = Record<string, string | number>;
 
-function labelKey(labels: Labels): string {
-  const keys = Object.keys(labels).sort();
+const NEEDS_ESCAPE = /["\\\n]/;
+const escapeValue = (v: string) => (NEEDS_ESCAPE.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v);
+
+/** `a="1",b="2"` with names sorted (label objects are small; this runs a few times per request). */
+export function labelKey(labels: Labels): string {
+  const keys = Object.keys(labels);
   if (keys.length === 0) return '';
-  return keys.map((k) => `${k}="${String(labels[k]).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',');
+  if (keys.length > 1) keys.sort();
+  let out = '';
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    out += `${i ? ',' : ''}${k}="${escapeValue(String(labels[k]))}"`;
+  }
+  return out;
 }
 
 export interface Counter {
