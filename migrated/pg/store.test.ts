@@ -80,3 +80,30 @@ describe.each(['04', '07', '27', '40'])('api_keys rows after usage recording (ex
     });
   });
 });
+
+describe('accounts rows (claude upsert on every official request, exchange 04)', () => {
+  it('saving the account hash as the relay does leaves the row as pg.after.json', async () => {
+    const { AccountRepository } = await import('../storage/accounts.js');
+    const dir = '04-messages-nonstream-oauth-first';
+    const before = read<PgSnap>(dir, 'pg.before.json');
+    const after = read<PgSnap>(dir, 'pg.after.json');
+    const store = new PgStore(pg.sql, frozenClock(0), log);
+    await pg.sql.unsafe('drop table if exists api_keys, accounts, account_group_members, account_groups, users cascade');
+    await store.ensureSchema();
+    for (const r of Object.values(before.accounts!.rows) as unknown as Array<{ type: string; id: string; data: object; created_at: string; updated_at: string }>) {
+      await pg.sql`insert into accounts (type, id, data, created_at, updated_at)
+        values (${r.type}, ${r.id}, ${JSON.stringify(r.data)}::text::jsonb, ${pgTs(r.created_at)}, ${pgTs(r.updated_at)})`;
+    }
+    const redisAfter = read<RedisSnapshot>(dir, 'redis.after.json');
+    const id = '7ddd352c-bc47-4d4c-a73b-f5b5ccf5ec9f';
+    const hash = redisAfter[`claude:account:${id}`]!.value as Record<string, string>;
+    await redis.flushdb();
+    await new AccountRepository({ redis, clock: frozenClock(0), pgStore: store }).save('claude', id, hash);
+    const [row] = await pg.sql<Array<{ data: Record<string, unknown>; created_at: Date; updated_at: Date }>>`select data, created_at, updated_at from accounts where type = 'claude' and id = ${id}`;
+    const exp = (after.accounts!.rows as unknown as Record<string, { data: Record<string, unknown>; created_at: string; updated_at: string }>)[`claude|${id}`]!;
+    expect(row!.data).toEqual(exp.data);
+    expect(row!.created_at.toISOString()).toBe(pgTs(exp.created_at));
+    expect(row!.updated_at.toISOString()).toBe(pgTs(exp.updated_at));
+    expect(await redis.hgetall(`claude:account:${id}`)).toEqual(hash);
+  });
+});
