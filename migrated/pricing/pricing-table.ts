@@ -77,6 +77,16 @@ export class PricingTable {
     return () => clearInterval(t);
   }
 
+  /**
+   * The entry under exactly this key (no fuzzy matching), e.g. for the legacy's max_tokens clamp,
+   * which reads `pricingData[model]` directly. Reflects refreshes.
+   */
+  entry(modelName: string): ModelPrice | null {
+    const data = this.data;
+    if (!data || !modelName || !Object.prototype.hasOwnProperty.call(data, modelName)) return null;
+    return data[modelName] ?? null;
+  }
+
   get loaded(): boolean {
     return this.data !== null;
   }

@@ -23,6 +23,9 @@ describe('pricing table lookup (pricingService.getModelPricing order)', () => {
     expect(fuzzy).not.toBeNull();
     expect(table.getModelPricing('claude-sonnet-4-5-mock-stream-error')).toBeNull();
     expect(table.getModelPricing('')).toBeNull();
+    expect(mem.entry('model-a')).toBeNull(); // exact only
+    expect(mem.entry('Model_A')).toBe(first);
+    expect(mem.entry('toString')).toBeNull();
   });
 
   it('re-reads the file when its mtime changes and keeps the old table on a broken file', async () => {
