@@ -77,7 +77,7 @@ export async function createReplayer(opts: ReplayerOptions): Promise<Replayer> {
   let pgNote = 'PostgreSQL: not needed yet';
   const deviations = readDeviations(opts.deviationsFile ?? join(projectRoot, 'compat-tests', 'accepted-deviations.json'));
   const noiseCache = new Map<string, NoiseFile[]>();
-  const settleMs = opts.settleMs ?? 60;
+  const settleMs = opts.settleMs ?? 40;
   const settleMaxMs = opts.settleMaxMs ?? 3000;
   let deadLegacyPort = 0;
 
@@ -162,7 +162,7 @@ export async function createReplayer(opts: ReplayerOptions): Promise<Replayer> {
       redisAfter = (await dumpRedisSnapshot(client)) as RedisSnapshot;
       const giveUp = Date.now() + settleMaxMs;
       for (;;) {
-        await new Promise((r) => setTimeout(r, 40));
+        await new Promise((r) => setTimeout(r, 25));
         const again = (await dumpRedisSnapshot(client)) as RedisSnapshot;
         const same = JSON.stringify(again) === JSON.stringify(redisAfter);
         redisAfter = again;
