@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { MigratedDeps } from '../runtime/deps.js';
+import { PgStore } from '../pg/store.js';
 import { ApiKeyRepository } from '../storage/api-keys.js';
 import { applyBrowserFallback } from './browser-fallback.js';
 import { systemPromptThreshold } from './claude-code-prompt.js';
@@ -79,7 +80,8 @@ function toAuthenticatedKey(v: ValidatedKey): AuthenticatedKey {
 
 export function createApiKeyAuthenticator(deps: MigratedDeps, options: AuthenticatorOptions = {}): ApiKeyAuthenticator {
   const env = options.env ?? process.env;
-  const repo = new ApiKeyRepository({ redis: deps.redis, clock: deps.clock, log: deps.log });
+  const pgStore = deps.pg ? new PgStore(deps.pg, deps.clock, deps.log) : null;
+  const repo = new ApiKeyRepository({ redis: deps.redis, clock: deps.clock, log: deps.log, pgStore });
   const relayConfig = new RelayConfigReader(deps.redis, deps.clock);
   const leases = options.leases ?? createLeaseStore(deps.redis, deps.clock);
   const promptThreshold = systemPromptThreshold(env);

@@ -7,9 +7,10 @@
  * removed) against ~28 prompt templates extracted from the Claude Code CLI, and requires every
  * entry to reach SYSTEM_PROMPT_THRESHOLD (default 0.5). We carry the short one-line templates
  * verbatim (they are the identity lines Claude Code sends) and recognise the long templates by
- * their fixed opening sentences instead of scoring against their full text. Recorded in
- * DEVIATIONS.md: a system entry that merely resembles a long template (≥ 0.5) without its
- * opening line is rejected here and accepted by the legacy.
+ * their fixed opening sentence and a minimum length instead of scoring against their full text.
+ * Recorded in DEVIATIONS.md: a system entry that resembles a long template (≥ 0.5) without its
+ * opening line is rejected here and accepted by the legacy, and vice versa for an entry that has
+ * the opening and the length but otherwise different text.
  */
 
 const SHORT_TEMPLATES = [
@@ -20,12 +21,17 @@ const SHORT_TEMPLATES = [
   'You are an assistant for performing a web search tool use',
 ];
 
-/** Opening sentences of the long Claude Code templates (system prompt, output styles, agents). */
-const LONG_TEMPLATE_OPENINGS = [
-  'You are an interactive CLI tool that helps users',
-  "You are Claude Code, Anthropic's official CLI for Claude.",
-  'You are an agent for Claude Code',
-  'Analyze if this message indicates a new conversation topic.',
+/**
+ * Long templates, recognised by their fixed opening plus a minimum length: a Dice score of 0.5
+ * against a template of N non-space characters needs at least ~N/3 characters, so a bare opening
+ * sentence does not pass (the legacy rejects it too). `minChars` = the shortest matching template's
+ * non-space length / 3.
+ */
+const LONG_TEMPLATES: ReadonlyArray<{ opening: string; minChars: number }> = [
+  { opening: 'You are an interactive CLI tool that helps users', minChars: 300 },
+  { opening: "You are an agent for Claude Code, Anthropic's official CLI for Claude", minChars: 383 },
+  { opening: "You are a file search specialist for Claude Code, Anthropic's official CLI for Claude", minChars: 25 },
+  { opening: 'Analyze if this message indicates a new conversation topic.', minChars: 83 },
 ];
 
 /** string-similarity's compareTwoStrings: Dice coefficient over bigram multisets, whitespace removed. */
@@ -57,7 +63,8 @@ const normalize = (s: string) => s.replace(/\s+/g, ' ').trim();
 export function claudeCodePromptScore(text: string): number {
   const value = normalize(text);
   if (!value) return 0;
-  for (const opening of LONG_TEMPLATE_OPENINGS) if (value.startsWith(normalize(opening))) return 1;
+  const compactLength = value.replace(/\s+/g, '').length;
+  for (const t of LONG_TEMPLATES) if (value.startsWith(t.opening) && compactLength >= t.minChars) return 1;
   let best = 0;
   for (const t of SHORT_TEMPLATES) best = Math.max(best, diceCoefficient(value, normalize(t)));
   return best;

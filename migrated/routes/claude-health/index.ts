@@ -1,4 +1,5 @@
 import type { MigratedModule, MigratedModuleFactory } from '../../module.js';
+import { PgStore } from '../../pg/store.js';
 import { AccountRepository } from '../../storage/accounts.js';
 import { legacyRoute } from '../shared/legacy-route.js';
 
@@ -7,7 +8,7 @@ import { legacyRoute } from '../shared/legacy-route.js';
  * 200 when at least one official Claude account is active with status `active`, else 503.
  */
 export const createClaudeHealthModule: MigratedModuleFactory = (deps): MigratedModule => {
-  const accounts = new AccountRepository({ redis: deps.redis, clock: deps.clock });
+  const accounts = new AccountRepository({ redis: deps.redis, clock: deps.clock, pgStore: deps.pg ? new PgStore(deps.pg, deps.clock, deps.log) : null });
   const handle = legacyRoute(deps, async (call) => {
     let health: Record<string, unknown>;
     try {

@@ -12,7 +12,7 @@ export const createHealthModule: MigratedModuleFactory = (deps): MigratedModule 
       const body = await healthBody({
         redis: deps.redis,
         pg: deps.pg,
-        pgEnabled: deps.config.POSTGRES_ENABLED,
+        pgEnabled: deps.pg !== null || deps.config.POSTGRES_ENABLED,
         version,
         nowIso: call.nowIso,
         stats: () => ({ ...counters }),

@@ -1,9 +1,9 @@
 import type { MigratedModule, MigratedModuleFactory } from '../../module.js';
 import { createApiKeyAuthenticator } from '../../auth/authenticate-api-key.js';
 import { filterBlacklisted, hasPermission, modelBodies, permissionBodies } from '../../auth/permissions.js';
-import { PricingTable } from '../../pricing/pricing-table.js';
 import { pathOf } from '../../http/legacy-headers.js';
 import { keyRoute } from '../shared/key-route.js';
+import { lazyPricing } from '../shared/lazy-pricing.js';
 import { allModels, azureModels, droidModels, openaiClaudeModels } from './catalog.js';
 
 /**
@@ -36,18 +36,7 @@ export function classifyModelsPath(path: string): Kind | null {
 
 export const createModelsModule: MigratedModuleFactory = (deps): MigratedModule => {
   const auth = createApiKeyAuthenticator(deps);
-  let pricing: PricingTable | null = null;
-  const pricingTable = () => {
-    if (!pricing) {
-      pricing = new PricingTable(deps.config.PRICING_FILE, deps.log);
-      try {
-        pricing.loadSync();
-      } catch (err) {
-        deps.log.warn({ err: (err as Error).message }, 'pricing file not loaded; model details fall back to now-based created');
-      }
-    }
-    return pricing;
-  };
+  const pricingTable = lazyPricing(deps);
 
   const handle = keyRoute(deps, auth, async (call, { key }) => {
     const kind = classifyModelsPath(pathOf(call.originalUrl));
