@@ -43,18 +43,53 @@ function stripToken(req: IncomingMessage): string | undefined {
   return typeof token === 'string' ? token : undefined;
 }
 
-function headersFrom(request: TeeRequest, extra?: [string, string]): OutgoingHttpHeaders {
-  // Node's request() keeps the order and casing of an array of [name, value] pairs.
+/**
+ * Request headers for the candidate, in the client's order and casing. The body is sent whole, so a
+ * `Transfer-Encoding` header becomes `Content-Length` in its place. `extra` pairs replace a header of the
+ * same name in place, or are appended.
+ */
+function headersFrom(request: TeeRequest, extra: Array<[string, string]> = []): OutgoingHttpHeaders {
   const pairs: string[] = [];
   const raw = request.rawHeaders;
+  const pending = new Map(extra.map(([n, v]) => [n.toLowerCase(), [n, v] as [string, string]]));
+  const replaced = new Set<string>();
+  let hasLength = false;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    if (name === 'content-length' || name === 'transfer-encoding' || name === 'connection' || name === TOKEN_HEADER) continue;
-    pairs.push(raw[i]!, raw[i + 1]!);
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (lower === TOKEN_HEADER) continue;
+    if (lower === 'content-length' || lower === 'transfer-encoding') {
+      if (!hasLength) pairs.push(lower === 'content-length' ? name : 'Content-Length', String(request.body.length));
+      hasLength = true;
+      continue;
+    }
+    if (replaced.has(lower)) continue;
+    const replacement = pending.get(lower);
+    if (replacement) {
+      pairs.push(name, replacement[1]);
+      pending.delete(lower);
+      replaced.add(lower);
+      continue;
+    }
+    pairs.push(name, raw[i + 1]!);
   }
-  if (request.body.length > 0 || ['POST', 'PUT', 'PATCH'].includes(request.method)) pairs.push('Content-Length', String(request.body.length));
-  if (extra) pairs.push(extra[0], extra[1]);
+  if (!hasLength && request.body.length > 0) pairs.push('Content-Length', String(request.body.length));
+  for (const [n, v] of pending.values()) pairs.push(n, v);
+  // Node's request() keeps the order and casing of a flat [name, value, ...] array.
   return pairs as unknown as OutgoingHttpHeaders;
+}
+
+/** What the legacy bridge adds for a client at `clientIp` (see legacy-bridge/forwarded-headers.ts). */
+function legacyForwarded(request: TeeRequest): Array<[string, string]> {
+  let prior: string | undefined;
+  for (let i = 0; i < request.rawHeaders.length; i += 2) {
+    if (request.rawHeaders[i]!.toLowerCase() === 'x-forwarded-for') prior = prior ? `${prior}, ${request.rawHeaders[i + 1]}` : request.rawHeaders[i + 1];
+  }
+  return [
+    ['x-real-ip', request.clientIp],
+    ['x-forwarded-for', prior ? `${prior}, ${request.clientIp}` : request.clientIp],
+    ['x-forwarded-proto', 'http'],
+  ];
 }
 
 function capture(target: URL, request: TeeRequest, headers: OutgoingHttpHeaders, signal?: AbortSignal): Promise<CapturedResponse> {
@@ -141,12 +176,12 @@ export function createCandidateRunner(legacyUrl: string, runner: MigratedRunner)
 
   return {
     async run(x) {
-      if (x.side === 'legacy') return capture(legacy, x.request, headersFrom(x.request), x.signal);
+      if (x.side === 'legacy') return capture(legacy, x.request, headersFrom(x.request, legacyForwarded(x.request)), x.signal);
       const url = await loopback();
       const token = `${process.pid}-${++seq}-${Math.floor(performance.now() * 1000)}`;
       pending.set(token, { run: x });
       try {
-        return await capture(url, x.request, headersFrom(x.request, [TOKEN_HEADER, token]), x.signal);
+        return await capture(url, x.request, headersFrom(x.request, [[TOKEN_HEADER, token]]), x.signal);
       } finally {
         pending.delete(token);
       }

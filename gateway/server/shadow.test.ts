@@ -79,6 +79,13 @@ describe('shadow tee', () => {
     expect(exchanges[0]!.candidate.status).toBe(200);
     expect((JSON.parse(exchanges[0]!.candidate.body.toString()) as { side?: string }).side).toBeUndefined();
     expect(exchanges[0]!.primary.body.toString()).toContain('"side":"migrated"');
+    // The legacy got the copy like the bridge sends requests: client headers in order, plus X-Real-IP / XFF.
+    const seen = origin.seen[origin.seen.length - 1]!;
+    expect(seen.url).toBe('/echo?x=1');
+    const names = seen.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+    expect(names.indexOf('x-test')).toBeLessThan(names.indexOf('content-length'));
+    expect(seen.rawHeaders[seen.rawHeaders.findIndex((h) => h.toLowerCase() === 'x-real-ip') + 1]).toBe('127.0.0.1');
+    expect(names).not.toContain('x-gateway-candidate-token');
   });
 
   it('drops and counts: not sampled, body too large, too many in flight — the client is served either way', async () => {
