@@ -129,6 +129,12 @@ describe('PostgreSQL mirror and fallback', () => {
     await redis.flushdb();
     expect((await repo.findByHash(rec.apiKey!))?.name).toBe(rec.name);
     expect((await repo.getById(OAUTH_KEY_ID))?.apiKey).toBe(rec.apiKey);
+    // users: Redis first, then PG
+    await store.upsertUser({ id: 'u1', username: 'alice', isActive: true, createdAt: '2026-11-26T00:00:00.000Z' });
+    const users = new UserSessions(redis, clock, store);
+    expect((await users.user('u1'))?.isActive).toBe(true);
+    await redis.set('user:u1', JSON.stringify({ id: 'u1', isActive: false }));
+    expect((await users.user('u1'))?.isActive).toBe(false);
   });
 
   it('a dead PostgreSQL never stalls: bounded timeout, logged, swallowed', async () => {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../runtime/clock.js';
+import type { PgStore } from '../pg/store.js';
 import { keys, ttl } from './keys.js';
 
 /**
@@ -178,9 +179,11 @@ export interface UserSession {
 
 /** LDAP user sessions: `user_session:{token}` STRING JSON {token, userId, createdAt, expiresAt}. */
 export class UserSessions {
+  /** `pgStore`: users are read Redis first, then PostgreSQL (legacy userService.getUserById). */
   constructor(
     private readonly redis: Redis,
     private readonly clock: Clock,
+    private readonly pgStore?: PgStore | null,
   ) {}
 
   async get(token: string): Promise<UserSession | null> {
@@ -210,14 +213,17 @@ export class UserSessions {
     await this.redis.del(keys.userSession(token));
   }
 
-  /** `user:{id}` JSON (null when absent or corrupt). */
+  /** `user:{id}` JSON, else the PostgreSQL `users` row when a store is given; null when absent or corrupt. */
   async user(userId: string): Promise<Record<string, unknown> | null> {
     const raw = await this.redis.get(keys.user(userId));
-    if (!raw) return null;
-    try {
-      return JSON.parse(raw) as Record<string, unknown>;
-    } catch {
-      return null;
+    if (raw) {
+      try {
+        return JSON.parse(raw) as Record<string, unknown>;
+      } catch {
+        return null;
+      }
     }
+    const pg = this.pgStore;
+    return pg?.enabled ? await pg.getUserById(userId) : null;
   }
 }
