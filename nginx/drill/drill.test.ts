@@ -126,6 +126,7 @@ describe('fleet drill: nginx + two gateway processes + published routing table',
         statusListen: `127.0.0.1:${statusPort}`,
         gatewayAdmin: `127.0.0.1:${instances[0]!.spec.adminPort}`,
         exposeUpstream: true,
+        failTimeoutSeconds: 1, // a restarted instance is tried again after 1 s (production default 3 s)
       }),
       nginxPort,
       { workers: 1 },
@@ -218,8 +219,8 @@ describe('fleet drill: nginx + two gateway processes + published routing table',
     await victim.start();
     const restartedAt = Date.now();
     expect((await victim.self())?.applied?.revision).toBe(p.revision);
-    // nginx retries the instance after fail_timeout (3 s).
-    await new Promise((r) => setTimeout(r, 4_000));
+    // nginx tries the instance again after fail_timeout (1 s here).
+    await new Promise((r) => setTimeout(r, 2_500));
     const outcomes: Outcome[] = await load.stop();
     load = null;
 
@@ -227,10 +228,12 @@ describe('fleet drill: nginx + two gateway processes + published routing table',
     const onVictim = (o: Outcome) => o.upstream !== null && o.upstream.split(', ').at(-1) === victim.address;
     const lostOnKilled = failures.filter((o) => o.start <= deadAt && (onVictim(o) || o.upstream === null));
     const otherFailures = failures.filter((o) => !lostOnKilled.includes(o));
+    // Everything that was on the victim when it died (lost, or rescued by nginx's retry before sending).
+    const inFlightAtKill = outcomes.filter((o) => o.start <= deadAt && o.end >= killAt && (onVictim(o) || o.upstream === null)).length;
     const afterRestart = outcomes.filter((o) => o.ok && o.start > restartedAt && onVictim(o)).length;
     const survivorServed = outcomes.filter((o) => o.ok && o.start > killAt && o.start < restartedAt && o.upstream === survivor.address).length;
     console.log(
-      `[drill:kill] ${outcomes.length} requests; SIGKILL ${victim.spec.id} (exit seen after ${deadAt - killAt} ms) with ${CLIENTS} clients running: lost ${lostOnKilled.length} ` +
+      `[drill:kill] ${outcomes.length} requests; SIGKILL ${victim.spec.id} (exit seen after ${deadAt - killAt} ms) with ${CLIENTS} clients running (${inFlightAtKill} on it): lost ${lostOnKilled.length} ` +
         `(${lostOnKilled.filter((o) => o.streaming).length} streams cut, ${lostOnKilled.filter((o) => !o.streaming).length} calls), other failures ${otherFailures.length}; ` +
         `${survivor.spec.id} served ${survivorServed} meanwhile; ${victim.spec.id} served ${afterRestart} after its restart`,
     );
@@ -238,7 +241,8 @@ describe('fleet drill: nginx + two gateway processes + published routing table',
     expect(
       otherFailures.slice(0, 5).map((f) => `${f.key} start ${f.start - killAt} ms after kill, end ${f.end - killAt}, upstream ${f.upstream}: ${f.error?.slice(0, 40)}`),
     ).toEqual([]);
-    expect(lostOnKilled.length).toBeLessThanOrEqual(CLIENTS);
+    expect(lostOnKilled.length).toBeGreaterThan(0); // the kill did hit running requests
+    expect(lostOnKilled.length).toBeLessThanOrEqual(inFlightAtKill);
     expect(survivorServed).toBeGreaterThan(100);
     expect(afterRestart).toBeGreaterThan(0);
   }, 60_000);

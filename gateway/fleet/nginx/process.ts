@@ -44,7 +44,7 @@ export function renderMainConf(prefix: string, siteConf: string, opts: { workers
     `worker_processes ${opts.workers ?? 1};`,
     ...(isRoot ? ['user root root;'] : []),
     `pid ${join(prefix, 'nginx.pid')};`,
-    `error_log ${join(prefix, 'error.log')} warn;`,
+    `error_log ${join(prefix, 'error.log')} notice;`,
     'worker_rlimit_nofile 8192;',
     'events {',
     '    worker_connections 4096;',
