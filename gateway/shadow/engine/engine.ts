@@ -212,12 +212,18 @@ export class ShadowEngine implements ShadowSink {
       });
     }
     const sideEffects = this.sideEffectsMeasurable(sandboxRun, win, primaryAfter, exclusive);
+    // The primary's upstream calls during its window belong to this request only when no other
+    // request was active; otherwise only the recordings the candidate's calls matched are its own,
+    // and a primary call the candidate did not make cannot be detected (reported as such).
+    const upstreamComplete = this.o.activity ? this.o.activity.activeDuring(x.request.receivedAt, primaryEnd) <= 1 : false;
+    const matchedIds = new Set((upLog?.calls ?? []).map((c) => c.recordingId).filter(Boolean));
+    const primaryUpstreamCalls = (upLog?.primaryCalls ?? []).filter((u) => upstreamComplete || matchedIds.has(u.id));
 
     const detail: ShadowDetail = {
       request: x.request,
       primaryResponse: primary,
       candidateResponse: candidate,
-      primaryUpstream: (upLog?.primaryCalls ?? []).map((u) => ({
+      primaryUpstream: primaryUpstreamCalls.map((u) => ({
         request: { ...u.request, rawHeaders: this.normaliseHost(u.request.rawHeaders) },
         status: u.status,
         rawHeaders: u.rawHeaders,
@@ -282,6 +288,7 @@ export class ShadowEngine implements ShadowSink {
     rec.upstream = {
       calls: detail.candidateUpstream.map((c) => ({ outcome: c.outcome, method: c.request.method, url: c.request.url })),
       primaryCalls: detail.primaryUpstream.length,
+      attribution: upstreamComplete ? 'complete' : 'matched-only',
       notAvailable: detail.candidateUpstream.filter((c) => c.outcome === 'not-available').length,
     };
     const keys = snapshots ? Object.keys(snapshots.primaryAfter).length : 0;

@@ -42,7 +42,13 @@ export interface ShadowRecord {
   differences: Difference[];
   /** Values ignored by noise rules / matched as variables. */
   ignored: { count: number; bytes: number };
-  upstream: { calls: UpstreamCallVerdict[]; primaryCalls: number; notAvailable: number };
+  upstream: {
+    calls: UpstreamCallVerdict[];
+    primaryCalls: number;
+    notAvailable: number;
+    /** complete: every primary upstream call in the window is this request's; matched-only: other requests overlapped. */
+    attribution?: 'complete' | 'matched-only';
+  };
   sideEffects: SideEffectVerdict;
   timing: { primaryTtfbMs: number; primaryTotalMs: number; candidateTtfbMs: number; candidateTotalMs: number };
   sandboxWarnings: string[];
