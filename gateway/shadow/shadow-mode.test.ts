@@ -143,7 +143,10 @@ describe('shadow mode end to end', () => {
     expect(d.verdict).toBe('differing');
     expect(d.differences).toHaveLength(1);
     expect(d.differences[0]!.path).toBe('response.body#event[1]$.delta.text');
-    expect(d.firstDivergence).toBe('response.body#event[1]$.delta.text: changed at byte 4: "Hello" vs "Hellp" (SSE event #1 (content_block_delta))');
+    const first = d.differences[0]!;
+    expect([first.expected, first.actual]).toEqual(['Hello', 'Hellp']);
+    expect(first.byteOffset).toBe(d.detail!.primaryResponse.body.indexOf('Hello') + 4);
+    expect(d.firstDivergence).toContain('SSE event #1 (content_block_delta)');
     expect(d.sideEffects.status).toBe('identical');
   });
 
@@ -154,7 +157,8 @@ describe('shadow mode end to end', () => {
     const d = engine().results.differences()[0]!;
     expect(d.differences.map((x) => x.area)).toEqual(['redis']);
     expect(d.sideEffects.status).toBe('differing');
-    expect(d.firstDivergence).toBe(`redis.usage:${KEY}.field.tokens: changed at byte 2: "117" vs "118"`);
+    expect(d.differences[0]).toMatchObject({ path: `redis.usage:${KEY}.field.tokens`, expected: '117', actual: '118' });
+    expect(d.firstDivergence).toContain(`redis.usage:${KEY}.field.tokens`);
   });
 
   it('a missing key is reported', async () => {
@@ -162,7 +166,9 @@ describe('shadow mode end to end', () => {
     await send(gw.dataPort, { model: 'claude-x', messages: [1] });
     await engine().idle();
     const d = engine().results.differences()[0]!;
-    expect(d.firstDivergence).toBe(`redis.last:${KEY}: missing on the candidate, primary has "string \\"claude-x\\""`);
+    expect(d.differences).toHaveLength(1);
+    expect(d.differences[0]).toMatchObject({ path: `redis.last:${KEY}`, kind: 'missing' });
+    expect(d.firstDivergence).toContain(`redis.last:${KEY}: missing on the candidate`);
   });
 
   it('an upstream call the primary did not make is answered "not available in shadow" and reported', async () => {
@@ -216,7 +222,7 @@ describe('shadow mode end to end', () => {
     expect(JSON.parse(crash.text)).toMatchObject({ id: 'msg_1' });
     await engine().idle();
     expect(summary().differing + summary().errors).toBe(errorsBefore + 1);
-    expect(engine().results.differences()[0]!.firstDivergence).toBe('response.status: changed at byte 0: "200" vs "500"');
+    expect(engine().results.differences()[0]!.differences[0]).toMatchObject({ path: 'response.status', expected: '200', actual: '500' });
   });
 
   it('reports on the admin port and saves a difference into a compat suite', async () => {
