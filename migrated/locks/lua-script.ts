@@ -14,6 +14,7 @@ export class LuaScript {
   constructor(
     readonly name: string,
     readonly source: string,
+    /** Fixed number of KEYS, or -1 for "any" (the caller passes them). */
     readonly numberOfKeys: number,
   ) {
     this.sha = createHash('sha1').update(source).digest('hex');
@@ -26,7 +27,7 @@ export class LuaScript {
   }
 
   async run(redis: Redis, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
-    if (keys.length !== this.numberOfKeys) throw new Error(`${this.name}: expected ${this.numberOfKeys} keys, got ${keys.length}`);
+    if (this.numberOfKeys >= 0 && keys.length !== this.numberOfKeys) throw new Error(`${this.name}: expected ${this.numberOfKeys} keys, got ${keys.length}`);
     await this.ensureLoaded(redis);
     try {
       return await redis.evalsha(this.sha, keys.length, ...keys, ...args.map(String));

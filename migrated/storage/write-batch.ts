@@ -10,7 +10,9 @@ import { LuaScript } from '../locks/lua-script.js';
  *
  * Arguments go through exactly as the legacy's client sent them (strings from JS String()),
  * so INCRBYFLOAT/HINCRBYFLOAT sums are formatted by Redis identically.
- * Keys travel in ARGV: fine for standalone Redis (the legacy's deployment), not for Cluster.
+ * Every key is declared in KEYS (numkeys), so tools that route or sandbox by key — the shadow
+ * mode's copy-on-first-touch overlay — see exactly which keys the script writes. Each command
+ * refers to its key by index; arguments follow in ARGV.
  *
  * Measured (bench/sections/30-data-layer.ts): for ~170 commands this is several times faster
  * than a MULTI or even a pipeline through ioredis.
@@ -19,13 +21,13 @@ const APPLY = new LuaScript(
   'applyWriteBatch',
   `local i, n, failed = 1, #ARGV, {}
 while i <= n do
-  local cmd, count = ARGV[i], tonumber(ARGV[i + 1])
-  local r = redis.pcall(cmd, unpack(ARGV, i + 2, i + 1 + count))
-  if type(r) == 'table' and r.err then failed[#failed + 1] = cmd .. ' ' .. ARGV[i + 2] .. ': ' .. r.err end
-  i = i + 2 + count
+  local cmd, key, count = ARGV[i], KEYS[tonumber(ARGV[i + 1])], tonumber(ARGV[i + 2])
+  local r = redis.pcall(cmd, key, unpack(ARGV, i + 3, i + 2 + count))
+  if type(r) == 'table' and r.err then failed[#failed + 1] = cmd .. ' ' .. key .. ': ' .. r.err end
+  i = i + 3 + count
 end
 return failed`,
-  0,
+  -1,
 );
 
 /** The write commands the data layer queues; implemented by WriteBatch and by pipelines. */
@@ -43,12 +45,25 @@ export interface WriteOps {
 
 export class WriteBatch implements WriteOps {
   private readonly args: string[] = [];
+  private readonly keyList: string[] = [];
+  private readonly keyIndex = new Map<string, number>();
   private count = 0;
 
-  private push(cmd: string, ...a: Array<string | number>): this {
-    this.args.push(cmd, String(a.length), ...a.map(String));
+  private push(cmd: string, key: string, ...a: Array<string | number>): this {
+    let idx = this.keyIndex.get(key);
+    if (idx === undefined) {
+      this.keyList.push(key);
+      idx = this.keyList.length;
+      this.keyIndex.set(key, idx);
+    }
+    this.args.push(cmd, String(idx), String(a.length), ...a.map(String));
     this.count++;
     return this;
+  }
+
+  /** The distinct keys written, in first-use order. */
+  get keys(): readonly string[] {
+    return this.keyList;
   }
 
   /** Number of Redis commands queued. */
@@ -87,7 +102,7 @@ export class WriteBatch implements WriteOps {
   /** Apply everything in one EVALSHA; resolves to the list of per-command failures (empty = all applied). */
   async apply(redis: Redis): Promise<string[]> {
     if (this.count === 0) return [];
-    return (await APPLY.run(redis, [], this.args)) as string[];
+    return (await APPLY.run(redis, this.keyList, this.args)) as string[];
   }
 }
 
