@@ -1,9 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../test-support/free-port.js';
 import { projectRoot } from '../../../test-support/paths.js';
+import { runRoutesCli } from '../../cli/routes.js';
 import { compileTable } from '../../routing/match.js';
 import { parsePattern } from '../../routing/pattern.js';
 import type { RoutingTable } from '../../routing/schema.js';
@@ -78,6 +80,32 @@ describe('generated nginx configs', () => {
       const split = await testConfig(renderSplit(table).text);
       expect(split.output).toContain('test is successful');
       expect(split.ok).toBe(true);
+    }
+  });
+
+  it('nginx/sidecar.conf in the repository is the generated sidecar config with default ports', () => {
+    const committed = readFileSync(join(projectRoot, 'nginx', 'sidecar.conf'), 'utf8');
+    expect(committed, 'regenerate: npm run routes -- nginx --mode sidecar --out nginx/sidecar.conf').toBe(renderSidecar());
+  });
+
+  it('routes CLI: nginx --out writes the split config, --check tells when the table moved on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-nginx-cli-'));
+    try {
+      const tablePath = join(dir, 'routing-table.json');
+      const conf = join(dir, 'crs.conf');
+      writeFileSync(tablePath, JSON.stringify({ routes: [{ id: 'web', paths: ['/web/*'], mode: 'legacy' }] }));
+      const lines: string[] = [];
+      const run = (...args: string[]) => runRoutesCli(args, { env: {}, tablePath, out: (l) => lines.push(l), err: (l) => lines.push(l) });
+      expect(await run('nginx', '--out', conf, '--test', '--gateway', '127.0.0.1:8080,127.0.0.1:8082')).toBe(0);
+      expect(readFileSync(conf, 'utf8')).toContain('server 127.0.0.1:8082 max_fails=1 fail_timeout=3s;');
+      expect(await run('nginx', '--check', conf, '--gateway', '127.0.0.1:8080,127.0.0.1:8082')).toBe(0);
+      writeFileSync(tablePath, JSON.stringify({ routes: [{ id: 'web', paths: ['/web/*'], mode: 'legacy' }, { id: 'x', paths: ['/x'], mode: 'legacy' }] }));
+      lines.length = 0;
+      expect(await run('nginx', '--check', conf, '--gateway', '127.0.0.1:8080,127.0.0.1:8082')).toBe(1);
+      expect(lines.join('\n')).toMatch(/DISAGREES with .*routing-table.json: regenerate/);
+      expect(await run('nginx', '--mode', 'sideways')).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
