@@ -58,6 +58,17 @@ describe('legacy bridge pass-through', () => {
     expect(via.wireBody.length).toBe(0);
   });
 
+  it('adds X-Gateway-Route / X-Gateway-Side only when GATEWAY_DEBUG_HEADERS is on', async () => {
+    const g = await startTestGateway(origin.url, { env: { GATEWAY_DEBUG_HEADERS: 'true' }, table: { routes: [{ id: 'b', paths: ['/bytes/*'], mode: 'legacy' }] } });
+    try {
+      const res = await get(g.dataPort, '/bytes/5');
+      expect(res.rawHeaders.slice(-4)).toEqual(['X-Gateway-Route', 'b', 'X-Gateway-Side', 'legacy']);
+      expect(res.body.equals(patternBytes(5))).toBe(true);
+    } finally {
+      await g.close();
+    }
+  });
+
   it('passes chunked bodies with chunked framing', async () => {
     const direct = await get(origin.port, '/chunked/5000');
     const via = await get(gw.dataPort, '/chunked/5000');
@@ -118,6 +129,15 @@ describe('legacy bridge pass-through', () => {
 });
 
 describe('legacy failures', () => {
+  it.each(['/cut/1000', '/cut/1000?chunked'])('a legacy that drops %s mid-body never looks complete to the client', async (path) => {
+    const res = await get(gw.dataPort, path);
+    expect(res.statusLine).toBe('HTTP/1.1 200 OK');
+    const chunked = path.includes('chunked');
+    if (chunked) expect(res.wireBody.toString('latin1').endsWith('0\r\n\r\n')).toBe(false);
+    else expect(res.body.length).toBeLessThan(2000);
+    expect(res.body.subarray(0, 1000).equals(patternBytes(1000))).toBe(true);
+  });
+
   it('answers 502 in the legacy error shape when the legacy is down, and counts it', async () => {
     const dead = await freePort();
     const g = await startTestGateway(`http://127.0.0.1:${dead}`);

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
  *   GET  /sse/:events/:ms   SSE, one event every ms; the last event is `done`
  *   POST /echo              echoes method, url, headers (raw) and a sha-like sum of the body as JSON
  *   GET  /hang              never answers (abort / timeout tests)
+ *   GET  /cut/:n            announces 2n bytes (or chunked with ?chunked), sends n, then drops the connection
  *   anything else           404 JSON
  * Records every request it saw and whether a request was aborted by the client side.
  */
@@ -91,6 +92,12 @@ export async function startOrigin(): Promise<Origin> {
         res.writeHead(200, ['Content-Type', 'application/json; charset=utf-8', 'Content-Length', String(out.length)]);
         res.end(out);
       });
+    } else if (parts[1] === 'cut') {
+      const n = Number(parts[2]);
+      const chunked = url.includes('?chunked');
+      res.writeHead(200, chunked ? ['Content-Type', 'text/event-stream'] : ['Content-Type', 'application/octet-stream', 'Content-Length', String(2 * n)]);
+      res.write(patternBytes(n));
+      setTimeout(() => res.socket?.destroy(), 20);
     } else if (parts[1] === 'hang') {
       watchAbort();
       req.resume();
