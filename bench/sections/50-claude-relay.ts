@@ -1,0 +1,296 @@
+/**
+ * The migrated Claude relay (`claude-messages`) against the legacy, same machine, same run.
+ *
+ * - Console account, non-stream, 10 keep-alive connections: throughput and p99 (alternating rounds).
+ * - Peak RSS of each server process while it is under that load (sampled from /proc).
+ * - Streaming TTFB over the upstream's own TTFB (1 connection).
+ * - Memory per concurrent stream, short vs 50x longer responses (migrated only): bounded or not.
+ *
+ * The legacy is the lab instance (docs/legacy-lab.md: 127.0.0.1:3000, keys in /work/lab/lab.env);
+ * both servers then call the same lab mock upstream (127.0.0.1:18080). Without a reachable legacy,
+ * the section prints absolute figures for the migrated relay against a local bench upstream.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createInterface } from 'node:readline';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChildService } from '../lib/child.js';
+import { runLoad } from '../lib/load.js';
+import { fmt, printTable, summarize } from '../lib/percentiles.js';
+import { legacyTracesDir } from '../../test-support/paths.js';
+import { startPrivateRedis } from '../../test-support/redis-server.js';
+import { loadRedisSnapshot, type RedisSnapshot } from '../../test-support/redis-snapshot.js';
+
+export const title = 'Claude relay: migrated claude-messages vs the legacy';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+const buildDir = join(root, 'node_modules', '.cache', 'relay-bench');
+const benchDir = join(buildDir, 'migrated', 'relay-claude', 'bench');
+
+/**
+ * The servers run as plain `node` on JavaScript compiled for this run (the legacy runs as plain node
+ * too; under the tsx loader every process carries ~30 MB more RSS and a slower start).
+ */
+function compileBenchServers(): void {
+  execFileSync(
+    process.execPath,
+    [
+      join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+      '--ignoreConfig', '--outDir', buildDir, '--rootDir', root, '--module', 'NodeNext', '--moduleResolution', 'NodeNext',
+      '--target', 'ES2022', '--skipLibCheck', '--esModuleInterop', '--resolveJsonModule', '--verbatimModuleSyntax', '--noCheck', '--types', 'node',
+      join(root, 'migrated', 'relay-claude', 'bench', 'relay-server.ts'),
+      join(root, 'migrated', 'relay-claude', 'bench', 'sse-origin.ts'),
+    ],
+    { stdio: 'inherit' },
+  );
+}
+
+/** Like bench/lib/child.ts startChild, but plain node (no loader flags) on a compiled file. */
+function startPlain<T>(file: string, env: Record<string, string> = {}): Promise<ChildService<T>> {
+  const proc = spawn(process.execPath, [file], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`${file} did not report ready`));
+    }, 15_000);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${file} exited early (${code})`));
+    });
+    createInterface({ input: proc.stdout! }).once('line', (line) => {
+      clearTimeout(timer);
+      proc.removeAllListeners('exit');
+      resolve({
+        info: JSON.parse(line) as T,
+        proc,
+        stop: () =>
+          new Promise<void>((r) => {
+            if (proc.exitCode !== null) return r();
+            proc.once('exit', () => r());
+            proc.kill('SIGTERM');
+          }),
+      });
+    });
+  });
+}
+const LEGACY = process.env.BENCH_LEGACY_URL ?? 'http://127.0.0.1:3000';
+const LAB_MOCK = process.env.BENCH_LAB_MOCK_URL ?? 'http://127.0.0.1:18080';
+const LAB_ENV = process.env.BENCH_LAB_ENV ?? '/work/lab/lab.env';
+const LEGACY_PID_FILE = process.env.BENCH_LEGACY_PID ?? '/work/lab/run/legacy.pid';
+const TRACE = '07-messages-nonstream-console';
+const TRACE_KEY = 'cr_7970e39a6d0ab1a83135e5b9968ef0181150f81666bedb680584395350d3ce14';
+
+const body = (stream: boolean) =>
+  JSON.stringify({ model: 'claude-sonnet-4-5-20250929', max_tokens: 256, ...(stream ? { stream: true } : {}), messages: [{ role: 'user', content: 'Say hello to the bench.' }] });
+
+function reachable(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(url, { method: 'GET', timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(true);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(false);
+    });
+    req.end();
+  });
+}
+
+function labEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  try {
+    for (const line of readFileSync(LAB_ENV, 'utf8').split('\n')) {
+      const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+      if (m) out[m[1]!] = m[2]!.replace(/^['"]|['"]$/g, '');
+    }
+  } catch {
+    /* no lab */
+  }
+  return out;
+}
+
+function rssKb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Sample a process's RSS every 50 ms while `fn` runs; resolve with fn's result and the peak (MB). */
+async function withPeakRss<T>(pid: number, fn: () => Promise<T>): Promise<{ result: T; peakMb: number }> {
+  let peak = rssKb(pid);
+  const timer = setInterval(() => (peak = Math.max(peak, rssKb(pid))), 50);
+  try {
+    const result = await fn();
+    peak = Math.max(peak, rssKb(pid));
+    return { result, peakMb: peak / 1024 };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Time to the first body byte of one streamed request. */
+function ttfb(url: string, headers: Record<string, string>, payload: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const req = request(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) } }, (res) => {
+      let first = 0;
+      res.on('data', () => {
+        if (!first) first = performance.now() - started;
+      });
+      res.on('end', () => (res.statusCode === 200 ? resolve(first) : reject(new Error(`status ${res.statusCode}`))));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+async function ttfbSeries(url: string, headers: Record<string, string>, n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(await ttfb(url, headers, body(true)));
+  return out;
+}
+
+/** Open `count` concurrent streams of `events` deltas through the relay; peak RSS growth per stream (MB). */
+async function memoryPerStream(relay: ChildService<{ port: number; pid: number }>, key: string, count: number, events: number): Promise<number> {
+  const url = `http://127.0.0.1:${relay.info.port}/api/v1/messages`;
+  const base = rssKb(relay.info.pid);
+  const { peakMb } = await withPeakRss(relay.info.pid, () =>
+    Promise.all(Array.from({ length: count }, () => ttfb(url, { 'x-api-key': key, 'x-bench-events': String(events), 'x-bench-gap-ms': '2' }, body(true)))),
+  );
+  return (peakMb - base / 1024) / count;
+}
+
+export async function run(): Promise<void> {
+  const env = labEnv();
+  const legacyUp = (await reachable(`${LEGACY}/health`)) && !!env['LAB_CONSOLE_KEY'] && (await reachable(`${LAB_MOCK}/__mock/stats`));
+  compileBenchServers();
+  const redis = await startPrivateRedis();
+  const origin = await startPlain<{ port: number }>(join(benchDir, 'sse-origin.js'));
+  const originUrl = `http://127.0.0.1:${origin.info.port}`;
+  const snapshot = JSON.parse(readFileSync(join(legacyTracesDir, TRACE, 'redis.before.json'), 'utf8')) as RedisSnapshot;
+  const client = redis.client();
+  await loadRedisSnapshot(client, snapshot);
+  // The usage window of this key must not trip any limit during the run.
+  const relayFor = (upstream: string) =>
+    startPlain<{ port: number; pid: number }>(join(benchDir, 'relay-server.js'), { BENCH_REDIS_PORT: String(redis.port), BENCH_UPSTREAM_OVERRIDE: upstream });
+  const relay = await relayFor(legacyUp ? LAB_MOCK : originUrl);
+  const relayUrl = `http://127.0.0.1:${relay.info.port}/api/v1/messages`;
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+  const roundMs = Number(process.env.BENCH_ROUND_MS ?? 1500);
+  const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
+  try {
+    const nonStream = (url: string, key: string) =>
+      runLoad({
+        url,
+        method: 'POST',
+        headers: { 'x-api-key': key, 'content-type': 'application/json' },
+        body: body(false),
+        connections,
+        durationMs: roundMs,
+        keepSamples: true,
+        warmupRequests: connections * 5,
+      });
+    const sides = {
+      migrated: { lat: [] as number[], req: 0, ms: 0, err: 0, peak: 0, firstError: '' },
+      legacy: { lat: [] as number[], req: 0, ms: 0, err: 0, peak: 0, firstError: '' },
+    };
+    const legacyPid = legacyUp ? Number(readFileSync(LEGACY_PID_FILE, 'utf8').trim()) : 0;
+    for (let i = 0; i < rounds; i++) {
+      const m = await withPeakRss(relay.info.pid, () => nonStream(relayUrl, TRACE_KEY));
+      sides.migrated.lat.push(...m.result.samples!.latency);
+      sides.migrated.req += m.result.requests;
+      sides.migrated.ms += m.result.durationMs;
+      sides.migrated.err += m.result.errors;
+      sides.migrated.firstError ||= m.result.firstError ?? '';
+      sides.migrated.peak = Math.max(sides.migrated.peak, m.peakMb);
+      if (legacyUp) {
+        const l = await withPeakRss(legacyPid, () => nonStream(`${LEGACY}/api/v1/messages`, env['LAB_CONSOLE_KEY']!));
+        sides.legacy.lat.push(...l.result.samples!.latency);
+        sides.legacy.req += l.result.requests;
+        sides.legacy.ms += l.result.durationMs;
+        sides.legacy.err += l.result.errors;
+        sides.legacy.firstError ||= l.result.firstError ?? '';
+        sides.legacy.peak = Math.max(sides.legacy.peak, l.peakMb);
+      }
+    }
+    const mS = summarize(sides.migrated.lat);
+    const mRps = (sides.migrated.req / sides.migrated.ms) * 1000;
+    console.log(`Console account, non-stream, ${connections} connections, ${rounds} x ${roundMs} ms rounds${legacyUp ? ' (alternating with the legacy)' : ''}`);
+    if (legacyUp) {
+      const lS = summarize(sides.legacy.lat);
+      const lRps = (sides.legacy.req / sides.legacy.ms) * 1000;
+      printTable(
+        ['metric', 'legacy', 'migrated', 'ratio (migrated/legacy)', 'target'],
+        [
+          ['throughput req/s', fmt(lRps, 1), fmt(mRps, 1), `${fmt(mRps / lRps, 2)}x`, '>= 5x'],
+          ['p50 ms', fmt(lS.p50, 2), fmt(mS.p50, 2), `${fmt(mS.p50 / lS.p50, 2)}x`, ''],
+          ['p99 ms', fmt(lS.p99, 2), fmt(mS.p99, 2), `${fmt(mS.p99 / lS.p99, 2)}x`, '<= 0.2x'],
+          ['peak RSS MB under load', fmt(sides.legacy.peak, 1), fmt(sides.migrated.peak, 1), `${fmt(sides.migrated.peak / sides.legacy.peak, 2)}x`, '<= 0.5x'],
+          ['errors', sides.legacy.err, sides.migrated.err, '', ''],
+        ],
+      );
+    } else {
+      console.log('legacy not reachable (lab at 127.0.0.1:3000 + /work/lab/lab.env): absolute figures only, local bench upstream');
+      printTable(
+        ['metric', 'migrated'],
+        [
+          ['throughput req/s', fmt(mRps, 1)],
+          ['p50 ms', fmt(mS.p50, 2)],
+          ['p99 ms', fmt(mS.p99, 2)],
+          ['peak RSS MB under load', fmt(sides.migrated.peak, 1)],
+          ['errors', sides.migrated.err],
+        ],
+      );
+    }
+    if (sides.migrated.firstError || sides.legacy.firstError) console.log(`first errors: migrated=${sides.migrated.firstError || '-'} legacy=${sides.legacy.firstError || '-'}`);
+
+    // Streaming TTFB over the upstream's own TTFB.
+    const n = Number(process.env.BENCH_TTFB_REQUESTS ?? 30);
+    const upstreamUrl = `${legacyUp ? LAB_MOCK : originUrl}/v1/messages`;
+    const up = summarize(await ttfbSeries(upstreamUrl, {}, n));
+    const mig = summarize(await ttfbSeries(relayUrl, { 'x-api-key': TRACE_KEY }, n));
+    const rows: Array<Array<string | number>> = [
+      ['upstream direct', fmt(up.p50, 2), fmt(up.p99, 2), ''],
+      ['migrated relay', fmt(mig.p50, 2), fmt(mig.p99, 2), `+${fmt(mig.p50 - up.p50, 2)} ms (target <= +2 ms)`],
+    ];
+    if (legacyUp) {
+      const leg = summarize(await ttfbSeries(`${LEGACY}/api/v1/messages`, { 'x-api-key': env['LAB_CONSOLE_KEY']! }, n));
+      rows.push(['legacy', fmt(leg.p50, 2), fmt(leg.p99, 2), `+${fmt(leg.p50 - up.p50, 2)} ms`]);
+    }
+    console.log(`\nStreaming TTFB (first body byte), 1 connection, ${n} requests each`);
+    printTable(['path', 'p50 ms', 'p99 ms', 'over upstream (p50)'], rows);
+
+    // Memory per concurrent stream: short vs long responses (the relay keeps only a partial line per stream).
+    const streamRelay = legacyUp ? await relayFor(originUrl) : relay;
+    try {
+      const count = Number(process.env.BENCH_STREAMS ?? 40);
+      const short = await memoryPerStream(streamRelay, TRACE_KEY, count, 20);
+      const long = await memoryPerStream(streamRelay, TRACE_KEY, count, 1000);
+      console.log(`\nMemory per concurrent stream (migrated, ${count} streams, ~200 B deltas 2 ms apart)`);
+      printTable(
+        ['response length', 'events', 'body KB per stream', 'peak RSS growth per stream MB'],
+        [
+          ['short', 20, fmt((20 * 260) / 1024, 1), fmt(short, 3)],
+          ['long (50x)', 1000, fmt((1000 * 260) / 1024, 1), fmt(long, 3)],
+        ],
+      );
+      console.log(`bounded: ${long <= short + 0.25 ? 'yes' : 'NO'} (growth for a 50x longer response: ${fmt(long - short, 3)} MB per stream)`);
+    } finally {
+      if (streamRelay !== relay) await streamRelay.stop();
+    }
+  } finally {
+    await relay.stop();
+    await origin.stop();
+    client.disconnect();
+    await redis.stop();
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The migrated Claude relay as its own process, for bench/sections/50-claude-relay.ts: serves the
+ * `claude-messages` module on 127.0.0.1 (system clock and ids, Redis from BENCH_REDIS_PORT,
+ * optional BENCH_UPSTREAM_OVERRIDE). `GET /__bench/mem` answers this process's memory figures.
+ * Prints {"port":N,"pid":P} when ready; exits with its parent.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { loadConfig } from '../../../gateway/config/env.js';
+import { systemClock } from '../../runtime/clock.js';
+import { systemIds } from '../../runtime/ids.js';
+import { createClaudeMessagesModule } from '../messages-module.js';
+
+const redis = new Redis({ host: '127.0.0.1', port: Number(process.env.BENCH_REDIS_PORT), lazyConnect: false });
+const config = loadConfig({
+  ENCRYPTION_KEY: process.env.BENCH_ENCRYPTION_KEY ?? 'lab-encryption-key-32chars-00000',
+  PRICING_FILE: process.env.PRICING_FILE,
+  LOG_LEVEL: 'silent',
+} as NodeJS.ProcessEnv);
+const module = createClaudeMessagesModule({
+  config,
+  redis,
+  pg: null,
+  clock: systemClock(8),
+  ids: systemIds(),
+  log: pino({ level: 'silent' }),
+  upstreamOverride: process.env.BENCH_UPSTREAM_OVERRIDE || undefined,
+});
+
+function vmHwmKb(): number {
+  const m = /VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+const server = createServer((req, res) => {
+  if (req.url === '/__bench/mem') {
+    const mu = process.memoryUsage();
+    const body = JSON.stringify({ rss: mu.rss, heapUsed: mu.heapUsed, external: mu.external, arrayBuffers: mu.arrayBuffers, peakRssKb: vmHwmKb() });
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(body);
+    return;
+  }
+  const controller = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  void module.handle(req, res, { routeId: 'bench', params: {}, signal: controller.signal, clientIp: '127.0.0.1' });
+});
+server.keepAliveTimeout = 605_000;
+server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: (server.address() as AddressInfo).port, pid: process.pid })));
+const stop = () => void module.close?.().finally(() => process.exit(0));
+process.on('SIGTERM', stop);
+process.stdin.on('end', stop);
+process.stdin.on('error', stop);
+process.stdin.resume();
