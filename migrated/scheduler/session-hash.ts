@@ -11,7 +11,7 @@ export function sessionHashOf(body: unknown): string | null {
   const metadata = body['metadata'];
   const userId = isObject(metadata) ? metadata['user_id'] : undefined;
   if (userId) {
-    if (typeof userId !== 'string') throw new TypeError('metadata.user_id.match is not a function');
+    if (typeof userId !== 'string') throw new TypeError('userIdString.match is not a function');
     const m = /session_([a-f0-9-]{36})/.exec(userId);
     if (m) return m[1]!;
   }
