@@ -107,6 +107,21 @@ export function diffExchange(ex: Exchange, obs: Observed, noise: CompiledNoise, 
     const aPg = obs.before?.pg ? touchedRows(obs.before.pg, obs.pgAfter) : obs.pgAfter;
     diffs.push(...comparePg(ctx, ePg, aPg));
   }
+  // an id is ONE variable: once it became another id, the old one may appear nowhere on the observed side
+  const renamed = ctx.binder.renamed();
+  if (renamed.length) {
+    const places: Array<[string, string]> = [
+      ['response.body', obs.response.body.toString('utf8')],
+      ['response.header', obs.response.rawHeaders.join('\n')],
+      ...obs.upstream.map((u, i): [string, string] => [`upstream[${i}]`, `${u.url}\n${u.rawHeaders.join('\n')}\n${decodeBytes(u.body).toString('utf8')}`]),
+      ...Object.entries(obs.redisAfter).map(([k, e]): [string, string] => [`redis.${k}`, `${k}\n${JSON.stringify(e.value)}`]),
+      ...(obs.pgAfter ? Object.entries(obs.pgAfter).map(([t, tab]): [string, string] => [`pg.${t}`, JSON.stringify(tab.rows)]) : []),
+    ];
+    for (const [e, a] of renamed) {
+      const where = places.find(([, text]) => text.includes(e));
+      if (where) diffs.push(difference(where[0], 'changed', e, a, { detail: [`recorded id ${e} became ${a} elsewhere, but ${where[0]} still holds ${e}`] }));
+    }
+  }
   const first = bodyDiffs.find((d) => d.byteOffset !== undefined)?.byteOffset;
   return { differences: diffs, ignored: ctx.tally, firstBodyDivergence: first ?? (bodyDiffs.length ? 0 : null) };
 }

@@ -182,7 +182,18 @@ export function compareBytes(ctx: DiffContext, path: string, expected: Buffer, a
   if (expected.equals(actual)) return [];
   const et = expected.toString('utf8');
   const at = actual.toString('utf8');
-  if (Buffer.from(et, 'utf8').equals(expected) && Buffer.from(at, 'utf8').equals(actual)) return compareText(ctx, path, et, at);
+  if (Buffer.from(et, 'utf8').equals(expected) && Buffer.from(at, 'utf8').equals(actual)) {
+    const diffs = compareText(ctx, path, et, at);
+    const first = diffs[0];
+    if (first) {
+      // the first difference carries the body-level first divergence (inner offsets are per value)
+      const fd = firstDivergence(et, at);
+      if (first.byteOffset !== undefined && first.byteOffset !== fd.offset) first.detail = [...(first.detail ?? []), `offset ${first.byteOffset} within the value`];
+      first.byteOffset = fd.offset;
+      first.context = fd.context;
+    }
+    return diffs;
+  }
   if (ignoreByRule(ctx, path, et)) return [];
   let i = 0;
   while (i < expected.length && i < actual.length && expected[i] === actual[i]) i++;

@@ -51,6 +51,10 @@ export class Binder {
     this.backward.set(actual, expected);
     return true;
   }
+  /** Recorded ids that became another id. */
+  renamed(): Array<[string, string]> {
+    return [...this.forward.entries()].filter(([e, a]) => e !== a);
+  }
   /** What a recorded id became in the replay (for matching Redis keys / PG rows by name). */
   mapped(expected: string): string | undefined {
     return this.forward.get(expected);
