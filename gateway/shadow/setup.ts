@@ -141,6 +141,7 @@ export async function startShadowMode(o: ShadowModeOptions): Promise<ShadowMode>
     ...(o.maxQueue !== undefined ? { maxQueue: o.maxQueue } : {}),
     ...(o.keepDifferences !== undefined ? { keepDifferences: o.keepDifferences } : {}),
     noise: loadShadowNoise(o.noiseFiles ?? [DEFAULT_NOISE_FILE]),
+    timezoneOffsetHours: o.timezoneOffsetHours ?? 8,
   });
 
   const describe = () => ({

@@ -16,6 +16,7 @@ import { readKeyStates, type KeyStates } from '../side-effects/key-state.js';
 import { buildSnapshots, type Snapshots } from '../side-effects/snapshots.js';
 import { detailToExchange } from '../save/to-exchange.js';
 import { loadShadowNoise } from './noise.js';
+import { CandidateTime, rawHeaderValue } from './replay-time.js';
 import type { CandidateUpstreamLog, UpstreamTap } from '../upstream-tap/tap.js';
 import { SerialQueue } from './serial-queue.js';
 
@@ -55,6 +56,8 @@ export interface ShadowEngineOptions {
   /** Exchanges waiting for the candidate beyond this are dropped (counted). */
   maxQueue?: number;
   keepDifferences?: number;
+  /** TIMEZONE_OFFSET for the candidate's clock (date-bucketed keys). */
+  timezoneOffsetHours?: number;
   /** Noise rules: the offline suites' files (default: compat-tests/noise.default.json). */
   noise?: CompiledNoise;
   now?: () => number;
@@ -68,6 +71,7 @@ export class ShadowEngine implements ShadowSink {
   private readonly now: () => number;
   private readonly settleMs: number;
   private readonly candidateDeps: Partial<MigratedDeps>;
+  private readonly time: CandidateTime;
   private readonly noise: CompiledNoise;
   private closed = false;
   private readonly pending = new Set<Promise<void>>();
@@ -80,8 +84,11 @@ export class ShadowEngine implements ShadowSink {
     this.noise = o.noise ?? loadShadowNoise();
     // One stable object: the gateway builds the candidate module once per deps object.
     // pg: null — the candidate never dual-writes production PostgreSQL (not sandboxed, not compared).
+    this.time = new CandidateTime(o.timezoneOffsetHours ?? 8, this.now);
     this.candidateDeps = {
       pg: null,
+      clock: this.time.clock,
+      ids: this.time.ids,
       ...(o.sandbox ? { redis: o.sandbox.client } : {}),
       ...(o.upstreamTap ? { upstreamOverride: o.upstreamTap.candidateUrl } : {}),
     };
@@ -183,17 +190,23 @@ export class ShadowEngine implements ShadowSink {
     const run = sb ? await sb.overlay.beginRun(win?.preImages ?? new Map()) : undefined;
     const upLog: CandidateUpstreamLog | undefined = this.o.upstreamTap?.beginCandidateRun({ fromMs: x.request.receivedAt, toMs: primaryEnd });
     const candStart = this.now();
-    const candidate = await x.runCandidate({
-      deps: this.candidateDeps,
-      signal: AbortSignal.timeout(this.o.candidateTimeoutMs ?? 30_000),
-    });
+    this.time.begin(x.request.receivedAt, rawHeaderValue(primary.rawHeaders, 'x-request-id'));
+    let candidate: CapturedResponse;
+    try {
+      candidate = await x.runCandidate({
+        deps: this.candidateDeps,
+        signal: AbortSignal.timeout(this.o.candidateTimeoutMs ?? 30_000),
+      });
+      await sleep(this.settleMs);
+    } finally {
+      this.time.end();
+    }
     if (candidate.error && candidate.status === 0) {
       const rec = this.record(x, primary, candidate, 'error', `candidate failed: ${candidate.error}`);
       this.o.log.warn({ shadow: x.id, routeId: x.routeId, err: candidate.error }, 'shadow candidate failed');
       this.results.add(rec);
       return;
     }
-    await sleep(this.settleMs);
     const sandboxRun: SandboxRunResult | undefined = run?.finish();
     const primaryWritten = new Set(win?.writes.flatMap((w) => w.keys.map(latin1)) ?? []);
     let snapshots: Snapshots | undefined;
@@ -243,7 +256,7 @@ export class ShadowEngine implements ShadowSink {
           : null,
       elapsedMs: (primaryReadAt || primaryEnd) - x.request.receivedAt,
     };
-    const expected = detailToExchange(detail, { name: `shadow-${x.id}`, note: '', origin: x.routeId, timezoneOffsetHours: 8 });
+    const expected = detailToExchange(detail, { name: `shadow-${x.id}`, note: '', origin: x.routeId, timezoneOffsetHours: this.o.timezoneOffsetHours ?? 8 });
     // Connection / Keep-Alive describe the hop that carried the copy (the candidate is called over
     // a fresh connection), not the service: they are left out on both sides.
     expected.response.rawHeaders = withoutHopHeaders(expected.response.rawHeaders);
