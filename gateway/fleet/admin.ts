@@ -47,8 +47,34 @@ async function addToJson(c: Context, extra: Record<string, unknown>): Promise<vo
   c.res = c.json({ ...body, ...extra }, c.res.status as 200);
 }
 
+/** Prometheus text of this instance's fleet state (appended to /gateway/metrics). */
+export function fleetMetrics(s: FleetStatus | null): string {
+  const lines: string[] = [];
+  const gauge = (name: string, help: string, value: number) => lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${value}`);
+  const counter = (name: string, help: string, value: number) => lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name} ${value}`);
+  gauge('gateway_fleet_redis_up', 'Redis (the published table) answered the last check: 1, else 0', s?.redis === 'ok' ? 1 : 0);
+  gauge('gateway_fleet_published_revision', 'Latest routing-table revision seen in Redis (0: none published)', s?.publishedRevision ?? 0);
+  gauge('gateway_fleet_applied_revision', 'Revision this instance serves (0: still the table file)', s?.applied?.revision ?? 0);
+  gauge('gateway_fleet_in_sync', 'This instance serves the latest published revision and Redis answers: 1, else 0', s?.inSync ? 1 : 0);
+  gauge(
+    'gateway_fleet_apply_lag_seconds',
+    'Publish to apply time of the revision this instance serves',
+    s?.applied ? Math.max(0, s.applied.appliedAt - s.applied.publishedAt) / 1000 : 0,
+  );
+  counter('gateway_fleet_applies_total', 'Published revisions applied since start', s?.applies ?? 0);
+  counter('gateway_fleet_rejects_total', 'Published revisions rejected since start (the last good table kept serving)', s?.rejects ?? 0);
+  return `${lines.join('\n')}\n`;
+}
+
 export function fleetAdminExtension(d: FleetAdminDeps): (app: Hono) => void {
   return (app) => {
+    app.use('/gateway/metrics', async (c, next) => {
+      await next();
+      if (c.res.status !== 200) return;
+      const base = await c.res.text();
+      c.res = new Response(`${base.replace(/\n?$/, '\n')}${fleetMetrics(d.status())}`, { status: 200, headers: c.res.headers });
+    });
+
     app.get('/gateway/fleet', async (c) => c.json({ self: { ...d.status(), ...describeSelf(d.status()) }, fleet: await fleetView(d) }));
 
     app.use('/gateway/health', async (c, next) => {

@@ -113,6 +113,11 @@ describe('gateway/main.ts following the published table (ROUTING_SOURCE=redis)',
     expect(routes.body.fleet.converged).toBe(true);
     const health = await json('/gateway/health');
     expect(health.body.fleet).toMatchObject({ state: 'in-sync', instanceId: 'main-1', redis: 'ok', runningRevision: 1, servingLastGoodTable: false });
+    const metrics = (await send(adminPort, 'GET', '/gateway/metrics')).body;
+    expect(metrics).toMatch(/^gateway_requests_total|^# (HELP|TYPE) gateway_/m); // the gateway's own metrics are still there
+    expect(metrics).toMatch(/^gateway_fleet_applied_revision 1$/m);
+    expect(metrics).toMatch(/^gateway_fleet_in_sync 1$/m);
+    expect(metrics).toMatch(/^gateway_fleet_redis_up 1$/m);
   });
 
   it('follows a publish from the CLI; the file is not watched; reload and SIGHUP read Redis', async () => {
@@ -164,6 +169,9 @@ describe('gateway/main.ts following the published table (ROUTING_SOURCE=redis)',
     const routes = await json('/gateway/routes');
     expect(routes.body.version).toBe('first@r3');
     expect(routes.body.fleet.error).toMatch(/fleet view unavailable/);
+    const metrics = (await send(adminPort, 'GET', '/gateway/metrics')).body;
+    expect(metrics).toMatch(/^gateway_fleet_redis_up 0$/m);
+    expect(metrics).toMatch(/^gateway_fleet_applied_revision 3$/m);
   });
 
   it('drains and exits 0 on SIGTERM', async () => {

@@ -58,6 +58,9 @@ export interface FleetStatus {
   lastError: { revision: number | null; message: string; at: number } | null;
   /** True when the instance runs the latest published revision (or nothing is published) and Redis answers. */
   inSync: boolean;
+  /** Revisions applied / rejected since start. */
+  applies: number;
+  rejects: number;
 }
 
 export interface FleetSync {
@@ -88,6 +91,8 @@ export async function startFleetSync(opts: FleetSyncOptions): Promise<FleetSync>
     applied: null,
     lastError: null,
     inSync: false,
+    applies: 0,
+    rejects: 0,
   };
   /** A revision that failed validation/apply: not retried until a newer one appears. */
   let rejected: { revision: number; sha256: string } | null = null;
@@ -128,6 +133,7 @@ export async function startFleetSync(opts: FleetSyncOptions): Promise<FleetSync>
   const apply = async (doc: PublishedTable) => {
     const fail = (message: string) => {
       rejected = { revision: doc.revision, sha256: doc.sha256 };
+      state.rejects++;
       state.lastError = { revision: doc.revision, message, at: clock.now() };
       log?.error({ instanceId, revision: doc.revision, err: message }, 'fleet: published table rejected, keeping the last good table');
     };
@@ -146,6 +152,7 @@ export async function startFleetSync(opts: FleetSyncOptions): Promise<FleetSync>
     if (!result.ok) return fail(result.error ?? 'applyTable refused the table');
     state.applied = { revision: doc.revision, version: fleetVersion(doc), sha256: doc.sha256, appliedAt: clock.now(), publishedAt: doc.publishedAt };
     state.lastError = null;
+    state.applies++;
     rejected = null;
     log?.info({ instanceId, revision: doc.revision, version: fleetVersion(doc), lagMs: state.applied.appliedAt - doc.publishedAt }, 'fleet: table applied');
   };
