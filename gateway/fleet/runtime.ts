@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import * as v from 'valibot';
@@ -64,7 +65,9 @@ export function createFleetRuntime(
 ): FleetRuntime {
   const log = opts.log;
   const clock = opts.clock ?? systemClock(8);
-  const instanceId = fleetEnv.FLEET_INSTANCE_ID ?? defaultInstanceId();
+  // Under GATEWAY_WORKERS each node:cluster worker follows the table on its own: one instance per worker.
+  const worker = cluster.isWorker && cluster.worker ? `/w${cluster.worker.id}` : '';
+  const instanceId = `${fleetEnv.FLEET_INSTANCE_ID ?? defaultInstanceId()}${fleetEnv.FLEET_INSTANCE_ID ? worker : ''}`;
   const redis: Redis = createRedisClient(config, { commandTimeoutMs: 1000, maxBackoffMs: 1000, connectionName: `gateway-fleet:${instanceId}` });
   let subscriber: Redis | null = null;
   let sync: FleetSync | null = null;
