@@ -1,5 +1,6 @@
 import { createServer, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { applyForwardedHeaders, forwardedValues } from '../../legacy-bridge/forwarded-headers.js';
 import type { MigratedDeps } from '../../migrated/runtime/deps.js';
 import type { Side } from '../routing/schema.js';
 import type { MigratedRunner } from './migrated-runner.js';
@@ -79,17 +80,13 @@ function headersFrom(request: TeeRequest, extra: Array<[string, string]> = []): 
   return pairs as unknown as OutgoingHttpHeaders;
 }
 
-/** What the legacy bridge adds for a client at `clientIp` (see legacy-bridge/forwarded-headers.ts). */
+/** What the legacy bridge adds for a client at `clientIp` (legacy-bridge/forwarded-headers.ts). */
 function legacyForwarded(request: TeeRequest): Array<[string, string]> {
-  let prior: string | undefined;
+  const prior: string[] = [];
   for (let i = 0; i < request.rawHeaders.length; i += 2) {
-    if (request.rawHeaders[i]!.toLowerCase() === 'x-forwarded-for') prior = prior ? `${prior}, ${request.rawHeaders[i + 1]}` : request.rawHeaders[i + 1];
+    if (request.rawHeaders[i]!.toLowerCase() === 'x-forwarded-for') prior.push(request.rawHeaders[i + 1]!);
   }
-  return [
-    ['x-real-ip', request.clientIp],
-    ['x-forwarded-for', prior ? `${prior}, ${request.clientIp}` : request.clientIp],
-    ['x-forwarded-proto', 'http'],
-  ];
+  return Object.entries(forwardedValues(prior.length ? prior : undefined, request.clientIp));
 }
 
 function capture(target: URL, request: TeeRequest, headers: OutgoingHttpHeaders, signal?: AbortSignal): Promise<CapturedResponse> {
@@ -160,6 +157,7 @@ export function createCandidateRunner(legacyUrl: string, runner: MigratedRunner)
       return;
     }
     pending.delete(token!);
+    applyForwardedHeaders(req, p.run.request.clientIp);
     runner
       .serve(req, res, { routeId: p.run.routeId, module: p.run.module, params: p.run.params, clientIp: p.run.request.clientIp }, p.run.deps)
       .catch(() => {});

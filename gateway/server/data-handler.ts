@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { LegacyBridge } from '../../legacy-bridge/bridge.js';
+import { applyForwardedHeaders } from '../../legacy-bridge/forwarded-headers.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { recordRequest } from '../observability/request-log.js';
 import { canarySide, stickyKey } from '../routing/canary.js';
@@ -81,6 +82,7 @@ export function createDataHandler(d: DataHandlerDeps) {
       d.bridge.forward(req, res);
       return;
     }
+    applyForwardedHeaders(req, clientIp, (req.socket as { encrypted?: boolean }).encrypted === true);
     d.runner.serve(req, res, { routeId, module: route!.module!, params: m!.params, clientIp }).catch(() => {
       d.metrics.errors.inc({ route: routeId, mode, side, kind: 'module_error' });
     });

@@ -27,6 +27,10 @@ const probeModule: MigratedModuleFactory = (deps) => {
         onAbort(String((ctx.signal.reason as Error)?.message));
         return;
       }
+      if (req.url?.startsWith('/headers')) {
+        res.writeHead(200, ['Content-Type', 'application/json']).end(JSON.stringify({ rawHeaders: req.rawHeaders, headers: req.headers }));
+        return;
+      }
       if (req.url?.startsWith('/write')) {
         await deps.redis.set('gw:test', String(deps.clock.now()));
         res.writeHead(204).end();
@@ -47,7 +51,7 @@ beforeAll(async () => {
     deps: { clock: frozenClock(1_700_000_000_000) },
     modules: { probe: async () => probeModule },
     table: {
-      routes: [{ id: 'probe', paths: ['/ctx/:id', '/wait', '/write'], mode: 'migrated', module: 'probe' }],
+      routes: [{ id: 'probe', paths: ['/ctx/:id', '/wait', '/write', '/headers'], mode: 'migrated', module: 'probe' }],
     },
   });
 });
@@ -74,6 +78,19 @@ describe('migrated side', () => {
     expect(await client.get('gw:test')).toBe('1700000000000');
     const health = (await (await fetch(`http://127.0.0.1:${gw.adminPort}/gateway/health`)).json()) as { redis: { status: string } };
     expect(health.redis.status).toBe('healthy');
+  });
+
+  it('shows the module the request headers the legacy gets through the bridge (X-Real-IP, X-Forwarded-*)', async () => {
+    const headers = { 'X-Forwarded-For': '10.1.2.3', 'x-api-key': 'cr_abc', 'X-Custom': 'v' };
+    const mod = (await (await fetch(`http://127.0.0.1:${gw.dataPort}/headers`, { headers })).json()) as { rawHeaders: string[] };
+    const leg = (await (await fetch(`http://127.0.0.1:${gw.dataPort}/echo`, { method: 'POST', headers })).json()) as { rawHeaders: string[] };
+    const view = (raw: string[]) =>
+      raw
+        .map((v, i) => (i % 2 === 0 ? v.toLowerCase() : v))
+        .reduce<string[]>((acc, v, i, all) => (i % 2 === 0 && !['connection', 'content-length'].includes(v) ? [...acc, `${v}: ${all[i + 1]}`] : acc), []);
+    expect(view(mod.rawHeaders)).toEqual(view(leg.rawHeaders));
+    expect(view(mod.rawHeaders)).toContain('x-forwarded-for: 10.1.2.3, 127.0.0.1');
+    expect(view(mod.rawHeaders).slice(-2)).toEqual(['x-real-ip: 127.0.0.1', 'x-forwarded-proto: http']);
   });
 
   it('fires the AbortSignal when the client disconnects mid-response', async () => {

@@ -66,6 +66,8 @@ export function createShadowTee(d: ShadowTeeDeps): ShadowTee {
       const primary: Side = opts.primary;
       const candidate: Side = primary === 'legacy' ? 'migrated' : 'legacy';
       const receivedAt = d.now();
+      // The client's headers as sent (a migrated primary later gets the forwarded headers added in place).
+      const rawHeaders = [...req.rawHeaders];
       const body: Buffer[] = [];
       let size = 0;
       let state: 'copying' | 'abandoned' | 'delivered' = 'copying';
@@ -84,7 +86,7 @@ export function createShadowTee(d: ShadowTeeDeps): ShadowTee {
           method: req.method ?? 'GET',
           url: req.url ?? '/',
           httpVersion: req.httpVersion,
-          rawHeaders: [...req.rawHeaders],
+          rawHeaders,
           body: Buffer.concat(body, size),
           clientIp: req.socket.remoteAddress ?? '',
           receivedAt,
