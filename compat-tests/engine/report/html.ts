@@ -6,9 +6,11 @@ import { routeTable, totalsLine } from './console.js';
 const esc = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-/** Text with the byte at `at` (and the rest of its line) highlighted as the first divergence. */
-function highlighted(text: string, at: number | null): string {
-  if (at === null || at < 0 || at > text.length) return esc(text);
+/** Text with the byte at `byteAt` (and the rest of its line) highlighted as the first divergence. */
+function highlighted(text: string, byteAt: number | null): string {
+  if (byteAt === null || byteAt < 0) return esc(text);
+  const at = Buffer.from(text, 'utf8').subarray(0, byteAt).toString('utf8').length;
+  if (at > text.length) return esc(text);
   const end = text.indexOf('\n', at);
   const stop = end < 0 ? text.length : end;
   return (
