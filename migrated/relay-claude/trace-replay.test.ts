@@ -1,20 +1,15 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { pino } from 'pino';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../gateway/config/env.js';
 import { startMockUpstream, type MockUpstream } from '../../compat-tests/mock-upstream/server.js';
 import { startPrivateRedis, type PrivateRedis } from '../../test-support/redis-server.js';
 import { diffRedisSnapshots, dumpRedisSnapshot, loadRedisSnapshot, type RedisSnapshot } from '../../test-support/redis-snapshot.js';
 import { frozenClock } from '../runtime/clock.js';
-import type { MigratedDeps } from '../runtime/deps.js';
-import { scriptedIds } from '../runtime/ids.js';
-import { LAB_ENV, loadTrace, recordedHeader, send, type Trace, type WireResponse } from '../routes/shared/trace-replay.test-helper.js';
+import { loadTrace, recordedHeader, send, type Trace, type WireResponse } from '../routes/shared/trace-replay.test-helper.js';
 import { createClaudeMessagesModule } from './messages-module.js';
 import { createClaudeCountTokensModule } from './count-tokens-module.js';
 import type { MigratedModuleFactory } from '../module.js';
 import { traceUpstream } from './trace-fixtures.test-helper.js';
+import { serveRelay } from './relay-harness.test-helper.js';
 
 let server: PrivateRedis;
 let redis: Redis;
@@ -35,28 +30,10 @@ async function replay(trace: Trace, factory: MigratedModuleFactory): Promise<{ r
   await loadRedisSnapshot(redis, trace.redisBefore);
   const clock = frozenClock(requestInstant(trace), 8);
   mock.settings.nowMs = () => clock.now();
-  const ids = scriptedIds(3);
+  const h = await serveRelay(factory, redis, { atMs: clock.now(), upstreamOverride: mock.url });
   const rid = recordedHeader(trace, 'X-Request-ID');
-  if (rid) ids.queueRequestIds(rid);
-  const deps: MigratedDeps = {
-    config: loadConfig({ ...LAB_ENV } as unknown as NodeJS.ProcessEnv),
-    redis,
-    pg: null,
-    clock,
-    ids,
-    log: pino({ level: 'silent' }),
-    upstreamOverride: mock.url,
-  };
-  const module = factory(deps);
-  const http: Server = createServer({ keepAliveTimeout: 605_000 }, (req, res) => {
-    const controller = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) controller.abort();
-    });
-    void module.handle(req, res, { routeId: 'test', params: {}, signal: controller.signal, clientIp: '127.0.0.1' });
-  });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  const port = (http.address() as AddressInfo).port;
+  if (rid) h.ids.queueRequestIds(rid);
+  const port = h.port;
   const before = mock.requests().length ? mock.requests()[mock.requests().length - 1]!.seq : 0;
   try {
     const url = new URL(trace.request.url);
@@ -66,9 +43,7 @@ async function replay(trace: Trace, factory: MigratedModuleFactory): Promise<{ r
     await new Promise((r) => setTimeout(r, 50)); // fire-and-forget usage writes
     return { res, upstream: mock.requests().filter((u) => u.seq > before) };
   } finally {
-    await module.close?.();
-    http.closeAllConnections();
-    await new Promise((r) => http.close(r));
+    await h.close();
   }
 }
 
