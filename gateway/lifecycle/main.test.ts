@@ -59,6 +59,13 @@ describe('gateway/main.ts', () => {
     expect(m.stderr().trim().split('\n')).toHaveLength(1);
   });
 
+  it('with workers, an invalid routing table stops the whole group with exit code 1 (no restart loop)', async () => {
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ routes: [{ id: 'x', paths: ['/x'], mode: 'migrated', module: 'nope' }] }));
+    const m = startMain({ GATEWAY_PORT: '0', GATEWAY_ADMIN_PORT: '0', GATEWAY_WORKERS: '2', LEGACY_URL: origin.url, ROUTING_TABLE: join(dir, 'bad.json') });
+    expect(await m.exited).toBe(1);
+    expect(m.stderr()).toMatch(/route "x" field module: unknown migrated module "nope"/);
+  });
+
   it('runs GATEWAY_WORKERS processes and drains an in-flight stream on SIGTERM, exiting 0', async () => {
     const [dataPort, adminPort] = [await freePort(), await freePort()];
     const m = startMain({
