@@ -160,19 +160,20 @@ export async function startFleetSync(opts: FleetSyncOptions): Promise<FleetSync>
   /** One check: read the published revision, apply it when new. Serialised: concurrent calls share a run. */
   let running: Promise<void> | null = null;
   let again = false;
+  /** A revision announced on the channel: saves the revision read (one round trip) on the common path. */
+  let announced: number | null = null;
   const checkOnce = async () => {
-    const revision = await readRevision(redis);
+    const hint = announced;
+    announced = null;
+    const revision = hint !== null && hint > (state.publishedRevision ?? 0) ? hint : await readRevision(redis);
     contact();
     state.publishedRevision = revision;
     const current = state.applied;
     if (revision > 0 && revision !== current?.revision && revision !== rejected?.revision) {
       const doc = await readPublished(redis);
-      if (doc && doc.sha256 !== current?.sha256) {
-        await apply(doc);
-      } else if (doc && current) {
-        // Same content republished under a new revision: adopt the revision number.
-        state.applied = { ...current, revision: doc.revision, version: fleetVersion(doc), appliedAt: clock.now(), publishedAt: doc.publishedAt };
-      }
+      if (doc) state.publishedRevision = doc.revision; // the document is the truth (a hint may lag behind)
+      // Applied even when the content is unchanged: the live table then names the new revision too.
+      if (doc && doc.revision !== current?.revision) await apply(doc);
       await heartbeat();
     }
   };
@@ -202,8 +203,11 @@ export async function startFleetSync(opts: FleetSyncOptions): Promise<FleetSync>
     return running;
   };
 
-  subscriber.on('message', (channel: string) => {
-    if (channel === FLEET_KEYS.channel && !closed) void refresh();
+  subscriber.on('message', (channel: string, message: string) => {
+    if (channel !== FLEET_KEYS.channel || closed) return;
+    const r = Number(message);
+    if (Number.isInteger(r) && r > 0) announced = Math.max(announced ?? 0, r);
+    void refresh();
   });
   // (Re)subscribed after a reconnect: something may have been published meanwhile.
   subscriber.on('ready', () => {

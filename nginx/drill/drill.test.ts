@@ -25,11 +25,12 @@ import { publishTable } from '../../gateway/fleet/published-table.js';
  */
 
 const CLIENTS = 200;
-// Streams of 10 events 60 ms apart and JSON calls answered after 500 ms: the 200 clients stay busy at a
-// request rate two shared cores can carry, so flips land in the middle of many streams.
+// Streams of 10 events 80 ms apart and JSON calls answered after 800 ms (slow upstream calls, as LLM
+// calls are): the 200 clients stay busy at a request rate two shared cores carry next to other suites,
+// and every flip lands in the middle of ~100 streams.
 const EVENTS = 10;
-const GAP_MS = 60;
-const JSON_DELAY_MS = 500;
+const GAP_MS = 80;
+const JSON_DELAY_MS = 800;
 const CYCLES = 10;
 
 type State = { mode: 'legacy' } | { mode: 'migrated' } | { mode: 'canary'; percent: number };
