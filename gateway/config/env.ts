@@ -12,7 +12,7 @@ const port = (fallback: number) =>
   v.pipe(
     v.optional(v.string(), String(fallback)),
     v.transform((s) => Number(s)),
-    v.number(),
+    v.number('must be a port number 0..65535'),
     v.integer('must be an integer'),
     v.minValue(0, 'must be 0..65535'),
     v.maxValue(65535, 'must be 0..65535'),
