@@ -120,13 +120,28 @@ describe('generated nginx configs', () => {
   });
 });
 
-describe('split config under real nginx', () => {
+/** The project's routing-table.json with every route that names a module flipped to migrated (when present). */
+function projectTableFlipped(): RoutingTable | null {
+  const file = join(projectRoot, 'routing-table.json');
+  if (!existsSync(file)) return null;
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as { routes: Array<Record<string, unknown>> };
+  const modules = [...new Set(raw.routes.map((r) => r.module).filter((m): m is string => typeof m === 'string'))];
+  const flipped = { ...raw, routes: raw.routes.map((r) => (typeof r.module === 'string' && r.id !== 'unknown' ? { ...r, mode: 'migrated' } : r)) };
+  return validated(flipped, modules);
+}
+
+const splitCases: Array<[string, () => RoutingTable | null]> = [
+  ['a table with method-restricted routes inside wildcards', () => validated(TRICKY, ['m'])],
+  ['the project routing table with its module routes migrated', projectTableFlipped],
+];
+
+describe.each(splitCases)('split config under real nginx: %s', (_name, makeTable) => {
   let legacy: LabelServer;
   let gateway: LabelServer;
   let nginx: RunningNginx;
   let port: number;
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
-  const table = validated(TRICKY, ['m']);
+  const table = makeTable() ?? validated(TRICKY, ['m']);
 
   beforeAll(async () => {
     legacy = await startLabelServer('legacy');
@@ -171,6 +186,33 @@ describe('split config under real nginx', () => {
     expect(wrong).toEqual([]);
     expect(seen.legacy).toBeGreaterThan(50);
     expect(seen.gateway).toBeGreaterThan(50);
+  });
+});
+
+describe('split config under real nginx: known cases', () => {
+  let legacy: LabelServer;
+  let gateway: LabelServer;
+  let nginx: RunningNginx;
+  let port: number;
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+
+  beforeAll(async () => {
+    legacy = await startLabelServer('legacy');
+    gateway = await startLabelServer('gateway');
+    port = await freePort();
+    const { text } = renderSplit(validated(TRICKY, ['m']), {
+      listen: [`127.0.0.1:${port}`],
+      gateways: [`127.0.0.1:${gateway.port}`],
+      legacy: [`127.0.0.1:${legacy.port}`],
+      statusListen: null,
+    });
+    nginx = await startNginx(text, port);
+  });
+  afterAll(async () => {
+    agent.destroy();
+    await nginx?.stop();
+    await legacy?.close();
+    await gateway?.close();
   });
 
   it('routes the known cases as planned', async () => {
