@@ -35,9 +35,12 @@ export interface WindowResult {
   writes: WriteRecord[];
   /** Writes whose keys could not be determined without asking Redis (movable keys). */
   unresolved: string[];
+  /** Commands of any kind that went through the tap while the window was open (0: the primary is not behind the tap). */
+  commandsSeen: number;
 }
 
 interface WindowState {
+  commandsSeen: number;
   openedAt: number;
   preImages: Map<string, PreImage>;
   pending: Map<string, Promise<void>>;
@@ -105,14 +108,14 @@ export class PrimaryRedisTap {
   }
 
   openWindow(): TapWindow {
-    const w: WindowState = { openedAt: this.now(), preImages: new Map(), pending: new Map(), writes: [], unresolved: [] };
+    const w: WindowState = { openedAt: this.now(), preImages: new Map(), pending: new Map(), writes: [], unresolved: [], commandsSeen: 0 };
     this.windows.add(w);
     return {
       close: async () => {
         this.windows.delete(w);
         const wait = Promise.all(w.pending.values());
         await Promise.race([wait, new Promise((r) => setTimeout(r, this.opts.closeWaitMs ?? 2000))]);
-        return { openedAt: w.openedAt, closedAt: this.now(), preImages: w.preImages, writes: w.writes, unresolved: w.unresolved };
+        return { openedAt: w.openedAt, closedAt: this.now(), preImages: w.preImages, writes: w.writes, unresolved: w.unresolved, commandsSeen: w.commandsSeen };
       },
     };
   }
@@ -238,6 +241,7 @@ export class PrimaryRedisTap {
 
   /** Record a write in every open window and inject pre-image reads ahead of it. */
   private observe(args: Buffer[], multi: ExecEntry[] | null, out: Buffer[], expect: Expect[]): void {
+    for (const w of this.windows) w.commandsSeen++;
     const lookup = this.opts.table.keysOfSync(args);
     const spec = this.opts.table.spec(args);
     if (!lookup) {
