@@ -2,6 +2,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as v from 'valibot';
 import { encodeBytes } from '../format/bytes.js';
+import { MockLogEntrySchema, upstreamFromLog } from '../format/mock-log.js';
 import {
   EXCHANGE_FORMAT,
   PgSnapshotSchema,
@@ -40,18 +41,7 @@ const TraceMeta = v.object({
   elapsedSec: v.number(),
   serverAliveAfter: v.optional(v.boolean()),
 });
-const TraceUpstream = v.array(
-  v.object({
-    via: v.string(),
-    sni: v.optional(v.nullable(v.string()), null),
-    method: v.string(),
-    url: v.string(),
-    headers: v.record(v.string(), v.unknown()),
-    rawHeaders: v.array(v.string()),
-    bodyRaw: v.string(),
-    status: v.number(),
-  }),
-);
+const TraceUpstream = v.array(MockLogEntrySchema);
 
 function readJson<T extends v.GenericSchema>(schema: T, file: string): v.InferOutput<T> {
   const r = v.safeParse(schema, JSON.parse(readFileSync(file, 'utf8')));
@@ -98,15 +88,8 @@ export function importTraceFolder(dir: string, opts: ImportOptions = {}): Exchan
     : null;
   const pgAfter = existsSync(join(dir, 'pg.after.json')) ? readJson(PgSnapshotSchema, join(dir, 'pg.after.json')) : null;
 
-  const up: UpstreamExchange[] = upstream.map((u) => ({
-    method: u.method,
-    url: u.url,
-    host: u.sni ?? (typeof u.headers['host'] === 'string' ? (u.headers['host'] as string) : null),
-    via: u.via,
-    rawHeaders: u.rawHeaders,
-    body: encodeBytes(u.bodyRaw),
-    response: { status: u.status },
-  }));
+  const up: UpstreamExchange[] = upstream.map(upstreamFromLog);
+
 
   return {
     format: EXCHANGE_FORMAT,

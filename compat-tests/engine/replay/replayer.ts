@@ -12,7 +12,8 @@ import { startPrivateRedis, type PrivateRedis } from '../../../test-support/redi
 import { dumpRedisSnapshot, loadRedisSnapshot, type RedisSnapshot as LoaderSnapshot } from '../../../test-support/redis-snapshot.js';
 import { startMockUpstream, type MockUpstream, type RecordedUpstream } from '../../mock-upstream/server.js';
 import { diffExchange } from '../diff/exchange-diff.js';
-import { decodeBytes, encodeBytes } from '../format/bytes.js';
+import { decodeBytes } from '../format/bytes.js';
+import { upstreamFromLog, type MockLogEntry } from '../format/mock-log.js';
 import { rawHeader, type Exchange, type PgSnapshot, type RedisSnapshot, type UpstreamExchange } from '../format/exchange.js';
 import { sendCaptured } from '../record/http-capture.js';
 import { dumpPgSnapshot } from '../record/pg-snapshot.js';
@@ -47,22 +48,8 @@ export interface ReplayerOptions {
   modules?: Record<string, () => Promise<import('../../../migrated/module.js').MigratedModuleFactory>>;
 }
 
-function toUpstream(r: RecordedUpstream): UpstreamExchange {
-  return {
-    method: r.method,
-    url: r.url,
-    host: r.sni ?? (typeof r.headers['host'] === 'string' ? r.headers['host'] : null),
-    via: r.via,
-    rawHeaders: r.rawHeaders,
-    body: encodeBytes(Buffer.from(r.bodyBase64, 'base64')),
-    response: {
-      status: r.response.status,
-      rawHeaders: r.response.rawHeaders,
-      body: encodeBytes(Buffer.from(r.response.bodyBase64, 'base64')),
-      chunks: r.response.chunks,
-    },
-  };
-}
+/** Our mock's log entries have the shape the recorder reads over HTTP. */
+const toUpstream = (r: RecordedUpstream): UpstreamExchange => upstreamFromLog(r as unknown as MockLogEntry);
 
 function forcedTable(table: unknown, routeId: string): unknown {
   const t = structuredClone(table) as { routes: Array<{ id: string; mode: string }> };
