@@ -324,7 +324,7 @@ export class ShadowEngine implements ShadowSink {
   private sideEffectsMeasurable(run: SandboxRunResult | undefined, win: WindowResult | undefined, primaryAfter: KeyStates | undefined, exclusive: boolean): true | string {
     if (!run) return 'no sandbox configured';
     if (!win || !primaryAfter) return 'no shadow Redis tap configured';
-    if (win.commandsSeen === 0) return "no Redis command of the primary went through the shadow Redis tap during its window (point the primary's Redis client at the tap port)";
+    if (win.commandsSeen === 0 && win.clientsAtOpen === 0) return "no Redis command of the primary went through the shadow Redis tap during its window (point the primary's Redis client at the tap port)";
     if (!this.o.activity) return 'no activity tracker: writes cannot be attributed to one request';
     if (!exclusive) return 'other requests were active during the primary window: its writes cannot be attributed to this request';
     if (win.unresolved.length) return `writes with unresolved keys: ${win.unresolved[0]}`;

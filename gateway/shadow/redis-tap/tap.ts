@@ -35,8 +35,10 @@ export interface WindowResult {
   writes: WriteRecord[];
   /** Writes whose keys could not be determined without asking Redis (movable keys). */
   unresolved: string[];
-  /** Commands of any kind that went through the tap while the window was open (0: the primary is not behind the tap). */
+  /** Commands of any kind that went through the tap while the window was open. */
   commandsSeen: number;
+  /** Client connections to the tap when the window opened (0 and no command: the primary is not behind the tap). */
+  clientsAtOpen: number;
 }
 
 interface WindowState {
@@ -90,6 +92,7 @@ export class PrimaryRedisTap {
   private server: Server | undefined;
   private readonly windows = new Set<WindowState>();
   private readonly sockets = new Set<Socket>();
+  private clients = 0;
   private readonly now: () => number;
 
   constructor(private readonly opts: RedisTapOptions) {
@@ -109,13 +112,14 @@ export class PrimaryRedisTap {
 
   openWindow(): TapWindow {
     const w: WindowState = { openedAt: this.now(), preImages: new Map(), pending: new Map(), writes: [], unresolved: [], commandsSeen: 0 };
+    const clientsAtOpen = this.clients;
     this.windows.add(w);
     return {
       close: async () => {
         this.windows.delete(w);
         const wait = Promise.all(w.pending.values());
         await Promise.race([wait, new Promise((r) => setTimeout(r, this.opts.closeWaitMs ?? 2000))]);
-        return { openedAt: w.openedAt, closedAt: this.now(), preImages: w.preImages, writes: w.writes, unresolved: w.unresolved, commandsSeen: w.commandsSeen };
+        return { openedAt: w.openedAt, closedAt: this.now(), preImages: w.preImages, writes: w.writes, unresolved: w.unresolved, commandsSeen: w.commandsSeen, clientsAtOpen };
       },
     };
   }
@@ -135,6 +139,8 @@ export class PrimaryRedisTap {
     server.setNoDelay(true);
     this.sockets.add(client);
     this.sockets.add(server);
+    this.clients++;
+    client.once('close', () => this.clients--);
     const commands = new RespReader(true);
     const replies = new RespReader(false);
     const expect: Expect[] = [];

@@ -14,6 +14,8 @@ export interface RouteSummary {
   errors: number;
   dropped: number;
   sideEffects: { identical: number; differing: number; notMeasured: number };
+  /** Why side effects were not measured, with counts. */
+  notMeasuredReasons: Record<string, number>;
   upstreamNotAvailable: number;
   lastAt: number | null;
 }
@@ -48,6 +50,7 @@ export class ShadowResults {
         errors: 0,
         dropped: 0,
         sideEffects: { identical: 0, differing: 0, notMeasured: 0 },
+        notMeasuredReasons: {},
         upstreamNotAvailable: 0,
         lastAt: null,
       };
@@ -82,6 +85,7 @@ export class ShadowResults {
     }
     const se = r.sideEffects.status === 'not-measured' ? 'notMeasured' : r.sideEffects.status;
     s.sideEffects[se]++;
+    if (r.sideEffects.status === 'not-measured') s.notMeasuredReasons[r.sideEffects.reason] = (s.notMeasuredReasons[r.sideEffects.reason] ?? 0) + 1;
     this.c.sideEffects.inc({ route: r.routeId, status: se === 'notMeasured' ? 'not_measured' : se });
     s.upstreamNotAvailable += r.upstream.notAvailable;
     if (r.verdict !== 'identical') {
