@@ -7,6 +7,7 @@ import { sendBodyError } from './errors.js';
 import { weakEtag } from './etag.js';
 import { defaultHttpSurface, httpSurfaceFromEnv, type HttpSurfaceOptions } from './legacy-surface.js';
 import { legacyReply } from './reply.js';
+import { sendPreflight } from './preflight.js';
 
 let srv: Server | undefined;
 afterEach(() => {
@@ -156,5 +157,33 @@ describe('body intake and the global error handler', () => {
     expect(r.status).toBe(413);
     expect(JSON.parse(r.body.toString())).toEqual({ error: 'Payload Too Large', message: 'Request body size exceeds limit', limit: '10MB' });
     expect(names(r.raw)).not.toContain('X-Request-ID');
+  });
+});
+
+describe('OPTIONS preflight (as answered by the running legacy)', () => {
+  it('cors() defaults: 204, helmet values, wildcard origin, methods, Vary, echoed headers, Content-Length 0', async () => {
+    const port = await serve((req, res) => sendPreflight(req, res, defaultHttpSurface));
+    const r = await call(port, 'OPTIONS', '/api/v1/messages', { origin: 'http://x.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-api-key' });
+    expect(r.status).toBe(204);
+    const lines: string[] = [];
+    for (let i = 0; i < r.raw.length; i += 2) lines.push(`${r.raw[i]}: ${r.raw[i + 1]}`);
+    expect(lines.filter((l) => !l.startsWith('Date: '))).toEqual([
+      'Cross-Origin-Resource-Policy: same-origin',
+      'Referrer-Policy: no-referrer',
+      'Strict-Transport-Security: max-age=15552000; includeSubDomains',
+      'X-Content-Type-Options: nosniff',
+      'X-DNS-Prefetch-Control: off',
+      'X-Download-Options: noopen',
+      'X-Frame-Options: SAMEORIGIN',
+      'X-Permitted-Cross-Domain-Policies: none',
+      'X-XSS-Protection: 0',
+      'Access-Control-Allow-Origin: *',
+      'Access-Control-Allow-Methods: GET,HEAD,PUT,PATCH,POST,DELETE',
+      'Vary: Access-Control-Request-Headers',
+      'Access-Control-Allow-Headers: content-type,x-api-key',
+      'Content-Length: 0',
+      'Connection: keep-alive',
+      'Keep-Alive: timeout=605',
+    ]);
   });
 });

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { HeaderList } from './header-list.js';
 import type { HttpSurfaceOptions } from './legacy-surface.js';
 
@@ -125,4 +125,10 @@ export function pathOf(url: string | undefined): string {
   if (!url) return '/';
   const q = url.indexOf('?');
   return q === -1 ? url : url.substring(0, q);
+}
+
+/** The facts the envelope needs, from a Node request. */
+export function requestFactsOf(req: IncomingMessage): RequestFacts {
+  const socket = req.socket as { encrypted?: boolean } | null;
+  return { method: req.method ?? 'GET', path: pathOf(req.url), headers: req.headers, encrypted: socket?.encrypted === true };
 }

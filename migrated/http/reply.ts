@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isFresh, weakEtag } from './etag.js';
 import { HeaderList } from './header-list.js';
-import { envelopeHeaders, pathOf, type PipelineStage, type RequestFacts } from './legacy-headers.js';
+import { envelopeHeaders, requestFactsOf, type PipelineStage } from './legacy-headers.js';
 import { defaultHttpSurface, type HttpSurfaceOptions } from './legacy-surface.js';
 import { maybeCompress } from './compress.js';
 
@@ -33,10 +33,7 @@ export interface ReplyOptions {
   stage?: PipelineStage;
 }
 
-export function requestFacts(req: IncomingMessage): RequestFacts {
-  const socket = req.socket as { encrypted?: boolean } | null;
-  return { method: req.method ?? 'GET', path: pathOf(req.url), headers: req.headers, encrypted: socket?.encrypted === true };
-}
+export const requestFacts = requestFactsOf;
 
 function addVary(headers: HeaderList, field: string): void {
   const existing = headers.get('Vary');

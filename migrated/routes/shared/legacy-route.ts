@@ -5,6 +5,7 @@ import { readLegacyBody } from '../../http/body.js';
 import { sendBodyError } from '../../http/errors.js';
 import { httpSurfaceFromEnv, type HttpSurfaceOptions } from '../../http/legacy-surface.js';
 import { legacyReply, type LegacyReply } from '../../http/reply.js';
+import { sendPreflight } from '../../http/preflight.js';
 import type { PipelineStage } from '../../http/legacy-headers.js';
 
 /**
@@ -33,6 +34,10 @@ export function legacyRoute(deps: MigratedDeps, handler: RouteHandler, surface: 
   return async (req: IncomingMessage, res: ServerResponse, ctx: MigratedRequestContext): Promise<void> => {
     const nowIso = () => new Date(deps.clock.now()).toISOString();
     const originalUrl = req.url ?? '/';
+    if (req.method === 'OPTIONS') {
+      sendPreflight(req, res, surface);
+      return;
+    }
     const first = await readLegacyBody(req, surface);
     if (!first.ok && first.kind === 'precheck') {
       sendBodyError(req, res, first, { requestId: '', surface, nowIso: nowIso() });
