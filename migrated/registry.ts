@@ -13,6 +13,7 @@ export const migratedModules: Record<string, () => Promise<MigratedModuleFactory
   'not-found': async () => (await import('./routes/not-found/index.js')).createNotFoundModule,
   'claude-messages': async () => (await import('./relay-claude/messages-module.js')).createClaudeMessagesModule,
   'claude-count-tokens': async () => (await import('./relay-claude/count-tokens-module.js')).createClaudeCountTokensModule,
+  'openai-claude-chat': async () => (await import('./relay-claude/openai-chat-module.js')).createOpenAiClaudeChatModule,
   'api-stats': async () => (await import('./routes/api-stats/index.js')).createApiStatsModule,
 };
 

@@ -213,6 +213,17 @@ export async function officialNonStream(c: OfficialCall): Promise<RelayResult> {
   return { status, headers, body: text, accountId: c.accountId };
 }
 
+/** The transformer-path error text: upstream `error.message`, else `message`. */
+function upstreamErrorText(text: string): string {
+  try {
+    const parsed = JSON.parse(text) as { error?: { message?: unknown }; message?: unknown };
+    const m = parsed?.error?.message ?? parsed?.message;
+    return typeof m === 'string' ? m : '';
+  } catch {
+    return '';
+  }
+}
+
 function extractRateLimitText(text: string): boolean {
   try {
     const parsed = JSON.parse(text) as { error?: { message?: unknown } };
@@ -242,7 +253,12 @@ export interface StreamSink {
 }
 
 /** relayStreamRequestWithUsageCapture. Resolves when the client response is finished. */
-export async function officialStream(c: OfficialCall, out: StreamSink, onUsage: (u: StreamUsage) => void): Promise<void> {
+export async function officialStream(
+  c: OfficialCall,
+  out: StreamSink,
+  onUsage: (u: StreamUsage) => void,
+  transform?: (batch: string) => string,
+): Promise<void> {
   const s = c.s;
   const pre = await prepare(c);
   if (pre.kind === 'local') {
@@ -306,8 +322,12 @@ export async function officialStream(c: OfficialCall, out: StreamSink, onUsage: 
     if (status === 400 && text.toLowerCase().includes('organization has been disabled')) void s.official.error(c.accountId, 'blocked', c.sessionHash).catch(() => undefined);
     if (out.writable()) {
       out.start(200);
-      out.write('event: error\n');
-      out.write(`data: ${JSON.stringify({ error: 'Claude API error', status, details: text, timestamp: nowIso() })}\n\n`);
+      if (transform) {
+        out.write(`data: ${JSON.stringify({ type: 'error', error: upstreamErrorText(text) || `Claude API error: ${status}` })}\n\n`);
+      } else {
+        out.write('event: error\n');
+        out.write(`data: ${JSON.stringify({ error: 'Claude API error', status, details: text, timestamp: nowIso() })}\n\n`);
+      }
       out.end();
     }
     throw new RelayError(`Claude API error: ${status}`);
@@ -315,7 +335,7 @@ export async function officialStream(c: OfficialCall, out: StreamSink, onUsage: 
 
   out.start(200);
   const usage = new OfficialUsageCollector(typeof c.body['model'] === 'string' ? c.body['model'] : null);
-  const outcome = await pumpSse(response, out, { signal: c.signal, abort, onEvent: (event) => usage.feed(event) });
+  const outcome = await pumpSse(response, out, { signal: c.signal, abort, onEvent: (event) => usage.feed(event), ...(transform ? { transform } : {}) });
   const u = usage.finish();
   // Deliberate improvement over the legacy: usage seen before a client disconnect is recorded
   // (the legacy destroys the upstream request and records nothing).

@@ -12,6 +12,8 @@ export interface PumpOptions {
   abort(err: Error): void;
   /** Written before ending when the upstream stream fails (console: `event: error` Stream error). */
   onUpstreamError?(err: Error): void;
+  /** Rewrites each batch of complete lines before it is written ('' = write nothing): the OpenAI-compat converter. */
+  transform?(batch: string): string;
 }
 
 /**
@@ -21,6 +23,12 @@ export interface PumpOptions {
  */
 export function pumpSse(stream: Readable, out: StreamSink, o: PumpOptions): Promise<PumpOutcome> {
   const framer = new SseLineFramer();
+  const emit = (bytes: Buffer | null) => {
+    if (!bytes || !out.writable()) return;
+    if (!o.transform) return out.write(bytes);
+    const text = o.transform(bytes.toString('utf8'));
+    if (text) out.write(text);
+  };
   const feed = (lines: string[]) => {
     for (const line of lines) {
       const event = parseDataLine(line);
@@ -35,7 +43,7 @@ export function pumpSse(stream: Readable, out: StreamSink, o: PumpOptions): Prom
       o.signal.removeEventListener('abort', onAbort);
       if (outcome === 'completed') {
         const rest = framer.end();
-        if (rest.out && out.writable()) out.write(rest.out);
+        emit(rest.out);
         feed(rest.lines);
       }
       if (out.writable()) out.end();
@@ -49,7 +57,7 @@ export function pumpSse(stream: Readable, out: StreamSink, o: PumpOptions): Prom
     stream.on('data', (chunk: Buffer) => {
       if (done) return;
       const r = framer.push(chunk);
-      if (r.out && out.writable()) out.write(r.out);
+      emit(r.out);
       feed(r.lines);
     });
     stream.once('end', () => finish('completed'));

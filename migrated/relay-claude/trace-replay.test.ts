@@ -7,6 +7,7 @@ import { frozenClock } from '../runtime/clock.js';
 import { loadTrace, recordedHeader, send, type Trace, type WireResponse } from '../routes/shared/trace-replay.test-helper.js';
 import { createClaudeMessagesModule } from './messages-module.js';
 import { createClaudeCountTokensModule } from './count-tokens-module.js';
+import { createOpenAiClaudeChatModule } from './openai-chat-module.js';
 import type { MigratedModuleFactory } from '../module.js';
 import { traceUpstream } from './trace-fixtures.test-helper.js';
 import { serveRelay } from './relay-harness.test-helper.js';
@@ -33,6 +34,9 @@ async function replay(trace: Trace, factory: MigratedModuleFactory): Promise<{ r
   const h = await serveRelay(factory, redis, { atMs: clock.now(), upstreamOverride: mock.url });
   const rid = recordedHeader(trace, 'X-Request-ID');
   if (rid) h.ids.queueRequestIds(rid);
+  // the OpenAI-compat id is two more request-id draws: hand out the recorded one (its length sets Content-Length)
+  const chat = /"id":"chatcmpl-([0-9a-z]+)"/.exec(trace.responseBody.toString('utf8'));
+  if (chat) h.ids.queueRequestIds(chat[1]!.slice(0, 11), chat[1]!.slice(11));
   const port = h.port;
   const before = mock.requests().length ? mock.requests()[mock.requests().length - 1]!.seq : 0;
   try {
@@ -49,7 +53,12 @@ async function replay(trace: Trace, factory: MigratedModuleFactory): Promise<{ r
 
 const NOISY = /^(date|x-request-id|etag|request-id|anthropic-ratelimit-unified-5h-reset|anthropic-ratelimit-unified-reset|retry-after): /i;
 const normHeaders = (raw: string[]) => raw.map((h) => (NOISY.test(h) ? h.slice(0, h.indexOf(':')) : h));
-const normBody = (b: Buffer) => b.toString('utf8').replace(/"timestamp":"[^"]+"/g, '"timestamp":"<t>"').replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(UTC\+8\)/g, '<time>');
+const normBody = (b: Buffer) =>
+  b
+    .toString('utf8')
+    .replace(/"timestamp":"[^"]+"/g, '"timestamp":"<t>"')
+    .replace(/"id":"chatcmpl-[0-9a-z]+"/g, '"id":"chatcmpl-<id>"')
+    .replace(/"created":\d+/g, '"created":0').replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(UTC\+8\)/g, '<time>');
 
 /** Wall-clock values (ISO instants written at request time) and TTL countdown: the declared noise. */
 const TIME_FIELDS = [
@@ -85,6 +94,7 @@ function normalizeSnapshot(snap: RedisSnapshot): RedisSnapshot {
   };
   for (const [k, e] of Object.entries(snap)) {
     if (e.type === 'list' && k.startsWith('usage:records:')) out[k] = { ...e, value: e.value.map(strip) };
+    else if (e.type === 'string' && k.startsWith('claude_code_headers:')) out[k] = { type: 'string', ttl: e.ttl, value: e.value.replace(/"updatedAt":"[^"]+"/, '"updatedAt":"<t>"') };
     else if (e.type === 'stream') out[k] = { ...e, value: e.value.map(([, fields]) => ['<id>', fields.map((f, i) => (i % 2 ? strip(f) : f))] as [string, string[]]) };
     else out[k] = e;
   }
@@ -111,6 +121,8 @@ const EXCHANGES = [
   '11-claude-code-style-stream-pool-again',
   '12-count-tokens-oauth',
   '13-count-tokens-console',
+  '14-openai-chat-nonstream',
+  '15-openai-chat-stream',
   '22-stream-midstream-error-console',
   '23-upstream-529-oauth',
   '24-upstream-529-console',
@@ -126,11 +138,12 @@ const EXCHANGES = [
   '40-messages-nonstream-console-final',
 ];
 
-describe('claude-messages / claude-count-tokens replay the recorded exchanges', () => {
+describe('claude-messages / claude-count-tokens / openai-claude-chat replay the recorded exchanges', () => {
   for (const name of EXCHANGES) {
     it(name, async () => {
       const trace = loadTrace(name);
-      const { res, upstream } = await replay(trace, name.includes('count-tokens') ? createClaudeCountTokensModule : createClaudeMessagesModule);
+      const factory = name.includes('count-tokens') ? createClaudeCountTokensModule : name.includes('openai-chat') ? createOpenAiClaudeChatModule : createClaudeMessagesModule;
+      const { res, upstream } = await replay(trace, factory);
       const recordedUp = traceUpstream(name);
       expect(upstream.map((u) => [u.method, u.url])).toEqual(recordedUp.map((u) => [u.method, u.url]));
       for (let i = 0; i < recordedUp.length; i++) {
