@@ -34,6 +34,7 @@ async function fleetView(d: FleetAdminDeps): Promise<FleetView | { error: string
 export function describeSelf(s: FleetStatus | null): { state: string; detail: string } {
   if (!s) return { state: 'starting', detail: 'fleet sync not started yet' };
   const running = s.applied ? `runs ${s.applied.version}` : 'runs the table from its file (nothing applied from Redis yet)';
+  if (s.redis === 'connecting') return { state: 'connecting', detail: `${running}; first check of Redis in progress` };
   if (s.redis !== 'ok') return { state: 'redis-unreachable', detail: `${running}; keeps serving it (last good table) until Redis answers` };
   if (s.lastError) return { state: 'rejected', detail: `${running}; r${s.lastError.revision ?? '?'} rejected: ${s.lastError.message}` };
   if (!s.inSync) return { state: 'behind', detail: `${running}; r${s.publishedRevision} published` };

@@ -63,16 +63,8 @@ describe('gateway/main.ts following the published table (ROUTING_SOURCE=redis)',
     return { status: r.status, body: JSON.parse(r.body) as Record<string, any> };
   };
 
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gw-fleet-main-'));
-    tableFile = join(dir, 'routing-table.json');
-    writeFileSync(tableFile, JSON.stringify(table('from-file')));
-    redis = await startPrivateRedis();
-    admin = createRedisClient({ REDIS_HOST: '127.0.0.1', REDIS_PORT: redis.port, REDIS_PASSWORD: '', REDIS_DB: 0, REDIS_ENABLE_TLS: false });
-    origin = await startLabelServer('legacy');
-    [dataPort, adminPort] = [await freePort(), await freePort()];
-    const r = await publishTable(admin, table('first'), { knownModules: [], by: 'test', now: Date.now() });
-    expect(r.ok).toBe(true);
+  async function startMain(): Promise<void> {
+    stderr = '';
     proc = spawn(process.execPath, ['--import', 'tsx', 'gateway/main.ts'], {
       cwd: projectRoot,
       env: {
@@ -89,10 +81,25 @@ describe('gateway/main.ts following the published table (ROUTING_SOURCE=redis)',
         ROUTING_TABLE: tableFile,
         LOG_LEVEL: 'warn',
       },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
+    // pino logs to stdout; start-up failures go to stderr
+    proc.stdout?.on('data', (d: Buffer) => (stderr += d.toString()));
     proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     await until('the admin port', async () => ((await json('/gateway/routes')).status === 200 ? true : undefined), 20_000);
+  }
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gw-fleet-main-'));
+    tableFile = join(dir, 'routing-table.json');
+    writeFileSync(tableFile, JSON.stringify(table('from-file')));
+    redis = await startPrivateRedis();
+    admin = createRedisClient({ REDIS_HOST: '127.0.0.1', REDIS_PORT: redis.port, REDIS_PASSWORD: '', REDIS_DB: 0, REDIS_ENABLE_TLS: false });
+    origin = await startLabelServer('legacy');
+    [dataPort, adminPort] = [await freePort(), await freePort()];
+    const r = await publishTable(admin, table('first'), { knownModules: [], by: 'test', now: Date.now() });
+    expect(r.ok).toBe(true);
+    await startMain();
   }, 40_000);
 
   afterAll(async () => {
@@ -172,6 +179,21 @@ describe('gateway/main.ts following the published table (ROUTING_SOURCE=redis)',
     const metrics = (await send(adminPort, 'GET', '/gateway/metrics')).body;
     expect(metrics).toMatch(/^gateway_fleet_redis_up 0$/m);
     expect(metrics).toMatch(/^gateway_fleet_applied_revision 3$/m);
+  });
+
+  it('restarted while Redis is still away, it comes back on the last applied table (local copy), not its file', async () => {
+    proc.kill('SIGKILL');
+    await new Promise((r) => proc.once('exit', r));
+    await startMain();
+    const routes = await json('/gateway/routes');
+    expect(routes.body.version).toBe('first@r3');
+    expect(stderr).toMatch(/serving the last applied table \(local copy\)/);
+    const health = await until('health to report Redis gone', async () => {
+      const h = await json('/gateway/health');
+      return h.body.fleet?.state === 'redis-unreachable' ? h : undefined;
+    });
+    expect(health.body.fleet).toMatchObject({ redis: 'unreachable', runningRevision: 3, servingLastGoodTable: true });
+    expect(health.body.fleet.detail).toMatch(/runs first@r3; keeps serving it/);
   });
 
   it('drains and exits 0 on SIGTERM', async () => {

@@ -6,7 +6,8 @@ import { systemClock, type Clock } from '../../migrated/runtime/clock.js';
 import { createRedisClient } from '../../migrated/storage/redis-client.js';
 import { ConfigError, type GatewayConfig } from '../config/env.js';
 import { fleetAdminExtension } from './admin.js';
-import { readPublished, tableToApply } from './published-table.js';
+import { readPublished, tableToApply, type PublishedTable } from './published-table.js';
+import { readTableCache, writeTableCache } from './table-cache.js';
 import { defaultInstanceId, startFleetSync, type FleetStatus, type FleetSync, type TableApplier } from './sync.js';
 
 /**
@@ -28,6 +29,9 @@ export const FleetEnvSchema = v.object({
   FLEET_INSTANCE_ID: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._:@-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 . _ : @ -'))),
   /** Revision poll + heartbeat period (the pub/sub message usually arrives first). */
   FLEET_POLL_MS: v.optional(v.pipe(v.string(), v.transform(Number), v.number(), v.integer(), v.minValue(50, 'must be >= 50')), '1000'),
+  /** Local copy of the last applied published table, used when Redis is unreachable at start-up
+   *  (default: `<ROUTING_TABLE>.fleet-cache.json`; each worker of a cluster writes the same content). */
+  FLEET_CACHE_FILE: v.optional(v.pipe(v.string(), v.minLength(1))),
   /** An instance without a heartbeat for this long is shown as silent. */
   FLEET_SILENT_AFTER_MS: v.optional(v.pipe(v.string(), v.transform(Number), v.number(), v.integer(), v.minValue(100, 'must be >= 100')), '5000'),
 });
@@ -56,7 +60,7 @@ export interface FleetRuntime {
   close(): Promise<void>;
 }
 
-type RedisConfig = Pick<GatewayConfig, 'REDIS_HOST' | 'REDIS_PORT' | 'REDIS_PASSWORD' | 'REDIS_DB' | 'REDIS_ENABLE_TLS'>;
+type RedisConfig = Pick<GatewayConfig, 'REDIS_HOST' | 'REDIS_PORT' | 'REDIS_PASSWORD' | 'REDIS_DB' | 'REDIS_ENABLE_TLS' | 'ROUTING_TABLE'>;
 
 export function createFleetRuntime(
   config: RedisConfig,
@@ -68,9 +72,12 @@ export function createFleetRuntime(
   // Under GATEWAY_WORKERS each node:cluster worker follows the table on its own: one instance per worker.
   const worker = cluster.isWorker && cluster.worker ? `/w${cluster.worker.id}` : '';
   const instanceId = `${fleetEnv.FLEET_INSTANCE_ID ?? defaultInstanceId()}${fleetEnv.FLEET_INSTANCE_ID ? worker : ''}`;
+  const cacheFile = fleetEnv.FLEET_CACHE_FILE ?? `${config.ROUTING_TABLE}.fleet-cache.json`;
   const redis: Redis = createRedisClient(config, { commandTimeoutMs: 1000, maxBackoffMs: 1000, connectionName: `gateway-fleet:${instanceId}` });
   let subscriber: Redis | null = null;
   let sync: FleetSync | null = null;
+  /** The document the gateway starts with (Redis, else the local copy). */
+  let initial: PublishedTable | undefined;
 
   const admin = fleetAdminExtension({
     status: () => sync?.status() ?? null,
@@ -86,15 +93,39 @@ export function createFleetRuntime(
       let table: unknown;
       try {
         const doc = await readPublished(redis);
-        if (doc) table = tableToApply(doc);
+        if (doc) {
+          table = tableToApply(doc);
+          initial = doc;
+          await writeTableCache(cacheFile, doc).catch((e: unknown) => log?.warn({ file: cacheFile, err: (e as Error).message }, 'fleet: could not keep a local copy of the table'));
+        }
       } catch (err) {
-        log?.warn({ err: (err as Error).message }, 'fleet: no published table at start-up; serving the table file until Redis answers');
+        const cached = await readTableCache(cacheFile).catch((e: unknown) => {
+          log?.error({ file: cacheFile, err: (e as Error).message }, 'fleet: local copy of the table unreadable');
+          return null;
+        });
+        if (cached) {
+          table = tableToApply(cached);
+          initial = cached;
+          log?.warn({ err: (err as Error).message, revision: cached.revision, file: cacheFile }, 'fleet: Redis unreachable at start-up; serving the last applied table (local copy) until it answers');
+        } else {
+          log?.warn({ err: (err as Error).message }, 'fleet: Redis unreachable at start-up and no local copy; serving the table file until it answers');
+        }
       }
       return table === undefined ? { adminExtensions: [admin], watch: false } : { adminExtensions: [admin], table, watch: false };
     },
     async start(gateway) {
       subscriber = createRedisClient(config, { maxBackoffMs: 1000, connectionName: `gateway-fleet-sub:${instanceId}` });
-      sync = await startFleetSync({ redis, subscriber, applier: gateway, clock, instanceId, pollMs: fleetEnv.FLEET_POLL_MS, log });
+      sync = await startFleetSync({
+        redis,
+        subscriber,
+        applier: gateway,
+        clock,
+        instanceId,
+        pollMs: fleetEnv.FLEET_POLL_MS,
+        log,
+        initial,
+        onApplied: (doc) => writeTableCache(cacheFile, doc),
+      });
     },
     refresh: async () => sync?.refresh(),
     status: () => sync?.status() ?? null,

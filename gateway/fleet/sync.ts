@@ -40,6 +40,12 @@ export interface FleetSyncOptions {
   instanceId?: string | undefined;
   pollMs?: number | undefined;
   log?: Pick<Logger, 'info' | 'warn' | 'error'> | undefined;
+  /** How long start-up waits for the first Redis check (default 500 ms); it continues in the background. */
+  firstCheckWaitMs?: number | undefined;
+  /** The published document the gateway was created with (from Redis or the local copy), if any. */
+  initial?: PublishedTable | undefined;
+  /** Called after a revision was applied (the runtime keeps a local copy for restarts without Redis). */
+  onApplied?: ((doc: PublishedTable) => Promise<void>) | undefined;
 }
 
 export type RedisState = 'connecting' | 'ok' | 'unreachable';
@@ -94,6 +100,10 @@ export async function startFleetSync(opts: FleetSyncOptions): Promise<FleetSync>
     applies: 0,
     rejects: 0,
   };
+  if (opts.initial) {
+    const d = opts.initial;
+    state.applied = { revision: d.revision, version: fleetVersion(d), sha256: d.sha256, appliedAt: startedAt, publishedAt: d.publishedAt };
+  }
   /** A revision that failed validation/apply: not retried until a newer one appears. */
   let rejected: { revision: number; sha256: string } | null = null;
   let closed = false;
@@ -155,6 +165,7 @@ export async function startFleetSync(opts: FleetSyncOptions): Promise<FleetSync>
     state.applies++;
     rejected = null;
     log?.info({ instanceId, revision: doc.revision, version: fleetVersion(doc), lagMs: state.applied.appliedAt - doc.publishedAt }, 'fleet: table applied');
+    opts.onApplied?.(doc).catch((err: unknown) => log?.warn({ instanceId, err: describe(err) }, 'fleet: could not keep a local copy of the table'));
   };
 
   /** One check: read the published revision, apply it when new. Serialised: concurrent calls share a run. */
@@ -229,8 +240,14 @@ export async function startFleetSync(opts: FleetSyncOptions): Promise<FleetSync>
   }, pollMs);
   timer.unref();
 
-  await refresh();
-  if (state.redis === 'ok') await heartbeat().catch(lost);
+  // Wait for the first check only briefly: with Redis away the process must not hang at start-up
+  // (the gateway serves its first table meanwhile and the check goes on in the background).
+  const first = refresh().then(async () => {
+    if (state.redis === 'ok' && !closed) await heartbeat().catch(lost);
+  });
+  let waited: NodeJS.Timeout | undefined;
+  await Promise.race([first, new Promise<void>((r) => (waited = setTimeout(r, opts.firstCheckWaitMs ?? 500)))]);
+  clearTimeout(waited);
 
   return {
     status: () => ({ ...state, applied: state.applied && { ...state.applied }, lastError: state.lastError && { ...state.lastError } }),
