@@ -46,6 +46,18 @@ export function precheckTooLargeBody(): Record<string, unknown> {
   return { error: 'Payload Too Large', message: 'Request body size exceeds limit', limit: '10MB' };
 }
 
+/** Read and discard the rest of a request; resolves when it ended, aborted or failed. */
+function drain(req: IncomingMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (req.readableEnded || req.destroyed) return resolve();
+    const done = () => resolve();
+    req.once('end', done);
+    req.once('close', done);
+    req.once('error', done);
+    req.resume();
+  });
+}
+
 function parserError(status: number, message: string, name = 'Error'): BodyResult {
   return { ok: false, kind: 'parser', status, message, name };
 }
@@ -64,16 +76,23 @@ async function readStream(stream: Readable, limit: number, expected: number | nu
       stream.removeListener('aborted', onAborted);
       resolve(r);
     };
+    let tooLarge = false;
     const onData = (chunk: Buffer) => {
       received += chunk.length;
+      if (tooLarge) return;
       if (received > limit) {
-        finish({ error: parserError(413, 'request entity too large', 'PayloadTooLargeError') });
-        stream.resume();
+        // body-parser reads off the entire request before answering
+        tooLarge = true;
+        chunks.length = 0;
         return;
       }
       chunks.push(chunk);
     };
     const onEnd = () => {
+      if (tooLarge) {
+        finish({ error: parserError(413, 'request entity too large', 'PayloadTooLargeError') });
+        return;
+      }
       if (expected !== null && received !== expected) {
         finish({ error: parserError(400, 'request size did not match content length', 'BadRequestError') });
         return;
@@ -129,7 +148,8 @@ export async function readLegacyBody(req: IncomingMessage, surface: HttpSurfaceO
     const cl = req.headers['content-length'];
     expected = cl !== undefined ? Number.parseInt(cl, 10) : null;
     if (expected !== null && expected > JSON_LIMIT_BYTES) {
-      req.resume();
+      // refused without reading, but answered only once the request has been read off (body-parser's dump)
+      await drain(req);
       return parserError(413, 'request entity too large', 'PayloadTooLargeError');
     }
   } else if (encoding === 'gzip') {
