@@ -18,6 +18,8 @@ import { startShadowMode, type ShadowMode } from './setup.js';
  *   SHADOW_NOISE_FILES                  comma-separated noise files (default compat-tests/noise.default.json)
  *   SHADOW_TAP_MIGRATED_REDIS           true (default): migrated modules reach production through the tap,
  *                                       so a migrated primary's writes are attributed too
+ *   SHADOW_LEGACY_CANDIDATE_SANDBOXED   true only when LEGACY_URL's Redis is a sandbox overlay port: then routes
+ *                                       with primary "migrated" run the legacy as candidate (else dropped, counted)
  */
 
 const int = (fallback: number, min = 0) =>
@@ -41,6 +43,7 @@ export const ShadowEnvSchema = v.object({
   SHADOW_KEEP_DIFFERENCES: int(50, 1),
   SHADOW_NOISE_FILES: v.optional(v.string()),
   SHADOW_TAP_MIGRATED_REDIS: flag(true),
+  SHADOW_LEGACY_CANDIDATE_SANDBOXED: flag(false),
 });
 export type ShadowEnv = v.InferOutput<typeof ShadowEnvSchema>;
 
@@ -88,6 +91,7 @@ export async function shadowFromEnv(env: NodeJS.ProcessEnv, config: GatewayConfi
     keepDifferences: e.SHADOW_KEEP_DIFFERENCES,
     timezoneOffsetHours: config.TIMEZONE_OFFSET,
     dataPort: config.GATEWAY_PORT,
+    legacyCandidateSandboxed: e.SHADOW_LEGACY_CANDIDATE_SANDBOXED,
     ...(e.SHADOW_NOISE_FILES ? { noiseFiles: e.SHADOW_NOISE_FILES.split(',').map((f) => f.trim()).filter(Boolean) } : {}),
   });
   log.info(

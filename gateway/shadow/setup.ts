@@ -49,6 +49,8 @@ export interface ShadowModeOptions {
   /** Noise files (offline suites' format); default compat-tests/noise.default.json. */
   noiseFiles?: string[];
   timezoneOffsetHours?: number;
+  /** LEGACY_URL's Redis is a sandbox overlay: legacy candidates may run (else they are dropped). */
+  legacyCandidateSandboxed?: boolean;
   /** The gateway's data port, when known before the gateway starts (request activity for attribution). */
   dataPort?: number;
 }
@@ -60,6 +62,8 @@ export interface ShadowMode {
   admin: (app: Hono) => void;
   /** Point the primary's Redis client here (legacy REDIS_PORT; migrated primary deps.redis). */
   primaryRedisPort: number;
+  /** The sandbox overlay: a legacy candidate's REDIS_PORT (null without a sandbox). */
+  overlayPort: number | null;
   /** Point the primary's upstream (account apiUrl) here. */
   upstreamPrimaryUrl: string | null;
   upstreamTap: UpstreamTap | null;
@@ -142,11 +146,13 @@ export async function startShadowMode(o: ShadowModeOptions): Promise<ShadowMode>
     ...(o.keepDifferences !== undefined ? { keepDifferences: o.keepDifferences } : {}),
     noise: loadShadowNoise(o.noiseFiles ?? [DEFAULT_NOISE_FILE]),
     timezoneOffsetHours: o.timezoneOffsetHours ?? 8,
+    legacyCandidateSandboxed: o.legacyCandidateSandboxed ?? false,
   });
 
   const describe = () => ({
     settings: { settleMs, candidateTimeoutMs: o.candidateTimeoutMs ?? 30_000, maxQueue: o.maxQueue ?? 64, attribution: attached },
     primaryRedisTap: { port: primaryTap.port, injectedCommands: primaryTap.injected, openWindows: primaryTap.openWindows },
+    overlayPort: overlay?.port ?? null,
     sandbox: overlay ? { port: overlay.port, server: `${o.sandbox!.host}:${o.sandbox!.port}` } : null,
     upstreamTap: upstreamTap
       ? { primary: upstreamTap.primaryUrl, candidate: upstreamTap.candidateUrl, forwarded: upstreamTap.forwarded, recordings: upstreamTap.store.size }
@@ -177,6 +183,7 @@ export async function startShadowMode(o: ShadowModeOptions): Promise<ShadowMode>
       routes(app);
     },
     primaryRedisPort: primaryTap.port,
+    overlayPort: overlay?.port ?? null,
     upstreamPrimaryUrl: upstreamTap?.primaryUrl ?? null,
     upstreamTap,
     engine,

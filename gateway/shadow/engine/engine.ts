@@ -56,6 +56,11 @@ export interface ShadowEngineOptions {
   /** Exchanges waiting for the candidate beyond this are dropped (counted). */
   maxQueue?: number;
   keepDifferences?: number;
+  /**
+   * A legacy candidate (route primary = migrated) is sent to LEGACY_URL. Only set this when that
+   * legacy's Redis is a sandbox overlay port; otherwise such exchanges are dropped (counted).
+   */
+  legacyCandidateSandboxed?: boolean;
   /** TIMEZONE_OFFSET for the candidate's clock (date-bucketed keys). */
   timezoneOffsetHours?: number;
   /** Noise rules: the offline suites' files (default: compat-tests/noise.default.json). */
@@ -112,6 +117,11 @@ export class ShadowEngine implements ShadowSink {
   }
 
   private async handle(x: TeeExchange): Promise<void> {
+    if (x.candidate === 'legacy' && !this.o.legacyCandidateSandboxed) {
+      // The legacy candidate would be LEGACY_URL, i.e. a legacy writing production Redis.
+      this.results.dropped(x.routeId, 'legacy_candidate_not_sandboxed');
+      return;
+    }
     const window = this.o.primaryTap?.openWindow();
     const primary = await x.primaryResponse;
     const primaryEnd = this.now();
