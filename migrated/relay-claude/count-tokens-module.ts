@@ -1,14 +1,13 @@
 import type { MigratedModule, MigratedModuleFactory } from '../module.js';
-import { createApiKeyAuthenticator } from '../auth/authenticate-api-key.js';
 import { hasPermission, permissionBodies } from '../auth/permissions.js';
 import type { AuthSuccess } from '../auth/types.js';
-import { keyRoute } from '../routes/shared/key-route.js';
 import type { RouteCall } from '../routes/shared/legacy-route.js';
 import { sessionHashOf } from '../scheduler/session-hash.js';
 import { consoleNonStream } from './console-relay.js';
 import { CONCURRENCY_FULL_BODY, parseJson, renderResult } from './legacy-render.js';
 import { officialNonStream, type RelayResult } from './official-relay.js';
-import { createRelayServices, type RelayServices } from './relay-services.js';
+import type { RelayServices } from './relay-services.js';
+import { relayModule } from './relay-module.js';
 import { sanitizeUpstreamError } from './sanitize.js';
 
 /**
@@ -17,18 +16,7 @@ import { sanitizeUpstreamError } from './sanitize.js';
  * all console accounts are at their concurrency limit; console 404 → `{"input_tokens":0}` and the
  * account remembers that its endpoint has no count_tokens.
  */
-export const createClaudeCountTokensModule: MigratedModuleFactory = (deps): MigratedModule => {
-  const s = createRelayServices(deps);
-  const auth = createApiKeyAuthenticator(deps);
-  const handle = keyRoute(deps, auth, (call, result) => handleCountTokens(s, call, result));
-  return {
-    name: 'claude-count-tokens',
-    handle,
-    async close() {
-      s.close();
-    },
-  };
-};
+export const createClaudeCountTokensModule: MigratedModuleFactory = (deps): MigratedModule => relayModule('claude-count-tokens', deps, handleCountTokens);
 
 export default createClaudeCountTokensModule;
 

@@ -1,8 +1,6 @@
 import type { MigratedModule, MigratedModuleFactory } from '../module.js';
-import { createApiKeyAuthenticator } from '../auth/authenticate-api-key.js';
 import { effectiveModel, hasPermission, isModelBlacklisted, modelBodies, permissionBodies } from '../auth/permissions.js';
 import type { AuthSuccess } from '../auth/types.js';
-import { keyRoute } from '../routes/shared/key-route.js';
 import type { RouteCall } from '../routes/shared/legacy-route.js';
 import { SchedulerError } from '../scheduler/claude-scheduler.js';
 import { sessionHashOf } from '../scheduler/session-hash.js';
@@ -11,7 +9,8 @@ import { consoleNonStream, consoleStream } from './console-relay.js';
 import { catchBlockBody, CONCURRENCY_FULL_BODY, parseJson, renderResult, setSseHeaders, streamSink } from './legacy-render.js';
 import { rateLimitMessage } from './messages-text.js';
 import { officialNonStream, officialStream, RelayError } from './official-relay.js';
-import { createRelayServices, type RelayServices } from './relay-services.js';
+import type { RelayServices } from './relay-services.js';
+import { relayModule } from './relay-module.js';
 import { usageForRecording, type StreamUsage } from './usage.js';
 
 /**
@@ -20,18 +19,7 @@ import { usageForRecording, type StreamUsage } from './usage.js';
  * middleware chain; then permission, edge validation, model blacklist, one scheduling call,
  * and the official / console relay, stream or not.
  */
-export const createClaudeMessagesModule: MigratedModuleFactory = (deps): MigratedModule => {
-  const s = createRelayServices(deps);
-  const auth = createApiKeyAuthenticator(deps);
-  const handle = keyRoute(deps, auth, (call, result) => handleMessages(s, call, result, false));
-  return {
-    name: 'claude-messages',
-    handle,
-    async close() {
-      s.close();
-    },
-  };
-};
+export const createClaudeMessagesModule: MigratedModuleFactory = (deps): MigratedModule => relayModule('claude-messages', deps, (s, call, result) => handleMessages(s, call, result, false));
 
 export default createClaudeMessagesModule;
 

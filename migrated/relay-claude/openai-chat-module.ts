@@ -1,8 +1,6 @@
 import type { MigratedModule, MigratedModuleFactory } from '../module.js';
-import { createApiKeyAuthenticator } from '../auth/authenticate-api-key.js';
 import { hasPermission, isModelBlacklisted, modelBodies, permissionBodies } from '../auth/permissions.js';
 import type { AuthSuccess } from '../auth/types.js';
-import { keyRoute } from '../routes/shared/key-route.js';
 import type { RouteCall } from '../routes/shared/legacy-route.js';
 import { SchedulerError } from '../scheduler/claude-scheduler.js';
 import { sessionHashOf } from '../scheduler/session-hash.js';
@@ -10,25 +8,15 @@ import { parseJson, setSseHeaders, streamSink } from './legacy-render.js';
 import { rateLimitMessage } from './messages-text.js';
 import { officialNonStream, officialStream } from './official-relay.js';
 import { convertRequest, convertResponse, convertStreamBatch } from './openai/convert.js';
-import { createRelayServices, type RelayServices } from './relay-services.js';
+import type { RelayServices } from './relay-services.js';
+import { relayModule } from './relay-module.js';
 
 /**
  * `openai-claude-chat`: POST /openai/claude/v1/chat/completions (relay-openai-gemini-bedrock.md §A).
  * The OpenAI body is converted to a Claude request and relayed through the official relay with
  * the account's stored (or default) Claude Code headers in place of the client's headers.
  */
-export const createOpenAiClaudeChatModule: MigratedModuleFactory = (deps): MigratedModule => {
-  const s = createRelayServices(deps);
-  const auth = createApiKeyAuthenticator(deps);
-  const handle = keyRoute(deps, auth, (call, result) => handleChat(s, call, result));
-  return {
-    name: 'openai-claude-chat',
-    handle,
-    async close() {
-      s.close();
-    },
-  };
-};
+export const createOpenAiClaudeChatModule: MigratedModuleFactory = (deps): MigratedModule => relayModule('openai-claude-chat', deps, handleChat);
 
 export default createOpenAiClaudeChatModule;
 

@@ -1,0 +1,24 @@
+import type { MigratedModule } from '../module.js';
+import { createApiKeyAuthenticator } from '../auth/authenticate-api-key.js';
+import type { AuthSuccess } from '../auth/types.js';
+import { keyRoute } from '../routes/shared/key-route.js';
+import type { RouteCall } from '../routes/shared/legacy-route.js';
+import type { MigratedDeps } from '../runtime/deps.js';
+import { createRelayServices, type RelayServices } from './relay-services.js';
+
+/** A relay route module: body intake + API-key auth (legacy middleware chain), shared relay services, closed on close(). */
+export function relayModule(
+  name: string,
+  deps: MigratedDeps,
+  handler: (s: RelayServices, call: RouteCall, auth: AuthSuccess) => Promise<void>,
+): MigratedModule {
+  const s = createRelayServices(deps);
+  const auth = createApiKeyAuthenticator(deps);
+  return {
+    name,
+    handle: keyRoute(deps, auth, (call, result) => handler(s, call, result)),
+    async close() {
+      s.close();
+    },
+  };
+}
