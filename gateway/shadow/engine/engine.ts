@@ -15,7 +15,8 @@ import type { SandboxOverlay, SandboxRunResult } from '../sandbox/overlay.js';
 import { readKeyStates, type KeyStates } from '../side-effects/key-state.js';
 import { buildSnapshots, type Snapshots } from '../side-effects/snapshots.js';
 import { detailToExchange } from '../save/to-exchange.js';
-import { loadShadowNoise } from './noise.js';
+import { DEFAULT_DEVIATIONS_FILE, loadShadowNoise } from './noise.js';
+import { readDeviations, splitDeviations, type AcceptedDeviation } from '../../../compat-tests/engine/replay/deviations.js';
 import { CandidateTime, rawHeaderValue } from './replay-time.js';
 import type { CandidateUpstreamLog, UpstreamTap } from '../upstream-tap/tap.js';
 import { SerialQueue } from './serial-queue.js';
@@ -65,6 +66,8 @@ export interface ShadowEngineOptions {
   timezoneOffsetHours?: number;
   /** Noise rules: the offline suites' files (default: compat-tests/noise.default.json). */
   noise?: CompiledNoise;
+  /** Accepted deviations (default: compat-tests/accepted-deviations.json). */
+  deviations?: AcceptedDeviation[];
   now?: () => number;
 }
 
@@ -78,6 +81,7 @@ export class ShadowEngine implements ShadowSink {
   private readonly candidateDeps: Partial<MigratedDeps>;
   private readonly time: CandidateTime;
   private readonly noise: CompiledNoise;
+  private readonly deviations: AcceptedDeviation[];
   private closed = false;
   private readonly pending = new Set<Promise<void>>();
 
@@ -87,6 +91,7 @@ export class ShadowEngine implements ShadowSink {
     this.now = o.now ?? Date.now;
     this.settleMs = o.settleMs ?? 300;
     this.noise = o.noise ?? loadShadowNoise();
+    this.deviations = o.deviations ?? readDeviations(DEFAULT_DEVIATIONS_FILE);
     // One stable object: the gateway builds the candidate module once per deps object.
     // pg: null — the candidate never dual-writes production PostgreSQL (not sandboxed, not compared).
     this.time = new CandidateTime(o.timezoneOffsetHours ?? 8, this.now);
@@ -173,6 +178,7 @@ export class ShadowEngine implements ShadowSink {
       verdict,
       firstDivergence,
       differences: [],
+      deviations: [],
       ignored: { count: 0, bytes: 0 },
       upstream: { calls: [], primaryCalls: 0, notAvailable: 0 },
       sideEffects: { status: 'not-measured', reason: 'comparison did not complete' },
@@ -304,9 +310,15 @@ export class ShadowEngine implements ShadowSink {
     differences.push(...diff.differences);
     if (sideEffects === true && snapshots) differences.push(...snapshots.orderDifferences);
 
+    // Legacy bugs fixed on purpose (compat-tests/accepted-deviations.json) apply to live traffic when
+    // their exchange glob matches `shadow/<route id>` (e.g. "*").
+    const split = splitDeviations(`shadow/${x.routeId}`, differences, this.deviations);
+    differences.length = 0;
+    differences.push(...split.unexpected);
     const verdict = differences.length ? 'differing' : 'identical';
     const rec = this.record(x, primary, candidate, verdict, differences[0] ? describeDifference(differences[0]) : null);
     rec.differences = differences.slice(0, 50);
+    rec.deviations = split.deviations.slice(0, 50);
     rec.ignored = { count: diff.ignored.count, bytes: diff.ignored.bytes };
     rec.upstream = {
       calls: detail.candidateUpstream.map((c) => ({ outcome: c.outcome, method: c.request.method, url: c.request.url })),

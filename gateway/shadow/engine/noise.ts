@@ -10,6 +10,7 @@ import { compileNoise, readNoiseFile, type CompiledNoise } from '../../../compat
 const projectRoot = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
 
 export const DEFAULT_NOISE_FILE = join(projectRoot, 'compat-tests', 'noise.default.json');
+export const DEFAULT_DEVIATIONS_FILE = join(projectRoot, 'compat-tests', 'accepted-deviations.json');
 
 export function loadShadowNoise(files: string[] = [DEFAULT_NOISE_FILE]): CompiledNoise {
   return compileNoise(files.map(readNoiseFile), '(shadow)');

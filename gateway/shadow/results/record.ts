@@ -40,6 +40,8 @@ export interface ShadowRecord {
   firstDivergence: string | null;
   /** Every difference found by the compat diff engine (noise rules applied), first 50. */
   differences: Difference[];
+  /** Differences matching compat-tests/accepted-deviations.json (not counted as differing). */
+  deviations: Difference[];
   /** Values ignored by noise rules / matched as variables. */
   ignored: { count: number; bytes: number };
   upstream: {
