@@ -131,4 +131,33 @@ describe('claude-health, not-found, api-stats', () => {
     expect(row.requests).toBe(2);
     expect(await redis.hget(keys.apiKey(k.id), 'isActivated')).toBe('true');
   });
+
+  it('batch-stats aggregates active keys only; batch-model-stats merges models across keys', async () => {
+    const a = await storeKey(redis);
+    const b = await storeKey(redis, { isActive: 'false' });
+    await redis.hset(keys.usageTotal(a.id), 'totalInputTokens', '10', 'totalOutputTokens', '5', 'totalAllTokens', '15', 'totalRequests', '1');
+    await redis.set(keys.costTotal(a.id), '0.5');
+    const post = (path: string, body: unknown) =>
+      call(createApiStatsModule, 'POST', path, { 'content-type': 'application/json' }, JSON.stringify(body));
+    expect((await post('/apiStats/api/batch-stats', { apiIds: [] })).json).toEqual({ error: 'Invalid input', message: 'API IDs array is required' });
+    expect((await post('/apiStats/api/batch-stats', { apiIds: ['x', a.id] })).json).toEqual({ error: 'Invalid API ID format', message: 'Invalid API IDs: x' });
+    const r = await post('/apiStats/api/batch-stats', { apiIds: [a.id, b.id] });
+    const data = r.json!.data as { aggregated: Record<string, unknown>; individual: Array<Record<string, unknown>> };
+    expect(data.aggregated.totalKeys).toBe(2);
+    expect(data.aggregated.activeKeys).toBe(1);
+    expect(data.aggregated.usage).toEqual({ requests: 1, inputTokens: 10, outputTokens: 5, cacheCreateTokens: 0, cacheReadTokens: 0, allTokens: 15, cost: 0.5, formattedCost: '$0.5000' });
+    expect(data.individual.map((i) => i.apiId)).toEqual([a.id]);
+    expect(Object.keys(data.individual[0]!)).toEqual(['apiId', 'name', 'isActive', 'usage', 'dailyUsage', 'monthlyUsage']);
+
+    await redis.hset(keys.usageKeyModelDaily(a.id, 'claude-sonnet-4-5-20250929', '2026-11-26'), 'requests', '1', 'inputTokens', '10', 'allTokens', '10');
+    await redis.hset(keys.usageKeyModelDaily(b.id, 'claude-sonnet-4-5-20250929', '2026-11-26'), 'requests', '2', 'inputTokens', '20', 'allTokens', '20');
+    await redis.hset(keys.usageKeyModelDaily(b.id, 'gpt-5', '2026-11-26'), 'requests', '1', 'inputTokens', '100', 'allTokens', '100');
+    const m = await post('/apiStats/api/batch-model-stats', { apiIds: [a.id, b.id] });
+    expect(m.json!.period).toBe('daily');
+    const rows = m.json!.data as Array<Record<string, unknown>>;
+    expect(rows.map((x) => [x.model, x.requests, x.allTokens])).toEqual([
+      ['gpt-5', 1, 100],
+      ['claude-sonnet-4-5-20250929', 3, 30],
+    ]);
+  });
 });

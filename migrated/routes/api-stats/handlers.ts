@@ -7,7 +7,7 @@ import { dateString, effectiveOffsetHours, keys, weekString } from '../../storag
 import { loadUsageStats, type UsageStats } from '../key-info/usage-stats.js';
 import type { RouteCall } from '../shared/legacy-route.js';
 import { claudeAccountOverview } from './claude-overview.js';
-import { bodyField, errors, UUID_RE } from './key-lookup.js';
+import { bodyField, errors, scanAll, UUID_RE } from './key-lookup.js';
 import { formatCost, modelCost } from './model-cost.js';
 
 /**
@@ -26,17 +26,6 @@ type Reply = { status: number; body: Record<string, unknown> };
 
 const int0 = (v: unknown): number => Number.parseInt(String(v ?? ''), 10) || 0;
 const float0 = (v: unknown): number => Number.parseFloat(String(v ?? '')) || 0;
-
-async function scanAll(redis: Redis, pattern: string): Promise<string[]> {
-  const out: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = (await redis.call('SCAN', cursor, 'MATCH', pattern, 'COUNT', '100')) as [string, string[]];
-    cursor = next;
-    out.push(...batch);
-  } while (cursor !== '0');
-  return out;
-}
 
 export async function getKeyId(d: StatsDeps, call: RouteCall): Promise<Reply> {
   try {

@@ -5,15 +5,22 @@ import { PgStore } from '../../pg/store.js';
 import { AccountRepository } from '../../storage/accounts.js';
 import { legacyRoute } from '../shared/legacy-route.js';
 import { lazyPricing } from '../shared/lazy-pricing.js';
+import { batchModelStats, batchStats } from './batch-handlers.js';
 import { getKeyId, userModelStats, userStats, type StatsDeps } from './handlers.js';
 
 /**
  * `api-stats` module — the public self-service stats API (no auth middleware; the key or key id
- * comes in the JSON body). Migrated: POST /apiStats/api/get-key-id, /user-stats, /user-model-stats.
- * Not migrated (route them to the legacy): merge-renewal, redeem-fuel-pack, batch-stats,
- * batch-model-stats, /apiStats/api-key/test.
+ * comes in the JSON body). Migrated: POST /apiStats/api/get-key-id, /user-stats, /user-model-stats,
+ * /batch-stats, /batch-model-stats. Not migrated (route them to the legacy): merge-renewal,
+ * redeem-fuel-pack (writes), /apiStats/api-key/test (a stream through the service itself).
  */
-export const API_STATS_PATHS = ['/apiStats/api/get-key-id', '/apiStats/api/user-stats', '/apiStats/api/user-model-stats'] as const;
+export const API_STATS_PATHS = [
+  '/apiStats/api/get-key-id',
+  '/apiStats/api/user-stats',
+  '/apiStats/api/user-model-stats',
+  '/apiStats/api/batch-stats',
+  '/apiStats/api/batch-model-stats',
+] as const;
 
 export const createApiStatsModule: MigratedModuleFactory = (deps): MigratedModule => {
   const d: StatsDeps = {
@@ -30,6 +37,8 @@ export const createApiStatsModule: MigratedModuleFactory = (deps): MigratedModul
     if (path === '/apistats/api/get-key-id') out = await getKeyId(d, call);
     else if (path === '/apistats/api/user-stats') out = await userStats(d, call);
     else if (path === '/apistats/api/user-model-stats') out = await userModelStats(d, call);
+    else if (path === '/apistats/api/batch-stats') out = await batchStats(d, call);
+    else if (path === '/apistats/api/batch-model-stats') out = await batchModelStats(d, call);
     else out = { status: 404, body: { error: 'Not Found', message: `Route ${call.originalUrl} not found`, timestamp: call.nowIso() } };
     call.reply().json(out.status, out.body);
   });

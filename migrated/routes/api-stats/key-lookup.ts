@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { RouteCall } from '../shared/legacy-route.js';
 
 /** Shared request checks of the /apiStats endpoints (src/routes/apiStats.js). */
@@ -19,3 +20,15 @@ export const errors = {
   invalidKey: (message: string) => ({ status: 401, body: { error: 'Invalid API key', message } }),
   keyOrIdRequired: { status: 400, body: { error: 'API Key or ID is required', message: 'Please provide your API Key or API ID' } },
 };
+
+/** Every key matching `pattern` (SCAN … COUNT 100, like the legacy's scanKeys). */
+export async function scanAll(redis: Redis, pattern: string): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = (await redis.call('SCAN', cursor, 'MATCH', pattern, 'COUNT', '100')) as [string, string[]];
+    cursor = next;
+    out.push(...batch);
+  } while (cursor !== '0');
+  return out;
+}
