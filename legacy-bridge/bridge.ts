@@ -44,9 +44,8 @@ function clientWantsClose(req: IncomingMessage): boolean {
  * `Connection: close` and no `Keep-Alive` — what the legacy itself answers such a client.
  * HTTP/1.0 clients: Node decides framing.
  */
-function responseHeaders(req: IncomingMessage, proxyRes: IncomingMessage): string[] {
+function responseHeaders(req: IncomingMessage, proxyRes: IncomingMessage, close: boolean): string[] {
   const raw = proxyRes.rawHeaders;
-  const close = clientWantsClose(req);
   if (!close && req.httpVersionMinor === 1) return raw;
   const http10 = req.httpVersionMinor === 0;
   const out: string[] = [];
@@ -75,6 +74,8 @@ export function createLegacyBridge(opts: LegacyBridgeOptions): LegacyBridge {
     changeOrigin: false,
   });
   const timedOut = new WeakSet<IncomingMessage>();
+  /** Requests whose client asked to close (decided before req.headers.connection is rewritten). */
+  const closing = new WeakSet<IncomingMessage>();
 
   proxy.on('proxyReq', (proxyReq, req) => {
     proxyReq.setTimeout(opts.timeoutMs, () => {
@@ -92,7 +93,7 @@ export function createLegacyBridge(opts: LegacyBridgeOptions): LegacyBridge {
     }
     // Once the head arrived, the stream may idle as long as the legacy wants (SSE keeps-alive on its own).
     proxyRes.socket?.setTimeout(0);
-    res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, responseHeaders(req, proxyRes));
+    res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, responseHeaders(req, proxyRes, closing.has(req)));
     // A streamed answer (SSE, chunked) shows its head at once; a sized one goes out with its body in one write.
     if (proxyRes.headers['content-length'] === undefined) res.flushHeaders();
     proxyRes.on('error', () => res.destroy());
@@ -111,7 +112,12 @@ export function createLegacyBridge(opts: LegacyBridgeOptions): LegacyBridge {
   return {
     agent,
     forward(req, res) {
-      proxy.web(req, res, { headers: { ...forwardedHeaders(req), connection: 'keep-alive' } }, onError);
+      // What the legacy's nginx adds; the hop to the legacy stays keep-alive (the client's wish is kept for
+      // the answer). Set on req.headers directly: http-proxy copies them once for the outgoing request.
+      if (clientWantsClose(req)) closing.add(req);
+      Object.assign(req.headers, forwardedHeaders(req));
+      req.headers.connection = 'keep-alive';
+      proxy.web(req, res, onError);
     },
     close() {
       proxy.close();

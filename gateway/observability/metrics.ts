@@ -24,12 +24,16 @@ export function labelKey(labels: Labels): string {
 
 export interface Counter {
   inc(labels?: Labels, by?: number): void;
+  /** inc() with a key made by labelKey() once (hot paths). */
+  incKey(key: string, by?: number): void;
   get(labels?: Labels): number;
   total(): number;
 }
 
 export interface Histogram {
   observe(labels: Labels, value: number): void;
+  /** observe() with a key made by labelKey() once (hot paths). */
+  observeKey(key: string, value: number): void;
   count(labels?: Labels): number;
 }
 
@@ -52,6 +56,9 @@ export class MetricsRegistry {
     const impl: Counter = {
       inc(labels = {}, by = 1) {
         const k = labelKey(labels);
+        values.set(k, (values.get(k) ?? 0) + by);
+      },
+      incKey(k, by = 1) {
         values.set(k, (values.get(k) ?? 0) + by);
       },
       get(labels = {}) {
@@ -89,7 +96,9 @@ export class MetricsRegistry {
     const data = new Map<string, { counts: number[]; sum: number; count: number }>();
     const impl: Histogram = {
       observe(labels, value) {
-        const k = labelKey(labels);
+        impl.observeKey(labelKey(labels), value);
+      },
+      observeKey(k, value) {
         let d = data.get(k);
         if (!d) data.set(k, (d = { counts: new Array<number>(buckets.length).fill(0), sum: 0, count: 0 }));
         for (let i = 0; i < buckets.length; i++) if (value <= buckets[i]!) d.counts[i]!++;

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { LegacyBridge } from '../../legacy-bridge/bridge.js';
 import { applyForwardedHeaders } from '../../legacy-bridge/forwarded-headers.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import { recordRequest } from '../observability/request-log.js';
+import { createRequestRecorder } from '../observability/request-log.js';
 import { canarySide, stickyKey } from '../routing/canary.js';
 import type { LiveTable } from '../routing/live-table.js';
 import { shadowOptionsOf, type RouteMode, type Side } from '../routing/schema.js';
@@ -32,6 +32,7 @@ export interface DataHandlerDeps {
 export const DEFAULT_ROUTE_ID = '(default)';
 
 export function createDataHandler(d: DataHandlerDeps) {
+  const recordRequest = createRequestRecorder(d.log, d.metrics);
   return function handle(req: IncomingMessage, res: ServerResponse): void {
     const startedAt = performance.now();
     const table = d.live.current;
@@ -69,7 +70,7 @@ export function createDataHandler(d: DataHandlerDeps) {
     }
 
     res.once('close', () => {
-      recordRequest(d.log, d.metrics, req, res.headersSent ? res.statusCode : 0, {
+      recordRequest(req, res.headersSent ? res.statusCode : 0, {
         routeId,
         mode,
         side,

@@ -1,4 +1,4 @@
-/** The gateway under test for bench/sections/10-gateway.ts, as its own process (request log on, to /dev/null). */
+/** The gateway under test for bench/sections/10-gateway.ts, as its own process (request log on, written synchronously like main.ts's stdout, to /dev/null). */
 import { pino } from 'pino';
 import { exitWithParent } from '../child.js';
 import { loadConfig } from '../../../gateway/config/env.js';
@@ -8,7 +8,7 @@ const config = loadConfig({ GATEWAY_PORT: '0', GATEWAY_ADMIN_PORT: '0', GATEWAY_
 const gw = await createGateway({
   config,
   table: { routes: [{ id: 'bench', paths: ['/*'], mode: 'legacy' }] },
-  logger: pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false })),
+  logger: pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: true })),
 });
 console.log(JSON.stringify({ port: gw.dataPort }));
 process.on('SIGTERM', () => void gw.close().then(() => process.exit(0)));
