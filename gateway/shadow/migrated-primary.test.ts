@@ -55,9 +55,9 @@ async function stack(sandboxed: boolean) {
     upstream,
     async close() {
       await gw.close();
-      await shadow.close();
       legacyRedis.disconnect();
       primaryRedis.disconnect();
+      await shadow.close();
       await legacy.close();
       await upstream.close();
       await prod.stop();

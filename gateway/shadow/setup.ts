@@ -165,10 +165,10 @@ export async function startShadowMode(o: ShadowModeOptions): Promise<ShadowMode>
     (closing ??= (async () => {
       activity.detach();
       await engine.close();
+      for (const c of owned) c.disconnect();
       await primaryTap.close();
       await overlay?.close();
       await upstreamTap?.close();
-      for (const c of owned) c.disconnect();
     })());
 
   return {

@@ -97,8 +97,8 @@ describe('shadow mode end to end', () => {
 
   afterAll(async () => {
     await gw?.close();
-    await shadow?.close();
     originRedis?.disconnect();
+    await shadow?.close();
     await origin?.close();
     await upstream?.close();
     await Promise.all([prod?.stop(), box?.stop()]);
