@@ -1,0 +1,179 @@
+/**
+ * Differential run against the real legacy (docs/legacy-lab.md), shadow-style: for each scenario the
+ * lab's Redis state is copied into a private Redis (the lab's Redis is only read: SCAN/DUMP/PTTL and
+ * canonical reads), the same request goes to the legacy and to the migrated module (both calling the
+ * lab mock upstream — the OAuth account through its CONNECT/TLS proxy), and the two are compared:
+ * status, header list, body bytes, the upstream request each sent, and the Redis after-state.
+ * Only success scenarios (no account-marking errors: the lab is shared).
+ *
+ *   npx tsx migrated/relay-claude/bench/lab-diff.ts [rounds]
+ */
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { loadConfig } from '../../../gateway/config/env.js';
+import { startPrivateRedis } from '../../../test-support/redis-server.js';
+import { diffRedisSnapshots, dumpRedisSnapshot, type RedisSnapshot } from '../../../test-support/redis-snapshot.js';
+import { systemClock } from '../../runtime/clock.js';
+import { systemIds } from '../../runtime/ids.js';
+import type { MigratedModuleFactory } from '../../module.js';
+
+process.env.GATEWAY_UPSTREAM_CA_FILE ??= '/work/shared/lab/certs/ca.pem';
+const { createClaudeMessagesModule } = await import('../messages-module.js');
+const { createClaudeCountTokensModule } = await import('../count-tokens-module.js');
+const { createOpenAiClaudeChatModule } = await import('../openai-chat-module.js');
+
+const env: Record<string, string> = {};
+for (const line of readFileSync('/work/lab/lab.env', 'utf8').split('\n')) {
+  const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+  if (m) env[m[1]!] = m[2]!.replace(/^['"]|['"]$/g, '');
+}
+const LEGACY = 'http://127.0.0.1:3000';
+const MOCK = 'http://127.0.0.1:18080';
+const lab = new Redis({ port: 6391, host: '127.0.0.1' });
+const priv = await startPrivateRedis();
+const mine = priv.client();
+
+interface Wire {
+  status: number;
+  headers: string[];
+  body: string;
+}
+function call(base: string, path: string, headers: Record<string, string>, body: string): Promise<Wire> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(path, base);
+    const req = request(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const h: string[] = [];
+        for (let i = 0; i < res.rawHeaders.length; i += 2) h.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
+        resolve({ status: res.statusCode ?? 0, headers: h, body: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+async function mockSince(seq: number): Promise<Array<{ method: string; url: string; rawHeaders: string[]; bodyRaw: string }>> {
+  const r = await fetch(`${MOCK}/__mock/requests?since=${seq}`);
+  return ((await r.json()) as { requests: Array<{ method: string; url: string; rawHeaders: string[]; bodyRaw: string }> }).requests;
+}
+async function mockSeq(): Promise<number> {
+  return ((await (await fetch(`${MOCK}/__mock/stats`)).json()) as { seq: number }).seq;
+}
+async function copyLabState(): Promise<void> {
+  await mine.flushdb();
+  let cursor = '0';
+  do {
+    const [next, keys] = await lab.scan(cursor, 'COUNT', 1000);
+    cursor = next;
+    for (const k of keys) {
+      const [dump, pttl] = await Promise.all([lab.dumpBuffer(k), lab.pttl(k)]);
+      if (dump) await mine.restore(k, pttl > 0 ? pttl : 0, dump, 'REPLACE');
+    }
+  } while (cursor !== '0');
+}
+
+async function serve(factory: MigratedModuleFactory): Promise<{ url: string; close(): Promise<void> }> {
+  const module = factory({
+    config: loadConfig({ ENCRYPTION_KEY: 'lab-encryption-key-32chars-00000', LOG_LEVEL: 'silent' } as NodeJS.ProcessEnv),
+    redis: mine,
+    pg: null,
+    clock: systemClock(8),
+    ids: systemIds(),
+    log: pino({ level: 'silent' }),
+  });
+  const server = createServer((req, res) => {
+    const ac = new AbortController();
+    res.on('close', () => !res.writableFinished && ac.abort());
+    void module.handle(req, res, { routeId: 'lab-diff', params: {}, signal: ac.signal, clientIp: '127.0.0.1' });
+  });
+  server.keepAliveTimeout = 605_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      await module.close?.();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+const NOISY_HEADER = /^(date|x-request-id|etag|request-id|anthropic-ratelimit-unified-5h-reset|anthropic-ratelimit-unified-reset|keep-alive|connection|content-length): /i;
+const normHeaders = (h: string[]) => h.map((x) => (NOISY_HEADER.test(x) ? x.slice(0, x.indexOf(':')) : x));
+const normBody = (b: string) =>
+  b
+    .replace(/"timestamp":"[^"]+"/g, '"timestamp":"<t>"')
+    .replace(/chatcmpl-[0-9a-z]+/g, 'chatcmpl-<id>')
+    .replace(/"created":\d+/g, '"created":0');
+const TIME_FIELDS = ['lastUsedAt', 'lastRequestTime', 'rateLimitedAt', 'sessionWindowStatusUpdatedAt', 'activatedAt', 'updatedAt'];
+function normSnap(s: RedisSnapshot): RedisSnapshot {
+  const out: RedisSnapshot = {};
+  const strip = (j: string) => j.replace(/"(timestamp|eventId|requestTimestamp|updatedAt)":"[^"]+"/g, '"$1":"<t>"');
+  for (const [k, e] of Object.entries(s)) {
+    if (k.startsWith('system:metrics:minute:') || k.startsWith('concurrency:')) continue;
+    if (e.type === 'list') out[k] = { ...e, value: e.value.map(strip) };
+    else if (e.type === 'stream') out[k] = { ...e, value: e.value.map(([, f]) => ['<id>', f.map(strip)] as [string, string[]]) };
+    else if (e.type === 'string') out[k] = { type: 'string', ttl: e.ttl, value: strip(e.value) };
+    else out[k] = e;
+  }
+  return out;
+}
+
+const scenarios: Array<{ name: string; path: string; key: string; body: unknown; extra?: Record<string, string>; factory: MigratedModuleFactory }> = [
+  { name: 'console non-stream', path: '/api/v1/messages', key: env['LAB_CONSOLE_KEY']!, body: { model: 'claude-sonnet-4-5-20250929', max_tokens: 64, messages: [{ role: 'user', content: 'lab diff console' }] }, factory: createClaudeMessagesModule },
+  { name: 'console stream', path: '/api/v1/messages', key: env['LAB_CONSOLE_KEY']!, body: { model: 'claude-sonnet-4-5-20250929', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'lab diff console stream' }] }, factory: createClaudeMessagesModule },
+  { name: 'oauth non-stream (CONNECT/TLS)', path: '/api/v1/messages', key: env['LAB_OAUTH_KEY']!, body: { model: 'claude-sonnet-4-5-20250929', max_tokens: 64, system: 'Be brief.', top_p: 0.5, messages: [{ role: 'user', content: 'lab diff oauth' }] }, factory: createClaudeMessagesModule },
+  { name: 'oauth stream, claude-code shaped', path: '/claude/v1/messages', key: env['LAB_OAUTH_KEY']!, extra: { 'anthropic-beta': 'claude-code-20250219,interleaved-thinking-2025-05-14', 'user-agent': 'claude-cli/2.0.14 (external, cli)', 'x-stainless-lang': 'js', 'x-stainless-os': 'Linux', 'x-stainless-arch': 'x64', 'x-stainless-runtime': 'node' }, body: { model: 'claude-sonnet-4-5-20250929', max_tokens: 64000000, stream: true, system: [{ type: 'text', text: "You are Claude Code, Anthropic's official CLI for Claude.", cache_control: { type: 'ephemeral', ttl: '1h' } }], metadata: { user_id: `user_${'cd'.repeat(32)}_account__session_aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee` }, messages: [{ role: 'user', content: [{ type: 'text', text: 'lab diff code' }] }] }, factory: createClaudeMessagesModule },
+  { name: 'pool non-stream', path: '/api/v1/messages', key: env['LAB_POOL_KEY']!, body: { model: 'claude-sonnet-4-5-20250929', max_tokens: 64, messages: [{ role: 'user', content: 'lab diff pool' }] }, factory: createClaudeMessagesModule },
+  { name: 'count_tokens oauth', path: '/api/v1/messages/count_tokens', key: env['LAB_OAUTH_KEY']!, body: { model: 'claude-sonnet-4-5-20250929', messages: [{ role: 'user', content: 'count me' }] }, factory: createClaudeCountTokensModule },
+  { name: 'count_tokens console', path: '/api/v1/messages/count_tokens', key: env['LAB_CONSOLE_KEY']!, body: { model: 'claude-sonnet-4-5-20250929', messages: [{ role: 'user', content: 'count me' }] }, factory: createClaudeCountTokensModule },
+  { name: 'openai chat non-stream', path: '/openai/claude/v1/chat/completions', key: env['LAB_OAUTH_KEY']!, body: { model: 'claude-sonnet-4-5-20250929', max_tokens: 64, messages: [{ role: 'system', content: 'x' }, { role: 'user', content: 'lab diff openai' }] }, factory: createOpenAiClaudeChatModule },
+  { name: 'openai chat stream', path: '/openai/claude/v1/chat/completions', key: env['LAB_OAUTH_KEY']!, body: { model: 'claude-sonnet-4-5-20250929', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'lab diff openai stream' }] }, factory: createOpenAiClaudeChatModule },
+  { name: 'validation: empty messages', path: '/api/v1/messages', key: env['LAB_CONSOLE_KEY']!, body: { model: 'x', messages: [] }, factory: createClaudeMessagesModule },
+];
+
+const rounds = Number(process.argv[2] ?? 1);
+let compared = 0;
+let identical = 0;
+const findings: string[] = [];
+for (let round = 0; round < rounds; round++) {
+  for (const sc of scenarios) {
+    await copyLabState();
+    const body = JSON.stringify(sc.body);
+    const headers = { 'x-api-key': sc.key, 'content-type': 'application/json', ...(sc.extra ?? {}) };
+    let seq = await mockSeq();
+    const legacy = await call(LEGACY, sc.path, headers, body);
+    await new Promise((r) => setTimeout(r, 400));
+    const legacyUp = await mockSince(seq);
+    const labAfter = normSnap(await dumpRedisSnapshot(lab));
+    const srv = await serve(sc.factory);
+    seq = await mockSeq();
+    const migrated = await call(srv.url, sc.path, headers, body);
+    await new Promise((r) => setTimeout(r, 400));
+    const migratedUp = await mockSince(seq);
+    await srv.close();
+    const mineAfter = normSnap(await dumpRedisSnapshot(mine));
+    const diffs: string[] = [];
+    if (legacy.status !== migrated.status) diffs.push(`status ${legacy.status} vs ${migrated.status}`);
+    if (JSON.stringify(normHeaders(legacy.headers)) !== JSON.stringify(normHeaders(migrated.headers))) diffs.push(`headers\n    legacy:   ${normHeaders(legacy.headers).join(' | ')}\n    migrated: ${normHeaders(migrated.headers).join(' | ')}`);
+    if (normBody(legacy.body) !== normBody(migrated.body)) diffs.push(`body\n    legacy:   ${legacy.body.slice(0, 400)}\n    migrated: ${migrated.body.slice(0, 400)}`);
+    const up = (u: typeof legacyUp) => u.map((r) => ({ m: r.method, u: r.url, h: r.rawHeaders.filter((_, i) => !(i % 2 === 1 && /^Bearer sk-ant-oat/.test(r.rawHeaders[i]!))), b: r.bodyRaw }));
+    if (JSON.stringify(up(legacyUp)) !== JSON.stringify(up(migratedUp))) diffs.push(`upstream\n    legacy:   ${JSON.stringify(up(legacyUp)).slice(0, 900)}\n    migrated: ${JSON.stringify(up(migratedUp)).slice(0, 900)}`);
+    const rd = diffRedisSnapshots(labAfter, mineAfter, { ttlTolerance: 5, ignoreHashFields: [{ key: /./, fields: TIME_FIELDS }] });
+    if (rd.length) diffs.push(`redis ${rd.map((d) => `${d.kind} ${d.key}${d.fields ? ` [${d.fields.join(',')}]` : ''}`).join('; ')}`);
+    compared++;
+    if (diffs.length === 0) identical++;
+    else findings.push(`${sc.name}:\n  ${diffs.join('\n  ')}`);
+    console.log(`${diffs.length ? 'DIFFERS  ' : 'identical'} ${sc.name} (${legacy.status}, upstream calls ${legacyUp.length}/${migratedUp.length})`);
+  }
+}
+console.log(`\n${compared} compared, ${identical} identical`);
+for (const f of findings) console.log(`\n${f}`);
+lab.disconnect();
+mine.disconnect();
+await priv.stop();
