@@ -16,7 +16,8 @@ import { join, relative } from 'node:path';
 import { projectRoot, legacyTracesDir } from '../test-support/paths.js';
 import { knownModuleNames } from '../migrated/registry.js';
 import { importTraces } from './engine/import/shared-traces.js';
-import { writeSuite } from './engine/format/suite-store.js';
+import { readManifest, suiteExists, writeSuite } from './engine/format/suite-store.js';
+import { readScenarios } from './engine/record/scenarios.js';
 import { loadRouteResolver } from './engine/routing/resolve.js';
 import { runSuites } from './engine/run-suites.js';
 import { exchangeLine, routeTable, totalsLine } from './engine/report/console.js';
@@ -72,15 +73,19 @@ async function cmdImport(argv: string[]): Promise<number> {
       from: { type: 'string', default: legacyTracesDir },
       suite: { type: 'string', default: 'legacy-shared' },
       tz: { type: 'string', default: '8' },
+      scenarios: { type: 'string' },
     },
   });
-  const exchanges = importTraces(values.from, { timezoneOffsetHours: Number(values.tz) });
+  const exchanges = importTraces(values.from, {
+    timezoneOffsetHours: Number(values.tz),
+    ...(values.scenarios ? { scenarios: readScenarios(values.scenarios) } : {}),
+  });
   const dir = join(suitesRoot, values.suite);
   writeSuite(
     dir,
     {
       suite: values.suite,
-      description: `imported from ${relative(projectRoot, values.from)} (real legacy @ b565610a)`,
+      description: suiteExists(dir) ? readManifest(dir).description : `imported from ${relative(projectRoot, values.from)} (real legacy @ b565610a)`,
       exchanges: exchanges.map((e) => e.name),
     },
     exchanges,

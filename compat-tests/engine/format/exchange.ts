@@ -75,6 +75,19 @@ export const ExchangeSchema = v.strictObject({
     rawHeaders: RawHeaders,
     body: BytesSchema,
   }),
+  /**
+   * Requests started before this one and still in flight while it runs (concurrency cases): each is
+   * sent, then `leadMs` waited, in order; their answers are not recorded, their side effects and
+   * upstream calls are part of this exchange's.
+   */
+  background: v.optional(
+    v.array(
+      v.strictObject({
+        leadMs: v.number(),
+        request: v.strictObject({ method: v.string(), path: v.string(), rawHeaders: RawHeaders, body: BytesSchema }),
+      }),
+    ),
+  ),
   response: v.strictObject({
     status: v.number(),
     statusMessage: v.string(),

@@ -3,11 +3,13 @@ import { basename, dirname, join } from 'node:path';
 import * as v from 'valibot';
 import { encodeBytes } from '../format/bytes.js';
 import { MockLogEntrySchema, upstreamFromLog } from '../format/mock-log.js';
+import { concretize, holdsOf, varsFromRecorded, type Scenario } from '../record/scenarios.js';
 import {
   EXCHANGE_FORMAT,
   PgSnapshotSchema,
   RedisSnapshotSchema,
   type Exchange,
+  type RedisSnapshot,
   type UpstreamExchange,
 } from '../format/exchange.js';
 
@@ -40,6 +42,8 @@ const TraceMeta = v.object({
   capturedAt: v.string(),
   elapsedSec: v.number(),
   serverAliveAfter: v.optional(v.boolean()),
+  heldConcurrentRequest: v.optional(v.unknown()),
+  heldConcurrentRequests: v.optional(v.array(v.unknown())),
 });
 const TraceUpstream = v.array(MockLogEntrySchema);
 
@@ -70,6 +74,26 @@ export function splitHeaderLines(lines: readonly string[]): string[] {
 export interface ImportOptions {
   /** Legacy TIMEZONE_OFFSET the traces were recorded with (their README: 8). */
   timezoneOffsetHours?: number;
+  /**
+   * The scenario list the traces were recorded from. Needed only for exchanges that held other
+   * requests in flight (`holdWith`): their bytes are rebuilt from the scenario, with `${VAR}`
+   * values recovered from the recorded request.
+   */
+  scenarios?: Scenario[];
+}
+
+/** The latest ISO timestamp written during the exchange (present after, absent before), epoch ms; 0 if none. */
+function latestNewTime(before: RedisSnapshot, after: RedisSnapshot): number {
+  const seen = (s: RedisSnapshot) => new Set(JSON.stringify(s).match(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z/g) ?? []);
+  const old = seen(before);
+  let latest = 0;
+  for (const t of seen(after)) if (!old.has(t)) latest = Math.max(latest, Date.parse(t));
+  return latest;
+}
+
+function scenarioFor(name: string, scenarios: Scenario[] | undefined): Scenario | undefined {
+  if (!scenarios) return undefined;
+  return scenarios.find((s) => s.name === name) ?? scenarios.find((s) => s.name === name.replace(/^\d+-/, ''));
 }
 
 export function importTraceFolder(dir: string, opts: ImportOptions = {}): Exchange {
@@ -91,10 +115,35 @@ export function importTraceFolder(dir: string, opts: ImportOptions = {}): Exchan
   const up: UpstreamExchange[] = upstream.map(upstreamFromLog);
 
 
+  const request = {
+    method: req.method,
+    path: url.pathname + url.search,
+    rawHeaders: Object.entries(req.headers).flat(),
+    body: encodeBytes(reqBody),
+  };
+  const redisBefore = readJson(RedisSnapshotSchema, join(dir, 'redis.before.json'));
+  const redisAfter = readJson(RedisSnapshotSchema, join(dir, 'redis.after.json'));
+  const held = meta.heldConcurrentRequests ?? (meta.heldConcurrentRequest ? [meta.heldConcurrentRequest] : []);
+  let background: Exchange['background'];
+  let note = meta.note ?? null;
+  if (held.length) {
+    const sc = scenarioFor(meta.name, opts.scenarios);
+    const holds = sc ? holdsOf(sc) : [];
+    if (holds.length) {
+      const vars = varsFromRecorded(sc!, { path: request.path, rawHeaders: request.rawHeaders });
+      background = holds.map((h) => {
+        const c = concretize({ ...h, name: h.name }, vars, {});
+        return { leadMs: h.startMs, request: { method: c.method, path: c.path, rawHeaders: [...c.rawHeaders, 'connection', 'keep-alive'], body: encodeBytes(c.body) } };
+      });
+    } else {
+      note = `${note ?? ''}${note ? ' ' : ''}[held concurrent request(s) not in the trace: import with --scenarios to replay them]`;
+    }
+  }
+
   return {
     format: EXCHANGE_FORMAT,
     name: meta.name,
-    note: meta.note ?? null,
+    note,
     source: {
       kind: 'legacy-traces-import',
       base: meta.base,
@@ -105,14 +154,15 @@ export function importTraceFolder(dir: string, opts: ImportOptions = {}): Exchan
       startMs,
       startIso: new Date(startMs).toISOString(),
       timezoneOffsetHours: opts.timezoneOffsetHours ?? 8,
-      elapsedMs: Math.max(meta.elapsedSec * 1000, res.timing?.totalMs ?? 0),
+      elapsedMs: Math.max(
+        meta.elapsedSec * 1000,
+        res.timing?.totalMs ?? 0,
+        // held requests run past the main response; the writes they stamped show how long
+        background ? latestNewTime(redisBefore, redisAfter) - startMs : 0,
+      ),
     },
-    request: {
-      method: req.method,
-      path: url.pathname + url.search,
-      rawHeaders: Object.entries(req.headers).flat(),
-      body: encodeBytes(reqBody),
-    },
+    request,
+    ...(background ? { background } : {}),
     response: {
       status: res.status,
       statusMessage: res.statusMessage,
@@ -122,10 +172,7 @@ export function importTraceFolder(dir: string, opts: ImportOptions = {}): Exchan
       timing: { ttfbMs: res.timing?.ttfbMs ?? null, totalMs: res.timing?.totalMs ?? null },
     },
     upstream: up,
-    redis: {
-      before: readJson(RedisSnapshotSchema, join(dir, 'redis.before.json')),
-      after: readJson(RedisSnapshotSchema, join(dir, 'redis.after.json')),
-    },
+    redis: { before: redisBefore, after: redisAfter },
     pg: pgBefore && pgAfter ? { before: pgBefore, after: pgAfter } : null,
   };
 }

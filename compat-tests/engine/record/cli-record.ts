@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { appendExchange } from '../format/suite-store.js';
 import { recordExchange, type RecorderTarget } from './recorder.js';
-import { concretize, readScenarios, readVars } from './scenarios.js';
+import { concretize, holdsOf, readScenarios, readVars } from './scenarios.js';
 
 const USAGE = `npm run compat -- record --suite <name> --scenarios <file.json> --base <url> --redis <url>
     [--mock <url>] [--pg <postgres://...>] [--pg-schema public] [--vars <file>] [--tz 8]
@@ -37,7 +37,11 @@ export async function cmdRecord(argv: string[], suitesRoot: string): Promise<num
   }
   const scenarios = readScenarios(values.scenarios).filter((s) => !values.only || s.name.includes(values.only));
   const vars = readVars(values.vars);
-  const requests = scenarios.map((s) => concretize(s, vars)); // fails before touching anything if a ${VAR} is missing
+  // fails before touching anything if a ${VAR} is missing
+  const requests = scenarios.map((s) => ({
+    ...concretize(s, vars),
+    background: holdsOf(s).map((h) => ({ leadMs: h.startMs, request: concretize({ ...h, name: h.name }, vars) })),
+  }));
   const dir = values.out
     ? resolve(values.out)
     : values.secondary
@@ -60,7 +64,7 @@ export async function cmdRecord(argv: string[], suitesRoot: string): Promise<num
   let failures = 0;
   try {
     for (const req of requests) {
-      const ex = await recordExchange(target, req);
+      const ex = await recordExchange(target, req, req.background);
       appendExchange(dir, values.suite, `recorded from ${values.base} with ${values.scenarios}${values.secondary ? ' (secondary run)' : ''}`, ex);
       const ups = ex.upstream.length ? ` upstream=${ex.upstream.length}` : '';
       const died = ex.source.backendDied ? '  BACKEND DIED' : '';

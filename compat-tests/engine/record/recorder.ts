@@ -38,11 +38,17 @@ function stableView(s: { redis: RedisSnapshot; pg: PgSnapshot | null }): string 
   return JSON.stringify({ r, pg: s.pg });
 }
 
-export async function recordExchange(t: RecorderTarget, req: ConcreteRequest): Promise<Exchange> {
+export async function recordExchange(t: RecorderTarget, req: ConcreteRequest, background: Array<{ leadMs: number; request: ConcreteRequest }> = []): Promise<Exchange> {
   const before = await snapshot(t);
   const seq = t.mock ? await mockSeq(t.mock) : 0;
   const startMs = Date.now();
+  const held: Array<Promise<unknown>> = [];
+  for (const b of background) {
+    held.push(sendCaptured(t.base, b.request));
+    await new Promise((r) => setTimeout(r, b.leadMs));
+  }
   const res = await sendCaptured(t.base, req);
+  await Promise.all(held);
   await new Promise((r) => setTimeout(r, t.settleMs));
   let after = await snapshot(t);
   const giveUp = Date.now() + t.settleMaxMs;
@@ -63,6 +69,14 @@ export async function recordExchange(t: RecorderTarget, req: ConcreteRequest): P
     source: { kind: 'recorder', base: t.base, origin: t.origin, ...(alive ? {} : { backendDied: true }) },
     clock: { startMs, startIso: new Date(startMs).toISOString(), timezoneOffsetHours: t.timezoneOffsetHours, elapsedMs },
     request: { method: req.method, path: req.path, rawHeaders: wireHeaders(t.base, req.rawHeaders), body: encodeBytes(req.body) },
+    ...(background.length
+      ? {
+          background: background.map((b) => ({
+            leadMs: b.leadMs,
+            request: { method: b.request.method, path: b.request.path, rawHeaders: wireHeaders(t.base, b.request.rawHeaders), body: encodeBytes(b.request.body) },
+          })),
+        }
+      : {}),
     response: {
       status: res.status,
       statusMessage: res.statusMessage,

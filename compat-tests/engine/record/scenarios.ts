@@ -7,19 +7,35 @@ import * as v from 'valibot';
  * from a vars file (JSON object or KEY=VALUE lines) and then the environment; a missing variable
  * is an error, never an empty string.
  */
-export const ScenarioSchema = v.strictObject({
-  name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]+$/, 'name must be usable as a file name')),
+const RequestSpec = {
   method: v.string(),
   path: v.pipe(v.string(), v.startsWith('/')),
   headers: v.optional(v.record(v.string(), v.string()), {}),
   body: v.optional(v.unknown()),
   bodyRaw: v.optional(v.string()),
+};
+export const HoldSchema = v.looseObject({ ...RequestSpec, name: v.optional(v.string(), 'hold'), startMs: v.optional(v.number(), 300) });
+export type Hold = v.InferOutput<typeof HoldSchema>;
+
+/** Unknown keys (other recorders' extensions) are accepted and ignored. */
+export const ScenarioSchema = v.looseObject({
+  name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]+$/, 'name must be usable as a file name')),
+  ...RequestSpec,
   note: v.optional(v.string()),
+  /** Request(s) started first and kept in flight while this one runs; each followed by `startMs` of waiting. */
+  holdWith: v.optional(v.union([HoldSchema, v.array(HoldSchema)])),
 });
 export type Scenario = v.InferOutput<typeof ScenarioSchema>;
 
+/**
+ * Request scenarios of a list. Entries that are not requests (other recorders' step markers such
+ * as `{ "fresh": true }`, which have no `method`) are skipped; `record: false` steps are kept
+ * (they may set up state) but callers can tell them apart.
+ */
 export function readScenarios(file: string): Scenario[] {
-  const r = v.safeParse(v.array(ScenarioSchema), JSON.parse(readFileSync(file, 'utf8')));
+  const all = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  const list = Array.isArray(all) ? all.filter((x) => x && typeof x === 'object' && 'method' in x) : all;
+  const r = v.safeParse(v.array(ScenarioSchema), list);
   if (!r.success) {
     const i = r.issues[0]!;
     throw new Error(`${file}: ${i.path?.map((p) => String(p.key)).join('.') ?? '(root)'}: ${i.message}`);
@@ -69,7 +85,44 @@ export interface ConcreteRequest {
 }
 
 /** Fill variables and produce the exact request: scenario headers in order, then content-length when there is a body. */
-export function concretize(s: Scenario, vars: Record<string, string>, env: NodeJS.ProcessEnv = process.env): ConcreteRequest {
+export function holdsOf(s: Scenario): Hold[] {
+  return s.holdWith === undefined ? [] : Array.isArray(s.holdWith) ? s.holdWith : [s.holdWith];
+}
+
+/**
+ * Recover `${VAR}` values from a recorded request: each templated header value (and the path) of the
+ * scenario is matched against what was actually sent.
+ */
+export function varsFromRecorded(s: Scenario, recorded: { path: string; rawHeaders: readonly string[] }): Record<string, string> {
+  const out: Record<string, string> = {};
+  const learn = (template: string, actual: string | undefined) => {
+    if (actual === undefined || !template.includes('${')) return;
+    const names: string[] = [];
+    const re = new RegExp(
+      '^' + template.split(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/).map((part, i) => (i % 2 ? (names.push(part), '(.*?)') : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('') + '$',
+    );
+    const m = re.exec(actual);
+    if (m) names.forEach((n, i) => (out[n] ??= m[i + 1]!));
+  };
+  learn(s.path, recorded.path);
+  for (const [k, val] of Object.entries(s.headers)) {
+    const i = recorded.rawHeaders.findIndex((h, j) => j % 2 === 0 && h.toLowerCase() === k.toLowerCase());
+    learn(val, i >= 0 ? recorded.rawHeaders[i + 1] : undefined);
+  }
+  return out;
+}
+
+export interface RequestTemplate {
+  name: string;
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: unknown;
+  bodyRaw?: string | undefined;
+  note?: string | undefined;
+}
+
+export function concretize(s: RequestTemplate, vars: Record<string, string>, env: NodeJS.ProcessEnv = process.env): ConcreteRequest {
   const body =
     s.bodyRaw !== undefined
       ? Buffer.from(substitute(s.bodyRaw, vars, env), 'utf8')

@@ -51,9 +51,9 @@ export interface ReplayerOptions {
 /** Our mock's log entries have the shape the recorder reads over HTTP. */
 const toUpstream = (r: RecordedUpstream): UpstreamExchange => upstreamFromLog(r as unknown as MockLogEntry);
 
-function forcedTable(table: unknown, routeId: string): unknown {
+function forcedTable(table: unknown, routeIds: ReadonlySet<string>): unknown {
   const t = structuredClone(table) as { routes: Array<{ id: string; mode: string }> };
-  for (const r of t.routes) if (r.id === routeId) r.mode = 'migrated';
+  for (const r of t.routes) if (routeIds.has(r.id)) r.mode = 'migrated';
   return t;
 }
 
@@ -96,6 +96,28 @@ export async function createReplayer(opts: ReplayerOptions): Promise<Replayer> {
 
   const replay: ReplayFn = async (suite: string, suiteDir: string, ex: Exchange, route: RouteResolution): Promise<ExchangeResult> => {
     const t0 = Date.now();
+    // requests held in flight alongside this one must be served by migrated modules too
+    const routeIds = new Set([route.routeId!]);
+    for (const b of ex.background ?? []) {
+      const br = opts.resolver.resolve(b.request.method, b.request.path);
+      if (!br.migrated) {
+        return {
+          suite,
+          exchange: ex.name,
+          method: ex.request.method,
+          path: ex.request.path,
+          routeId: route.routeId,
+          module: route.module,
+          outcome: 'not-migrated',
+          reason: `a request held in flight alongside (${b.request.method} ${b.request.path}) is not migrated: ${br.reason ?? ''}`,
+          differences: [],
+          deviations: [],
+          ignored: emptyTally(),
+          durationMs: 0,
+        };
+      }
+      routeIds.add(br.routeId!);
+    }
     const env = await ensure();
     const client = env.redis.client();
     await loadRedisSnapshot(client, ex.redis.before as unknown as LoaderSnapshot);
@@ -128,7 +150,7 @@ export async function createReplayer(opts: ReplayerOptions): Promise<Replayer> {
     });
     const gateway = await createGateway({
       config,
-      table: forcedTable(opts.resolver.table, route.routeId!),
+      table: forcedTable(opts.resolver.table, routeIds),
       deps: { redis: client, pg: usePg ? env.pg!.sql : null, clock, ids, log: pino({ level: 'silent' }), upstreamOverride: env.mock.url },
       logger: pino({ level: 'silent' }),
       watch: false,
@@ -138,12 +160,20 @@ export async function createReplayer(opts: ReplayerOptions): Promise<Replayer> {
     let redisAfter: RedisSnapshot;
     let pgAfter: PgSnapshot | null = null;
     try {
-      res = await sendCaptured(`http://127.0.0.1:${gateway.dataPort}`, {
+      const base = `http://127.0.0.1:${gateway.dataPort}`;
+      // requests held in flight while this one runs (concurrency cases), started first, in order
+      const held: Array<Promise<unknown>> = [];
+      for (const b of ex.background ?? []) {
+        held.push(sendCaptured(base, { ...b.request, body: decodeBytes(b.request.body) }));
+        await new Promise((r) => setTimeout(r, b.leadMs));
+      }
+      res = await sendCaptured(base, {
         method: ex.request.method,
         path: ex.request.path,
         rawHeaders: ex.request.rawHeaders,
         body: decodeBytes(ex.request.body),
       });
+      await Promise.all(held);
       // settle: after-response writes (usage) land late; wait until two snapshots agree
       await new Promise((r) => setTimeout(r, settleMs));
       redisAfter = (await dumpRedisSnapshot(client)) as RedisSnapshot;
