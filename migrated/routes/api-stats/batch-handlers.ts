@@ -1,8 +1,8 @@
-import { dateString, effectiveOffsetHours, hourString, keys, monthString } from '../../storage/keys.js';
+import { dateString, hourString, keys, monthString } from '../../storage/keys.js';
 import { loadUsageStats } from '../key-info/usage-stats.js';
 import type { RouteCall } from '../shared/legacy-route.js';
 import type { StatsDeps } from './handlers.js';
-import { bodyField, scanAll, UUID_RE } from './key-lookup.js';
+import { bodyField, modelStatsScope, scanAll, UUID_RE } from './key-lookup.js';
 import { formatCost, modelCost } from './model-cost.js';
 
 /** POST /apiStats/api/batch-stats and /batch-model-stats (src/routes/apiStats.js). */
@@ -99,19 +99,13 @@ export async function batchModelStats(d: StatsDeps, call: RouteCall): Promise<Re
     if (bad) return bad;
     const periodRaw = bodyField(call, 'period');
     const period = periodRaw === undefined ? 'daily' : periodRaw;
-    const now = d.clock.now();
-    const offset = d.clock.timezoneOffsetHours;
-    const today = dateString(now, offset);
-    // quirk kept: LOCAL getters on the offset-shifted instant
-    const shifted = new Date(now + effectiveOffsetHours(offset) * 3_600_000);
-    const month = `${shifted.getFullYear()}-${String(shifted.getMonth() + 1).padStart(2, '0')}`;
-    const daily = period === 'daily';
-    const re = daily ? /usage:.+:model:daily:(.+):\d{4}-\d{2}-\d{2}$/ : /usage:.+:model:monthly:(.+):\d{4}-\d{2}$/;
+    const scope = modelStatsScope(d.clock, period);
+    const re = scope.re;
     const perModel = new Map<string, { requests: number; inputTokens: number; outputTokens: number; cacheCreateTokens: number; cacheReadTokens: number; allTokens: number }>();
     // concurrent per key, like the legacy (its interleaving decides the order of equal-token models)
     await Promise.all(
       (apiIds as unknown[]).map(async (apiId) => {
-        const names = await scanAll(d.redis, daily ? `usage:${String(apiId)}:model:daily:*:${today}` : `usage:${String(apiId)}:model:monthly:*:${month}`);
+        const names = await scanAll(d.redis, scope.pattern(String(apiId)));
         for (const name of names) {
           const m = re.exec(name);
           if (!m) continue;

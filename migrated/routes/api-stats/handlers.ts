@@ -3,11 +3,11 @@ import type { ApiKeyAuthenticator } from '../../auth/authenticate-api-key.js';
 import type { PricingTable } from '../../pricing/pricing-table.js';
 import type { Clock } from '../../runtime/clock.js';
 import { AccountRepository } from '../../storage/accounts.js';
-import { dateString, effectiveOffsetHours, keys, weekString } from '../../storage/keys.js';
+import { dateString, keys, weekString } from '../../storage/keys.js';
 import { loadUsageStats, type UsageStats } from '../key-info/usage-stats.js';
 import type { RouteCall } from '../shared/legacy-route.js';
 import { claudeAccountOverview } from './claude-overview.js';
-import { bodyField, errors, scanAll, UUID_RE } from './key-lookup.js';
+import { bodyField, errors, modelStatsScope, scanAll, UUID_RE } from './key-lookup.js';
 import { formatCost, modelCost } from './model-cost.js';
 
 /**
@@ -334,15 +334,9 @@ export async function userModelStats(d: StatsDeps, call: RouteCall): Promise<Rep
       keyId = v.key.record.id;
     } else return errors.keyOrIdRequired;
 
-    const now = d.clock.now();
-    const offset = d.clock.timezoneOffsetHours;
-    const today = dateString(now, offset);
-    // quirk kept: the month is read with LOCAL getters from the offset-shifted instant
-    const shifted = new Date(now + effectiveOffsetHours(offset) * 3_600_000);
-    const month = `${shifted.getFullYear()}-${String(shifted.getMonth() + 1).padStart(2, '0')}`;
-    const daily = period === 'daily';
-    const names = await scanAll(d.redis, daily ? `usage:${keyId}:model:daily:*:${today}` : `usage:${keyId}:model:monthly:*:${month}`);
-    const re = daily ? /usage:.+:model:daily:(.+):\d{4}-\d{2}-\d{2}$/ : /usage:.+:model:monthly:(.+):\d{4}-\d{2}$/;
+    const scope = modelStatsScope(d.clock, period);
+    const names = await scanAll(d.redis, scope.pattern(keyId));
+    const re = scope.re;
     const table = d.pricing();
     const stats: Array<Record<string, unknown> & { allTokens: number }> = [];
     for (const name of names) {

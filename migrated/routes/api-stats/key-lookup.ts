@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis';
+import type { Clock } from '../../runtime/clock.js';
+import { dateString, effectiveOffsetHours } from '../../storage/keys.js';
 import type { RouteCall } from '../shared/legacy-route.js';
 
 /** Shared request checks of the /apiStats endpoints (src/routes/apiStats.js). */
@@ -31,4 +33,22 @@ export async function scanAll(redis: Redis, pattern: string): Promise<string[]> 
     out.push(...batch);
   } while (cursor !== '0');
   return out;
+}
+
+/**
+ * Which per-model usage keys a stats query reads: `usage:<id>:model:daily:*:<today>` or
+ * `…:monthly:*:<month>`, and the regex that extracts the model. Quirk kept: the month is read
+ * with LOCAL getters from the offset-shifted instant (legacy getDateInTimezone + getFullYear).
+ */
+export function modelStatsScope(clock: Clock, period: unknown): { daily: boolean; pattern: (keyId: string) => string; re: RegExp } {
+  const now = clock.now();
+  const today = dateString(now, clock.timezoneOffsetHours);
+  const shifted = new Date(now + effectiveOffsetHours(clock.timezoneOffsetHours) * 3_600_000);
+  const month = `${shifted.getFullYear()}-${String(shifted.getMonth() + 1).padStart(2, '0')}`;
+  const daily = period === 'daily';
+  return {
+    daily,
+    pattern: (keyId) => (daily ? `usage:${keyId}:model:daily:*:${today}` : `usage:${keyId}:model:monthly:*:${month}`),
+    re: daily ? /usage:.+:model:daily:(.+):\d{4}-\d{2}-\d{2}$/ : /usage:.+:model:monthly:(.+):\d{4}-\d{2}$/,
+  };
 }
