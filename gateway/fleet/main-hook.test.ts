@@ -187,7 +187,7 @@ describe('gateway/main.ts following the published table (ROUTING_SOURCE=redis)',
     await startMain();
     const routes = await json('/gateway/routes');
     expect(routes.body.version).toBe('first@r3');
-    expect(stderr).toMatch(/serving the last applied table \(local copy\)/);
+    await until('the start-up log line', async () => (/serving the last applied table \(local copy\)/.test(stderr) ? true : undefined));
     const health = await until('health to report Redis gone', async () => {
       const h = await json('/gateway/health');
       return h.body.fleet?.state === 'redis-unreachable' ? h : undefined;
