@@ -7,6 +7,7 @@ import { shadowAdminRoutes } from './admin/routes.js';
 import { ActivityTracker } from './attribution/activity.js';
 import { ShadowEngine } from './engine/engine.js';
 import { DEFAULT_NOISE_FILE, loadShadowNoise } from './engine/noise.js';
+import type { AcceptedDeviation } from '../../compat-tests/engine/replay/deviations.js';
 import { PrimaryRedisTap } from './redis-tap/tap.js';
 import { CommandTable } from './resp/command-table.js';
 import { SandboxOverlay } from './sandbox/overlay.js';
@@ -48,6 +49,8 @@ export interface ShadowModeOptions {
   keepDifferences?: number;
   /** Noise files (offline suites' format); default compat-tests/noise.default.json. */
   noiseFiles?: string[];
+  /** Accepted deviations; default: compat-tests/accepted-deviations.json. */
+  deviations?: AcceptedDeviation[];
   timezoneOffsetHours?: number;
   /** LEGACY_URL's Redis is a sandbox overlay: legacy candidates may run (else they are dropped). */
   legacyCandidateSandboxed?: boolean;
@@ -147,6 +150,7 @@ export async function startShadowMode(o: ShadowModeOptions): Promise<ShadowMode>
     noise: loadShadowNoise(o.noiseFiles ?? [DEFAULT_NOISE_FILE]),
     timezoneOffsetHours: o.timezoneOffsetHours ?? 8,
     legacyCandidateSandboxed: o.legacyCandidateSandboxed ?? false,
+    ...(o.deviations ? { deviations: o.deviations } : {}),
   });
 
   const describe = () => ({

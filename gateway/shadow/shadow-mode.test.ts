@@ -79,6 +79,7 @@ describe('shadow mode end to end', () => {
       upstreamTarget: upstream.url,
       settleMs: 80,
       candidateTimeoutMs: 5000,
+      deviations: [{ exchange: 'shadow/toy-*', path: 'response.header.x-fixed', why: 'test: a header the candidate adds on purpose' }],
     });
     originRedis = new Redis({ host: '127.0.0.1', port: shadow.primaryRedisPort!, protocol: 2 });
     origin = await startToyOrigin(originRedis, shadow.upstreamPrimaryUrl!);
@@ -115,6 +116,7 @@ describe('shadow mode end to end', () => {
       identical: 0,
       differing: 0,
       errors: 0,
+      acceptedDeviations: 0,
       sideEffects: { identical: 0, differing: 0, notMeasured: 0 },
     };
 
@@ -180,6 +182,16 @@ describe('shadow mode end to end', () => {
     expect(d.upstream.calls).toEqual([{ outcome: 'not-available', method: 'POST', url: '/v1/messages/count_tokens' }]);
     expect(d.differences.map((x) => x.path)).toContain('upstream.not-available');
     expect(upstream.calls.length - callsBefore).toBe(1);
+  });
+
+  it('a difference listed in the accepted deviations does not count as differing', async () => {
+    const before = { ...summary() };
+    variant = 'extra-header';
+    await send(gw.dataPort, { model: 'claude-x', messages: [1] });
+    await engine().idle();
+    expect(summary().identical - before.identical).toBe(1);
+    expect(summary().differing - before.differing).toBe(0);
+    expect(summary().acceptedDeviations - before.acceptedDeviations).toBe(1);
   });
 
   it('concurrent requests: side effects are reported not measured, never identical', async () => {

@@ -17,6 +17,8 @@ export interface RouteSummary {
   /** Why side effects were not measured, with counts. */
   notMeasuredReasons: Record<string, number>;
   upstreamNotAvailable: number;
+  /** Differences matched by accepted deviations (these exchanges count as identical). */
+  acceptedDeviations: number;
   lastAt: number | null;
 }
 
@@ -52,6 +54,7 @@ export class ShadowResults {
         sideEffects: { identical: 0, differing: 0, notMeasured: 0 },
         notMeasuredReasons: {},
         upstreamNotAvailable: 0,
+        acceptedDeviations: 0,
         lastAt: null,
       };
       this.summaries.set(routeId, s);
@@ -88,6 +91,7 @@ export class ShadowResults {
     if (r.sideEffects.status === 'not-measured') s.notMeasuredReasons[r.sideEffects.reason] = (s.notMeasuredReasons[r.sideEffects.reason] ?? 0) + 1;
     this.c.sideEffects.inc({ route: r.routeId, status: se === 'notMeasured' ? 'not_measured' : se });
     s.upstreamNotAvailable += r.upstream.notAvailable;
+    s.acceptedDeviations += r.deviations.length;
     if (r.verdict !== 'identical') {
       this.recent.push(r);
       if (this.recent.length > this.keep) this.recent.shift();

@@ -8,7 +8,7 @@ import type { MigratedModuleFactory } from '../../../migrated/module.js';
  * upstream with the same body, stream the answer back, then record usage in Redis (after the
  * response, like the legacy). `variant` lets a test make the candidate differ in one way.
  */
-export type ToyVariant = 'same' | 'byte' | 'hash' | 'missing' | 'crash' | 'slow' | 'other-upstream-path';
+export type ToyVariant = 'same' | 'byte' | 'hash' | 'missing' | 'crash' | 'slow' | 'other-upstream-path' | 'extra-header';
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -36,6 +36,7 @@ export async function serveToy(redis: Redis, upstreamBase: string, req: Incoming
   await new Promise<void>((resolve, reject) => {
     const call = request(up, { method: 'POST', headers: { 'Content-Type': 'application/json', 'x-api-key': info.upstreamKey ?? '', 'Content-Length': String(body.length) } }, (upRes) => {
       const headers: string[] = ['Content-Type', String(upRes.headers['content-type'] ?? 'application/json'), 'X-Toy', 'yes'];
+      if (variant === 'extra-header') headers.push('X-Fixed', '1');
       res.writeHead(upRes.statusCode ?? 502, headers);
       upRes.on('data', (chunk: Buffer) => {
         res.write(variant === 'byte' ? Buffer.from(chunk.toString('latin1').replace('Hello', 'Hellp'), 'latin1') : chunk);
