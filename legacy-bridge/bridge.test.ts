@@ -162,6 +162,14 @@ describe('legacy failures', () => {
       expect(res.statusLine).toBe('HTTP/1.1 504 Gateway Timeout');
       expect(JSON.parse(res.body.toString()).error).toBe('Gateway Timeout');
       await expect(aborted).resolves.toBe('/hang');
+      // Silent mid-body for as long: the client connection is closed, the legacy request aborted.
+      const abortedStream = origin.nextAbort();
+      const res2 = await get(g.dataPort, '/sse/3/60000');
+      expect(res2.statusLine).toBe('HTTP/1.1 200 OK');
+      expect(res2.body.toString()).toBe('data: {"n":1}\n\n');
+      expect(res2.wireBody.toString('latin1').endsWith('0\r\n\r\n')).toBe(false);
+      await expect(abortedStream).resolves.toBe('/sse/3/60000');
+      expect(g.metrics.errors.get({ route: '(default)', side: 'legacy', kind: 'legacy_timeout' })).toBe(2);
     } finally {
       await g.close();
     }

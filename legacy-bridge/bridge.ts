@@ -10,7 +10,8 @@ import { forwardedHeaders } from './forwarded-headers.js';
  * - Bodies stream both ways; SSE chunks are written as they arrive.
  * - Keep-alive agent to the legacy; X-Real-IP / X-Forwarded-For / X-Forwarded-Proto like the legacy's nginx.
  * - Client disconnect destroys the legacy request; unreachable legacy → 502, idle longer than
- *   `timeoutMs` before the response head → 504, both as JSON in the legacy's error shape.
+ *   `timeoutMs` before the response head → 504, both as JSON in the legacy's error shape; idle that long
+ *   after the head → the client connection is closed.
  */
 
 export interface LegacyBridgeOptions {
@@ -91,8 +92,8 @@ export function createLegacyBridge(opts: LegacyBridgeOptions): LegacyBridge {
       proxyRes.destroy();
       return;
     }
-    // Once the head arrived, the stream may idle as long as the legacy wants (SSE keeps-alive on its own).
-    proxyRes.socket?.setTimeout(0);
+    // The idle timeout stays on while the body streams (like nginx's proxy_read_timeout): a legacy silent for
+    // LEGACY_TIMEOUT_MS mid-body ends the client's connection (the answer cannot be completed).
     res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, responseHeaders(req, proxyRes, closing.has(req)));
     // A streamed answer (SSE, chunked) shows its head at once; a sized one goes out with its body in one write.
     if (proxyRes.headers['content-length'] === undefined) res.flushHeaders();
