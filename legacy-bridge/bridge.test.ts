@@ -110,9 +110,10 @@ describe('legacy bridge pass-through', () => {
       req.on('error', reject);
       req.end();
     });
-    // The origin needs ~750 ms for the whole stream; the first event must arrive long before that.
+    // The origin needs ~750 ms for the whole stream; the first event must arrive long before the end
+    // (relative, so a busy machine that delays both does not matter).
     expect(endAt).toBeGreaterThan(700);
-    expect(firstAt).toBeLessThan(300);
+    expect(endAt - firstAt).toBeGreaterThan(500);
     expect(text.startsWith('data: {"n":1}\n\n')).toBe(true);
     expect(text.endsWith('event: done\ndata: {"n":6}\n\n')).toBe(true);
   });
