@@ -153,6 +153,20 @@ describe('gateway/main.ts following the published table (ROUTING_SOURCE=redis)',
     expect((await json('/gateway/routes')).body.version).toBe('first@r3');
   });
 
+  it('routes fleet shows the published revision and each instance; a stale entry is pruned', async () => {
+    await admin.hset('gateway:fleet:instances', 'gone-1', JSON.stringify({ instanceId: 'gone-1', host: 'h', pid: 1, revision: 1, version: 'first@r1', sha256: null, appliedAt: 1, heartbeatAt: 1, startedAt: 1, lastError: null }));
+    cliOut.length = 0;
+    expect(await cli('fleet')).toBe(0); // silent instances do not count against convergence
+    const text = cliOut.join('\n');
+    expect(text).toMatch(/^published: r3 first@r3 by /m);
+    expect(text).toMatch(/^gone-1\s+silent\s+r1/m);
+    expect(text).toMatch(/^main-1\s+in-sync\s+r3\s+\S+\s+\d+/m);
+    cliOut.length = 0;
+    expect(await cli('fleet', '--prune-older-than', '60000')).toBe(0);
+    expect(cliOut.join('\n')).toMatch(/pruned: gone-1/);
+    expect(await admin.hexists('gateway:fleet:instances', 'gone-1')).toBe(0);
+  });
+
   it('an invalid publish is refused by the CLI and nothing changes', async () => {
     writeFileSync(tableFile, JSON.stringify({ routes: [{ id: 'x', paths: ['/x'], mode: 'migrated', module: 'no-such-module' }] }));
     cliOut.length = 0;
