@@ -135,33 +135,37 @@ const splitCases: Array<[string, () => RoutingTable | null]> = [
   ['the project routing table with its module routes migrated', projectTableFlipped],
 ];
 
-describe.each(splitCases)('split config under real nginx: %s', (_name, makeTable) => {
-  let legacy: LabelServer;
-  let gateway: LabelServer;
-  let nginx: RunningNginx;
-  let port: number;
-  const agent = new Agent({ keepAlive: true, maxSockets: 16 });
-  const table = makeTable() ?? validated(TRICKY, ['m']);
-
+/** Real nginx with the split config of `table` in front of two label servers, for the enclosing describe. */
+function splitUnderNginx(table: RoutingTable) {
+  const h = { port: 0, agent: new Agent({ keepAlive: true, maxSockets: 16 }) };
+  let legacy: LabelServer | undefined;
+  let gateway: LabelServer | undefined;
+  let nginx: RunningNginx | undefined;
   beforeAll(async () => {
     legacy = await startLabelServer('legacy');
     gateway = await startLabelServer('gateway');
-    port = await freePort();
+    h.port = await freePort();
     const { text } = renderSplit(table, {
-      listen: [`127.0.0.1:${port}`],
+      listen: [`127.0.0.1:${h.port}`],
       gateways: [`127.0.0.1:${gateway.port}`],
       legacy: [`127.0.0.1:${legacy.port}`],
       legacyBackup: false,
       statusListen: null,
     });
-    nginx = await startNginx(text, port);
+    nginx = await startNginx(text, h.port);
   });
   afterAll(async () => {
-    agent.destroy();
+    h.agent.destroy();
     await nginx?.stop();
     await legacy?.close();
     await gateway?.close();
   });
+  return h;
+}
+
+describe.each(splitCases)('split config under real nginx: %s', (_name, makeTable) => {
+  const table = makeTable() ?? validated(TRICKY, ['m']);
+  const h = splitUnderNginx(table);
 
   it('sends a request straight to the legacy only when the gateway would send it there for that method', async () => {
     const compiled = compileTable(table);
@@ -171,7 +175,7 @@ describe.each(splitCases)('split config under real nginx: %s', (_name, makeTable
       for (const pattern of route.paths) {
         for (const path of samplePaths(pattern)) {
           for (const method of ['GET', 'POST', 'DELETE']) {
-            const r = await send(port, method, path, { agent, body: method === 'POST' ? '{}' : undefined });
+            const r = await send(h.port, method, path, { agent: h.agent, body: method === 'POST' ? '{}' : undefined });
             expect(r.status, `${method} ${path}`).toBe(200);
             const side = (JSON.parse(r.body) as { side: 'legacy' | 'gateway'; url: string }).side;
             seen[side]++;
@@ -190,34 +194,11 @@ describe.each(splitCases)('split config under real nginx: %s', (_name, makeTable
 });
 
 describe('split config under real nginx: known cases', () => {
-  let legacy: LabelServer;
-  let gateway: LabelServer;
-  let nginx: RunningNginx;
-  let port: number;
-  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
-
-  beforeAll(async () => {
-    legacy = await startLabelServer('legacy');
-    gateway = await startLabelServer('gateway');
-    port = await freePort();
-    const { text } = renderSplit(validated(TRICKY, ['m']), {
-      listen: [`127.0.0.1:${port}`],
-      gateways: [`127.0.0.1:${gateway.port}`],
-      legacy: [`127.0.0.1:${legacy.port}`],
-      statusListen: null,
-    });
-    nginx = await startNginx(text, port);
-  });
-  afterAll(async () => {
-    agent.destroy();
-    await nginx?.stop();
-    await legacy?.close();
-    await gateway?.close();
-  });
+  const h = splitUnderNginx(validated(TRICKY, ['m']));
 
   it('routes the known cases as planned', async () => {
     const side = async (method: string, path: string) =>
-      (JSON.parse((await send(port, method, path, { agent })).body) as { side: string }).side;
+      (JSON.parse((await send(h.port, method, path, { agent: h.agent })).body) as { side: string }).side;
     expect(await side('POST', '/api/v1/messages')).toBe('gateway');
     expect(await side('POST', '/API/V1/Messages/?beta=true')).toBe('gateway');
     expect(await side('GET', '/api/v1/models')).toBe('legacy');
