@@ -5,12 +5,14 @@
  */
 export class HeaderList {
   private readonly names: string[] = [];
+  private readonly lower: string[] = [];
   private readonly values: string[] = [];
 
   set(name: string, value: string): this {
     const i = this.indexOf(name);
     if (i === -1) {
       this.names.push(name);
+      this.lower.push(name.toLowerCase());
       this.values.push(value);
     } else {
       this.names[i] = name;
@@ -32,6 +34,7 @@ export class HeaderList {
     const i = this.indexOf(name);
     if (i !== -1) {
       this.names.splice(i, 1);
+      this.lower.splice(i, 1);
       this.values.splice(i, 1);
     }
     return this;
@@ -58,8 +61,6 @@ export class HeaderList {
   }
 
   private indexOf(name: string): number {
-    const lower = name.toLowerCase();
-    for (let i = 0; i < this.names.length; i++) if (this.names[i]!.toLowerCase() === lower) return i;
-    return -1;
+    return this.lower.indexOf(name.toLowerCase());
   }
 }
