@@ -76,6 +76,14 @@ describe('compileTable().match', () => {
     expect(m('GET', '/api/v1/key-info')).toBe('key-info');
     expect(m('GET', '/health')).toBe('health');
     expect(m('POST', '/apiStats/api/user-stats')).toBe('api-stats');
+    expect(m('POST', '/apiStats/api/merge-renewal')).toBeUndefined();
+    expect(m('GET', '/api/v1/usage')).toBe('key-info');
+    expect(m('GET', '/claude/v1/organizations/org-1/usage')).toBe('key-info');
+    expect(m('GET', '/gemini/key-info')).toBe('key-info');
+    expect(m('GET', '/openai/claude/v1/models/claude-opus-4-20250514')).toBe('models');
+    expect(m('GET', '/droid/claude/v1/models')).toBe('models');
+    expect(m('GET', '/azure/models')).toBe('models');
+    expect(m('POST', '/azure/models')).toBeUndefined();
     expect(m('GET', '/api/v1/does-not-exist')).toBe('not-found');
     expect(m('GET', '/api/v1/messages')).toBe('not-found');
     expect(r.compiled.match('POST', '/admin/claude-accounts/x/reset-status')?.route.id).toBe('admin');
