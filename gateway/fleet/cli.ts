@@ -42,12 +42,14 @@ function nginxInput(o: Record<string, string>): NginxOptionsInput {
   if (o['status-listen']) input.statusListen = o['status-listen'] === 'off' ? null : o['status-listen'];
   if (o.admin) input.gatewayAdmin = o.admin;
   if (o['max-body']) input.clientMaxBodySize = o['max-body'];
+  const includes = list(o['server-include']);
+  if (includes) input.serverIncludes = includes;
   return input;
 }
 
 registerRoutesCommand('nginx', {
   usage:
-    'nginx [--mode split|sidecar] [--out FILE | --check FILE] [--test] [--listen 80] [--gateway host:port,...] [--legacy host:port,...] [--admin host:port] [--status-listen host:port|off] [--no-legacy-backup] [--max-body 60m]',
+    'nginx [--mode split|sidecar] [--out FILE | --check FILE] [--test] [--listen 80] [--gateway host:port,...] [--legacy host:port,...] [--admin host:port] [--status-listen host:port|off] [--no-legacy-backup] [--max-body 60m] [--server-include FILE,...]',
   summary: 'generate the nginx config (split: from the routing table; sidecar: static), write it, check a deployed one, or nginx -t it',
   async run(args, ctx) {
     const { options } = parseArgs(args);

@@ -115,6 +115,21 @@ describe('generated nginx configs', () => {
     expect(r.output).toMatch(/proxy_buffering/);
   });
 
+  it('takes TLS listen flags and server includes (checked by nginx -t)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-nginx-inc-'));
+    try {
+      const inc = join(dir, 'extra.conf');
+      writeFileSync(inc, 'add_header X-Frame-Options "DENY" always;\n');
+      const text = renderSidecar({ listen: ['8443 reuseport'], serverIncludes: [inc] });
+      expect(text).toContain(`    include ${inc};`);
+      expect(text).toContain('    listen 8443 reuseport;');
+      const r = await testConfig(text);
+      expect(r.ok, r.output).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('rejects bad deployment options with the option named', () => {
     expect(() => renderSidecar({ gateways: ['localhost'] })).toThrow(/gateways.*host:port/);
   });

@@ -11,7 +11,10 @@ const hostPort = v.pipe(
 );
 const listen = v.pipe(
   v.string(),
-  v.regex(/^(?:(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):)?[0-9]{1,5}$/, 'must be port or host:port, e.g. 80 or 127.0.0.1:8088'),
+  v.regex(
+    /^(?:(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):)?[0-9]{1,5}(?: (?:ssl|http2|default_server|reuseport|proxy_protocol))*$/,
+    'must be port or host:port with optional flags, e.g. 80, 127.0.0.1:8088 or "443 ssl http2"',
+  ),
 );
 const size = v.pipe(v.string(), v.regex(/^[0-9]+[kmg]?$/, 'must be an nginx size, e.g. 60m'));
 
@@ -38,6 +41,8 @@ export const NginxOptionsSchema = v.strictObject({
   /** Passive health check: failures within failTimeout before an instance is skipped for failTimeout. */
   maxFails: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 1),
   failTimeoutSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 3),
+  /** Files included inside the public server block (TLS certificates, extra headers, access rules...). */
+  serverIncludes: v.optional(v.array(v.pipe(v.string(), v.regex(/^[^\s;{}'"]+$/, 'must be a file path without spaces or ; { } quotes'))), []),
   /** Debug/drill only: add `X-Crs-Upstream: <address that served>` to responses. Off in production (byte compatibility). */
   exposeUpstream: v.optional(v.boolean(), false),
 });

@@ -90,6 +90,7 @@ function serverHead(o: NginxOptions): string[] {
     'client_body_buffer_size 1m;',
     "# Node's default header limit is 16 KB.",
     'large_client_header_buffers 4 16k;',
+    ...o.serverIncludes.map((f) => `include ${f};`),
     'error_page 413 = @crs_payload_too_large;',
     '',
     'location @crs_payload_too_large {',
