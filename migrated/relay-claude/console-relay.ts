@@ -141,9 +141,15 @@ export async function consoleNonStream(c: ConsoleCall): Promise<RelayResult> {
     let raw: Buffer;
     try {
       ({ response } = await send(c, p, c.signal));
-      raw = await readAll(decodedBody(response, true));
     } catch (err) {
       throw networkError(err, c.signal);
+    }
+    try {
+      raw = await readAll(decodedBody(response, true));
+    } catch (err) {
+      // axios: a response body cut short rejects with 'stream has been aborted'
+      if (c.signal.aborted) throw new RelayError('Client disconnected');
+      throw new RelayError((err as { code?: string }).code === 'ECONNRESET' ? 'stream has been aborted' : (err as Error).message);
     }
     const status = response.statusCode ?? 500;
     const text = raw.toString('utf8');

@@ -109,6 +109,34 @@ describe('upstream failures', () => {
     }, `http://127.0.0.1:${port}`);
   });
 
+  it('upstream dies in the middle of a JSON body → console 500 (axios wording), official 502; no hang, no usage', async () => {
+    const broken = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '500' });
+        res.write('{"id":"msg_x","usage":{"input_tokens":');
+        setTimeout(() => res.socket?.destroy(), 20);
+      });
+    });
+    await new Promise<void>((r) => broken.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(broken.address() as AddressInfo).port}`;
+    try {
+      await withRelay(async (h) => {
+        const before = await usageKeys();
+        for (const key of [KEYS.console, KEYS.oauth]) {
+          const res = await send(h.port, 'POST', '/api/v1/messages', json(key), '{"model":"claude-sonnet-4-5-20250929","messages":[{"role":"user","content":"x"}]}');
+          const expected = key === KEYS.console ? [500, 'Relay service error', 'stream has been aborted'] : [502, 'Upstream connection error', 'Connection reset by Claude API server'];
+          const body = JSON.parse(res.body.toString()) as { error: string; message: string };
+          expect([res.status, body.error, body.message]).toEqual(expected);
+        }
+        expect(await usageKeys()).toEqual(before);
+      }, url);
+    } finally {
+      broken.closeAllConnections();
+      await new Promise((r) => broken.close(r));
+    }
+  });
+
   it('dedicated OAuth stream 429 → 403 JSON, the account is marked; a client closing afterwards crashes nothing (legacy exchange 32)', async () => {
     await withRelay(async (h) => {
       // the mock answers 429 for a model containing "mock-429" (headers are whitelisted for official accounts)

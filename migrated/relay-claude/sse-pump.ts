@@ -61,7 +61,8 @@ export function pumpSse(stream: Readable, out: StreamSink, o: PumpOptions): Prom
       feed(r.lines);
     });
     stream.once('end', () => finish('completed'));
-    stream.once('error', (err: Error) => {
+    stream.once('close', () => finish('upstream-error'));
+    stream.on('error', (err: Error) => {
       if (!done && out.writable()) o.onUpstreamError?.(err);
       finish('upstream-error');
     });

@@ -47,18 +47,30 @@ export function upstreamHeaderPairs(response: IncomingMessage): Array<[string, s
 /** Decoded body stream: gzip/deflate always; br too when `brotli` (axios decodes it, the official relay does not). */
 export function decodedBody(response: IncomingMessage, brotli: boolean): Readable {
   const enc = String(response.headers['content-encoding'] ?? '').trim().toLowerCase();
-  if (enc === 'gzip') return response.pipe(createGunzip());
-  if (enc === 'deflate') return response.pipe(createInflate());
-  if (enc === 'br' && brotli) return response.pipe(createBrotliDecompress());
-  return response;
+  const decoder = enc === 'gzip' ? createGunzip() : enc === 'deflate' ? createInflate() : enc === 'br' && brotli ? createBrotliDecompress() : null;
+  if (!decoder) return response;
+  // a broken upstream body must fail the decoder too (pipe() does not forward errors)
+  response.on('error', (err) => decoder.destroy(err));
+  response.on('close', () => {
+    if (!response.complete) decoder.destroy(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+  });
+  return response.pipe(decoder);
 }
 
+/** The whole body; rejects when the stream fails or closes before its end. */
 export function readAll(stream: Readable): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
+    let ended = false;
     stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.once('end', () => resolve(Buffer.concat(chunks)));
-    stream.once('error', reject);
+    stream.once('end', () => {
+      ended = true;
+      resolve(Buffer.concat(chunks));
+    });
+    stream.on('error', reject);
+    stream.once('close', () => {
+      if (!ended) reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+    });
   });
 }
 
