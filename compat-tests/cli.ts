@@ -11,6 +11,7 @@
  *
  * Details and the "Proving a route" walkthrough: docs/compat.md.
  */
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { join, relative } from 'node:path';
 import { projectRoot, legacyTracesDir } from '../test-support/paths.js';
@@ -76,11 +77,14 @@ async function cmdImport(argv: string[]): Promise<number> {
       scenarios: { type: 'string' },
     },
   });
+  const dir = join(suitesRoot, values.suite);
+  // the scenario list rebuilds requests held in flight (holdWith); a suite keeps its list beside it
+  const beside = [join(dir, 'scenarios.json'), join(dir, '..', 'scenarios.json')].find((f) => existsSync(f));
+  const scenarioFile = values.scenarios ?? beside;
   const exchanges = importTraces(values.from, {
     timezoneOffsetHours: Number(values.tz),
-    ...(values.scenarios ? { scenarios: readScenarios(values.scenarios) } : {}),
+    ...(scenarioFile ? { scenarios: readScenarios(scenarioFile) } : {}),
   });
-  const dir = join(suitesRoot, values.suite);
   writeSuite(
     dir,
     {
@@ -90,7 +94,7 @@ async function cmdImport(argv: string[]): Promise<number> {
     },
     exchanges,
   );
-  console.log(`imported ${exchanges.length} exchanges into ${dir}`);
+  console.log(`imported ${exchanges.length} exchanges into ${dir}${scenarioFile ? ` (held requests rebuilt from ${scenarioFile})` : ''}`);
   return 0;
 }
 

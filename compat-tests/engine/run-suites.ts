@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { readSuite, listSuites } from './format/suite-store.js';
 import type { Exchange } from './format/exchange.js';
 import type { RouteResolution, RouteResolver } from './routing/resolve.js';
-import { emptyTally, summarize, type ExchangeResult, type RunReport } from './report/model.js';
+import { blankResult, summarize, type ExchangeResult, type RunReport } from './report/model.js';
 
 export type ReplayFn = (suite: string, suiteDir: string, ex: Exchange, route: RouteResolution) => Promise<ExchangeResult>;
 
@@ -29,30 +29,14 @@ export async function runSuites(opts: RunOptions): Promise<RunReport> {
       if (opts.filter && !ex.name.includes(opts.filter)) continue;
       const route = opts.resolver.resolve(ex.request.method, ex.request.path);
       let result: ExchangeResult;
-      const base = {
-        suite,
-        exchange: ex.name,
-        method: ex.request.method,
-        path: ex.request.path,
-        routeId: route.routeId,
-        module: route.module,
-        differences: [],
-        deviations: [],
-        ignored: emptyTally(),
-      };
       if (!route.migrated) {
-        result = { ...base, outcome: 'not-migrated', reason: route.reason ?? 'not migrated', durationMs: 0 };
+        result = blankResult(suite, ex, route, 'not-migrated', route.reason ?? 'not migrated');
       } else {
         const t0 = Date.now();
         try {
           result = await opts.replay(suite, dir, ex, route);
         } catch (err) {
-          result = {
-            ...base,
-            outcome: 'error',
-            reason: `replay failed: ${(err as Error).stack ?? String(err)}`,
-            durationMs: Date.now() - t0,
-          };
+          result = { ...blankResult(suite, ex, route, 'error', `replay failed: ${(err as Error).stack ?? String(err)}`), durationMs: Date.now() - t0 };
         }
       }
       results.push(result);

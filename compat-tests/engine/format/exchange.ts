@@ -88,6 +88,10 @@ export const ExchangeSchema = v.strictObject({
       }),
     ),
   ),
+  /** The client hung up on purpose: N ms after the response head arrived, or N ms after sending (before any answer). */
+  clientAbort: v.optional(
+    v.strictObject({ afterResponseMs: v.optional(v.number()), afterSendMs: v.optional(v.number()) }),
+  ),
   response: v.strictObject({
     status: v.number(),
     statusMessage: v.string(),

@@ -43,6 +43,8 @@ const TraceMeta = v.object({
   elapsedSec: v.number(),
   serverAliveAfter: v.optional(v.boolean()),
   heldConcurrentRequest: v.optional(v.unknown()),
+  clientAbortAfterMs: v.optional(v.number()),
+  clientAbortAtMs: v.optional(v.number()),
   heldConcurrentRequests: v.optional(v.array(v.unknown())),
 });
 const TraceUpstream = v.array(MockLogEntrySchema);
@@ -163,6 +165,14 @@ export function importTraceFolder(dir: string, opts: ImportOptions = {}): Exchan
     },
     request,
     ...(background ? { background } : {}),
+    ...(meta.clientAbortAfterMs !== undefined || meta.clientAbortAtMs !== undefined
+      ? {
+          clientAbort: {
+            ...(meta.clientAbortAfterMs !== undefined ? { afterResponseMs: meta.clientAbortAfterMs } : {}),
+            ...(meta.clientAbortAtMs !== undefined ? { afterSendMs: meta.clientAbortAtMs } : {}),
+          },
+        }
+      : {}),
     response: {
       status: res.status,
       statusMessage: res.statusMessage,

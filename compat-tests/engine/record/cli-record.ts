@@ -41,6 +41,10 @@ export async function cmdRecord(argv: string[], suitesRoot: string): Promise<num
   const requests = scenarios.map((s) => ({
     ...concretize(s, vars),
     background: holdsOf(s).map((h) => ({ leadMs: h.startMs, request: concretize({ ...h, name: h.name }, vars) })),
+    abort:
+      s.abortAfterMs !== undefined || s.abortAtMs !== undefined
+        ? { ...(s.abortAfterMs !== undefined ? { afterResponseMs: s.abortAfterMs } : {}), ...(s.abortAtMs !== undefined ? { afterSendMs: s.abortAtMs } : {}) }
+        : undefined,
   }));
   const dir = values.out
     ? resolve(values.out)
@@ -64,7 +68,7 @@ export async function cmdRecord(argv: string[], suitesRoot: string): Promise<num
   let failures = 0;
   try {
     for (const req of requests) {
-      const ex = await recordExchange(target, req, req.background);
+      const ex = await recordExchange(target, req, req.background, req.abort);
       appendExchange(dir, values.suite, `recorded from ${values.base} with ${values.scenarios}${values.secondary ? ' (secondary run)' : ''}`, ex);
       const ups = ex.upstream.length ? ` upstream=${ex.upstream.length}` : '';
       const died = ex.source.backendDied ? '  BACKEND DIED' : '';

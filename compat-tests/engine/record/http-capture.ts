@@ -27,10 +27,18 @@ export function wireHeaders(base: string, raw: readonly string[]): string[] {
   return out;
 }
 
+export interface ClientAbort {
+  /** Close the socket this long after the response head arrived. */
+  afterResponseMs?: number | undefined;
+  /** Close the socket this long after sending, answer or not. */
+  afterSendMs?: number | undefined;
+}
+
 export function sendCaptured(
   base: string,
   req: { method: string; path: string; rawHeaders: string[]; body: Buffer },
   timeoutMs = 60_000,
+  abort: ClientAbort = {},
 ): Promise<CapturedResponse> {
   const url = new URL(base);
   const t0 = performance.now();
@@ -58,7 +66,10 @@ export function sendCaptured(
       agent: false,
       timeout: timeoutMs,
     });
+    const hangUp = () => out.destroy(new Error('closed by the client (scenario)'));
+    if (abort.afterSendMs !== undefined) setTimeout(hangUp, abort.afterSendMs);
     out.on('response', (res) => {
+      if (abort.afterResponseMs !== undefined) setTimeout(hangUp, abort.afterResponseMs);
       status = res.statusCode ?? 0;
       statusMessage = res.statusMessage ?? '';
       rawHeaders = res.rawHeaders;

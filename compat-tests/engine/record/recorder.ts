@@ -3,7 +3,7 @@ import type { Sql } from 'postgres';
 import { dumpRedisSnapshot } from '../../../test-support/redis-snapshot.js';
 import { encodeBytes } from '../format/bytes.js';
 import { EXCHANGE_FORMAT, type Exchange, type PgSnapshot, type RedisSnapshot } from '../format/exchange.js';
-import { isListening, sendCaptured, wireHeaders } from './http-capture.js';
+import { isListening, sendCaptured, wireHeaders, type ClientAbort } from './http-capture.js';
 import { dumpPgSnapshot } from './pg-snapshot.js';
 import type { ConcreteRequest } from './scenarios.js';
 import { mockSeq, upstreamSince } from './upstream-capture.js';
@@ -38,7 +38,12 @@ function stableView(s: { redis: RedisSnapshot; pg: PgSnapshot | null }): string 
   return JSON.stringify({ r, pg: s.pg });
 }
 
-export async function recordExchange(t: RecorderTarget, req: ConcreteRequest, background: Array<{ leadMs: number; request: ConcreteRequest }> = []): Promise<Exchange> {
+export async function recordExchange(
+  t: RecorderTarget,
+  req: ConcreteRequest,
+  background: Array<{ leadMs: number; request: ConcreteRequest }> = [],
+  clientAbort?: ClientAbort,
+): Promise<Exchange> {
   const before = await snapshot(t);
   const seq = t.mock ? await mockSeq(t.mock) : 0;
   const startMs = Date.now();
@@ -47,9 +52,10 @@ export async function recordExchange(t: RecorderTarget, req: ConcreteRequest, ba
     held.push(sendCaptured(t.base, b.request));
     await new Promise((r) => setTimeout(r, b.leadMs));
   }
-  const res = await sendCaptured(t.base, req);
+  const res = await sendCaptured(t.base, req, 60_000, clientAbort ?? {});
   await Promise.all(held);
-  await new Promise((r) => setTimeout(r, t.settleMs));
+  // after a hang-up the service notices late: give it 1.5 s before the first snapshot
+  await new Promise((r) => setTimeout(r, clientAbort ? Math.max(1500, t.settleMs) : t.settleMs));
   let after = await snapshot(t);
   const giveUp = Date.now() + t.settleMaxMs;
   for (;;) {
@@ -77,6 +83,7 @@ export async function recordExchange(t: RecorderTarget, req: ConcreteRequest, ba
           })),
         }
       : {}),
+    ...(clientAbort ? { clientAbort } : {}),
     response: {
       status: res.status,
       statusMessage: res.statusMessage,

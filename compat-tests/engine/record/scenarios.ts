@@ -24,6 +24,10 @@ export const ScenarioSchema = v.looseObject({
   note: v.optional(v.string()),
   /** Request(s) started first and kept in flight while this one runs; each followed by `startMs` of waiting. */
   holdWith: v.optional(v.union([HoldSchema, v.array(HoldSchema)])),
+  /** The client closes the socket N ms after the response head (mid-stream disconnect). */
+  abortAfterMs: v.optional(v.number()),
+  /** The client closes the socket N ms after sending, answer or not. */
+  abortAtMs: v.optional(v.number()),
 });
 export type Scenario = v.InferOutput<typeof ScenarioSchema>;
 

@@ -19,7 +19,7 @@ import { sendCaptured } from '../record/http-capture.js';
 import { dumpPgSnapshot } from '../record/pg-snapshot.js';
 import { defaultNoiseFile } from '../noise/cli-learn.js';
 import { compileNoise, readNoiseFile, type NoiseFile } from '../noise/rules.js';
-import { emptyTally, type ExchangeResult } from '../report/model.js';
+import { blankResult, type ExchangeResult } from '../report/model.js';
 import type { ReplayFn } from '../run-suites.js';
 import type { RouteResolution, RouteResolver } from '../routing/resolve.js';
 import { readDeviations, splitDeviations } from './deviations.js';
@@ -101,20 +101,8 @@ export async function createReplayer(opts: ReplayerOptions): Promise<Replayer> {
     for (const b of ex.background ?? []) {
       const br = opts.resolver.resolve(b.request.method, b.request.path);
       if (!br.migrated) {
-        return {
-          suite,
-          exchange: ex.name,
-          method: ex.request.method,
-          path: ex.request.path,
-          routeId: route.routeId,
-          module: route.module,
-          outcome: 'not-migrated',
-          reason: `a request held in flight alongside (${b.request.method} ${b.request.path}) is not migrated: ${br.reason ?? ''}`,
-          differences: [],
-          deviations: [],
-          ignored: emptyTally(),
-          durationMs: 0,
-        };
+        const why = `a request held in flight alongside (${b.request.method} ${b.request.path}) is not migrated: ${br.reason ?? ''}`;
+        return blankResult(suite, ex, route, 'not-migrated', why);
       }
       routeIds.add(br.routeId!);
     }
@@ -129,6 +117,8 @@ export async function createReplayer(opts: ReplayerOptions): Promise<Replayer> {
     if (reqId) ids.queueRequestIds(reqId);
     env.mock.reset();
     env.mock.settings.nowMs = () => clock.now();
+    // a client that hangs up mid-stream needs the lab mock's pacing (15 ms between events) to see the same events
+    env.mock.settings.chunkDelayMs = ex.clientAbort ? 15 : 0;
     env.mock.setReplay(ex.upstream);
     const config = loadConfig({
       ...process.env,
@@ -167,15 +157,16 @@ export async function createReplayer(opts: ReplayerOptions): Promise<Replayer> {
         held.push(sendCaptured(base, { ...b.request, body: decodeBytes(b.request.body) }));
         await new Promise((r) => setTimeout(r, b.leadMs));
       }
-      res = await sendCaptured(base, {
-        method: ex.request.method,
-        path: ex.request.path,
-        rawHeaders: ex.request.rawHeaders,
-        body: decodeBytes(ex.request.body),
-      });
+      res = await sendCaptured(
+        base,
+        { method: ex.request.method, path: ex.request.path, rawHeaders: ex.request.rawHeaders, body: decodeBytes(ex.request.body) },
+        60_000,
+        ex.clientAbort ?? {},
+      );
       await Promise.all(held);
       // settle: after-response writes (usage) land late; wait until two snapshots agree
-      await new Promise((r) => setTimeout(r, settleMs));
+      // after a hang-up the service notices late (the recorder waited 1.5 s): wait as long
+      await new Promise((r) => setTimeout(r, ex.clientAbort ? 1500 : settleMs));
       redisAfter = (await dumpRedisSnapshot(client)) as RedisSnapshot;
       const giveUp = Date.now() + settleMaxMs;
       for (;;) {
@@ -199,17 +190,10 @@ export async function createReplayer(opts: ReplayerOptions): Promise<Replayer> {
     const { unexpected, deviations: accepted } = splitDeviations(`${suite}/${ex.name}`, d.differences, deviations);
     const notes = [res.error ? `client saw: ${res.error}` : '', ex.pg && !usePg ? pgNote : ''].filter(Boolean).join('; ');
     return {
-      suite,
-      exchange: ex.name,
-      method: ex.request.method,
-      path: ex.request.path,
-      routeId: route.routeId,
-      module: route.module,
-      outcome: unexpected.length ? 'differs' : accepted.length ? 'deviation' : 'identical',
-      ...(notes ? { reason: notes } : {}),
+      ...blankResult(suite, ex, route, unexpected.length ? 'differs' : accepted.length ? 'deviation' : 'identical', notes || undefined),
       differences: unexpected,
       deviations: accepted,
-      ignored: d.ignored ?? emptyTally(),
+      ignored: d.ignored,
       durationMs: Date.now() - t0,
       sideBySide: {
         expected: decodeBytes(ex.response.body).toString('utf8').slice(0, 20000),

@@ -84,3 +84,27 @@ export function summarize(results: ExchangeResult[]): { totals: Record<Outcome, 
   for (const r of results) totals[r.outcome]++;
   return { totals, failed: totals.differs + totals.error > 0 };
 }
+
+/** A result for one exchange with nothing found yet (the replayer and the runner fill in the rest). */
+export function blankResult(
+  suite: string,
+  ex: { name: string; request: { method: string; path: string } },
+  route: { routeId: string | null; module: string | null },
+  outcome: Outcome,
+  reason?: string,
+): ExchangeResult {
+  return {
+    suite,
+    exchange: ex.name,
+    method: ex.request.method,
+    path: ex.request.path,
+    routeId: route.routeId,
+    module: route.module,
+    outcome,
+    ...(reason !== undefined ? { reason } : {}),
+    differences: [],
+    deviations: [],
+    ignored: emptyTally(),
+    durationMs: 0,
+  };
+}
