@@ -33,8 +33,9 @@ async function measure(url: string, opts: Partial<LoadOptions>, ms: number, into
 export async function run(): Promise<void> {
   type Info = { port: number; admin: number };
   const off = await startChild<Info>(child, { BENCH_SHADOW: 'off' }, 30_000);
-  const taps = await startChild<Info>(child, { BENCH_SHADOW: 'taps' }, 30_000);
-  const on = await startChild<Info>(child, { BENCH_SHADOW: 'on' }, 30_000);
+  const taps = await startChild<Info>(child, { BENCH_SHADOW: 'on', BENCH_SAMPLE_RATE: '0' }, 30_000);
+  const tenth = await startChild<Info>(child, { BENCH_SHADOW: 'on', BENCH_SAMPLE_RATE: '0.1' }, 30_000);
+  const on = await startChild<Info>(child, { BENCH_SHADOW: 'on', BENCH_SAMPLE_RATE: '1' }, 30_000);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 4);
   const roundMs = Number(process.env.BENCH_ROUND_MS ?? 600);
   const many = Number(process.env.BENCH_CONNECTIONS ?? 4);
@@ -50,6 +51,7 @@ export async function run(): Promise<void> {
         const sides = [
           { name: 'shadow off', port: off.info.port },
           { name: 'taps only (sampleRate 0)', port: taps.info.port },
+          { name: 'shadow on (sampleRate 0.1)', port: tenth.info.port },
           { name: 'shadow on (sampleRate 1)', port: on.info.port },
         ].map((x) => ({ ...x, m: { latency: [], firstByte: [], requests: 0, errors: 0 } as Side }));
         const extra: Partial<LoadOptions> = { method: 'POST', body: c.body, headers, connections };
@@ -67,16 +69,19 @@ export async function run(): Promise<void> {
         }
       }
     }
-    const s = (await (await fetch(`http://127.0.0.1:${on.info.admin}/gateway/shadow`)).json()) as {
-      routes: Array<{ routeId: string; compared: number; identical: number; differing: number; errors: number; dropped: number }>;
-    };
-    const metrics = await (await fetch(`http://127.0.0.1:${on.info.admin}/gateway/metrics`)).text();
-    const teeDropped = [...metrics.matchAll(/^gateway_shadow_dropped_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
-    for (const r of s.routes) {
-      console.log(`shadow meanwhile (${r.routeId}): compared ${r.compared}, identical ${r.identical}, differing ${r.differing}, errors ${r.errors}, dropped by the comparison queue ${r.dropped}, dropped by the tee (max in flight) ${teeDropped}`);
+    for (const [label, side] of [['sampleRate 0.1', tenth], ['sampleRate 1', on]] as const) {
+      const s = (await (await fetch(`http://127.0.0.1:${side.info.admin}/gateway/shadow`)).json()) as {
+        routes: Array<{ routeId: string; compared: number; identical: number; differing: number; errors: number; dropped: number }>;
+      };
+      const metrics = await (await fetch(`http://127.0.0.1:${side.info.admin}/gateway/metrics`)).text();
+      const teeDropped = [...metrics.matchAll(/^gateway_shadow_dropped_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+      for (const r of s.routes) {
+        console.log(`${label}: shadow meanwhile (${r.routeId}): compared ${r.compared}, identical ${r.identical}, differing ${r.differing}, errors ${r.errors}, dropped by the comparison queue ${r.dropped}, dropped by the tee (not sampled / max in flight) ${teeDropped}`);
+      }
     }
   } finally {
     await on.stop();
+    await tenth.stop();
     await taps.stop();
     await off.stop();
   }

@@ -2,8 +2,8 @@
  * Benchmark child (bench/sections/20-shadow.ts): one complete stack in its own process —
  * production + sandbox Redis, a counting upstream (SSE with small gaps), the toy "legacy" origin,
  * and the gateway with the toy route in `shadow` mode (BENCH_SHADOW=on: taps, sandbox, comparison)
- * or `legacy` mode with the origin talking to Redis and the upstream directly (BENCH_SHADOW=off), or
- * shadow wiring with nothing sampled (BENCH_SHADOW=taps: the cost of the taps alone).
+ * or `legacy` mode with the origin talking to Redis and the upstream directly (BENCH_SHADOW=off).
+ * BENCH_SAMPLE_RATE=0 measures the taps alone (nothing sampled).
  * Prints {"port", "admin"} when ready; exits when its parent goes away.
  */
 import { Redis } from 'ioredis';
@@ -16,9 +16,9 @@ import { startShadowMode } from '../setup.js';
 import { startCountingUpstream } from './counting-upstream.js';
 import { startToyOrigin, toyModuleFactory } from './toy-service.js';
 
-// on: shadow with every request sampled; taps: shadow wiring (Redis + upstream taps) but sampleRate 0.
-const on = process.env.BENCH_SHADOW === 'on' || process.env.BENCH_SHADOW === 'taps';
-const sampleRate = process.env.BENCH_SHADOW === 'taps' ? 0 : 1;
+// on: shadow wiring with BENCH_SAMPLE_RATE (default 1; 0 = the taps alone); off: plain legacy mode.
+const on = process.env.BENCH_SHADOW === 'on';
+const sampleRate = Number(process.env.BENCH_SAMPLE_RATE ?? 1);
 const prod = await startPrivateRedis();
 const box = await startPrivateRedis();
 const seed = prod.client();
