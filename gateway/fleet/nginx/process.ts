@@ -29,6 +29,12 @@ function compiledModules(): string {
   return modulesCache;
 }
 
+/** Fail with one clear line when the nginx binary is missing. */
+export function requireNginx(): void {
+  const r = spawnSync(NGINX_BIN, ['-v'], { encoding: 'utf8' });
+  if (r.error) throw new Error(`nginx is not installed or not on PATH (${NGINX_BIN}): Debian: apt-get install nginx-light; or set NGINX_BIN`);
+}
+
 /** The main nginx.conf wrapping `siteConf` (an http-level file) for a private prefix. */
 export function renderMainConf(prefix: string, siteConf: string, opts: { workers?: number; accessLog?: boolean } = {}): string {
   const mods = compiledModules();
@@ -74,6 +80,7 @@ export interface NginxTestResult {
 
 /** `nginx -t` of an http-level config in a private prefix. */
 export async function testConfig(siteText: string): Promise<NginxTestResult> {
+  requireNginx();
   const layout = prepareLayout(siteText);
   try {
     return await new Promise((resolve) => {
@@ -119,6 +126,7 @@ export async function startNginx(
   waitPort: number,
   opts: { workers?: number; accessLog?: boolean } = {},
 ): Promise<RunningNginx> {
+  requireNginx();
   const layout = prepareLayout(siteText, opts);
   const check = await new Promise<string | null>((resolve) => {
     execFile(NGINX_BIN, ['-t', '-p', layout.prefix, '-c', layout.mainConf], (err, stdout, stderr) =>
