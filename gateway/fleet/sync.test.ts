@@ -20,6 +20,14 @@ const table = (mode: 'legacy' | 'migrated', version?: string) => ({
   ],
 });
 
+/** A table naming a module only some instances have. */
+const skewedTable = () => ({
+  routes: [
+    { id: 'models', methods: ['GET'], paths: ['/api/v1/models'], mode: 'migrated', module: 'relay' },
+    { id: 'unknown', paths: ['/*'], mode: 'legacy' },
+  ],
+});
+
 /** What the gateway's applyTable does: validate against its modules, keep the live table (the real gateway runs in nginx/drill). */
 function recordingApplier(modules: string[]): TableApplier & { live: RoutingTable | null; applied: string[] } {
   const a = {
@@ -120,13 +128,7 @@ describe('fleet routing table in Redis', () => {
   it('an instance that cannot validate a revision keeps its last good table and the fleet view shows it', async () => {
     const c = await instance('gw-c', ['models']); // no "relay" module on this one (version skew)
     await until('c on latest', () => c.sync.status().applied?.revision === 4);
-    const skewed = {
-      routes: [
-        { id: 'models', methods: ['GET'], paths: ['/api/v1/models'], mode: 'migrated', module: 'relay' },
-        { id: 'unknown', paths: ['/*'], mode: 'legacy' },
-      ],
-    };
-    const r = await publishTable(admin, skewed, { knownModules: ['models', 'relay'], by: 'test', now: clock.now() });
+    const r = await publishTable(admin, skewedTable(), { knownModules: ['models', 'relay'], by: 'test', now: clock.now() });
     expect(r.ok).toBe(true);
     await until('c reports the error', () => c.sync.status().lastError !== null);
     const status = c.sync.status();
@@ -139,13 +141,29 @@ describe('fleet routing table in Redis', () => {
     expect(fleet.instances.find((i) => i.instanceId === 'gw-c')).toMatchObject({ state: 'error', revision: 4 });
   });
 
+  it('a damaged published document is reported and not applied', async () => {
+    const f = await instance('gw-f', ['models', 'relay']);
+    await until('f on r5', () => f.sync.status().applied?.revision === 5);
+    // Someone edits the hash by hand: content no longer matches its sha256.
+    await admin.hset(FLEET_KEYS.table, 'table', JSON.stringify(table('legacy', 'tampered')), 'revision', '6');
+    await f.sync.refresh();
+    const s = f.sync.status();
+    expect(s.applied?.revision).toBe(5);
+    expect(s.lastError?.message).toMatch(/r6: sha256 does not match its content/);
+    expect(f.applier.live?.routes[0]?.module).toBe('relay');
+    // A proper publish repairs it.
+    const r = await publishTable(admin, skewedTable(), { knownModules: ['models', 'relay'], by: 'test', now: clock.now() });
+    expect(r.ok && r.revision).toBe(7);
+    await until('f on r7', () => f.sync.status().applied?.revision === 7 && f.sync.status().lastError === null);
+  });
+
   it('keeps the last good table while Redis is down, says so, and catches up when it returns', async () => {
     const d = await instance('gw-d', ['models', 'relay']);
-    await until('d on r5', () => d.sync.status().applied?.revision === 5);
+    await until('d on r7', () => d.sync.status().applied?.revision === 7);
     await server.restart(); // empty: nothing persisted
     await until('d sees redis gone', () => d.sync.status().redis !== 'ok' || d.sync.status().publishedRevision === 0, 3_000);
-    // Either it noticed the outage or already reconnected to the empty server: it still runs r5.
-    expect(d.sync.status().applied?.revision).toBe(5);
+    // Either it noticed the outage or already reconnected to the empty server: it still runs r7.
+    expect(d.sync.status().applied?.revision).toBe(7);
     expect(d.applier.live?.routes[0]?.module).toBe('relay');
     await until('d reconnected', () => d.sync.status().redis === 'ok', 5_000);
     const again = createRedisClient(config());

@@ -200,8 +200,8 @@ export async function startFleetSync(opts: FleetSyncOptions): Promise<FleetSync>
           await checkOnce();
         } catch (err) {
           if (err instanceof Error && err.name === 'PublishedTableError') {
+            if (state.lastError?.message !== err.message) log?.error({ instanceId, err: err.message }, 'fleet: cannot read the published table');
             state.lastError = { revision: null, message: err.message, at: clock.now() };
-            log?.error({ instanceId, err: err.message }, 'fleet: cannot read the published table');
           } else {
             lost(err);
           }

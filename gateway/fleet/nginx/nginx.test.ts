@@ -83,9 +83,11 @@ describe('generated nginx configs', () => {
     }
   });
 
-  it('nginx/sidecar.conf in the repository is the generated sidecar config with default ports', () => {
+  it('nginx/sidecar.conf in the repository is the generated sidecar config with default ports, and nginx -t accepts it', async () => {
     const committed = readFileSync(join(projectRoot, 'nginx', 'sidecar.conf'), 'utf8');
     expect(committed, 'regenerate: npm run routes -- nginx --mode sidecar --out nginx/sidecar.conf').toBe(renderSidecar());
+    const r = await testConfig(committed);
+    expect(r.ok, r.output).toBe(true);
   });
 
   it('routes CLI: nginx --out writes the split config, --check tells when the table moved on', async () => {
