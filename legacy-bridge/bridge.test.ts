@@ -51,6 +51,15 @@ describe('legacy bridge pass-through', () => {
     expect(heads(via)).toMatch(/Connection: close\r\n\r\n/);
   });
 
+  it('passes a Connection header the legacy set itself unchanged, even to a client that asked to close', async () => {
+    const req = 'GET /relayed HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
+    const direct = await rawExchange(origin.port, req, { sizedBody: true });
+    const via = await rawExchange(gw.dataPort, req, { sizedBody: true });
+    expect(withoutDate(via.rawHeaders)).toEqual(withoutDate(direct.rawHeaders));
+    expect(via.rawHeaders).toContain('timeout=65');
+    expect(via.body.toString()).toBe('{}');
+  });
+
   it('answers HEAD with the legacy head and no body', async () => {
     const direct = await rawExchange(origin.port, 'HEAD /bytes/100 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     const via = await rawExchange(gw.dataPort, 'HEAD /bytes/100 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');

@@ -40,10 +40,12 @@ function clientWantsClose(req: IncomingMessage): boolean {
 }
 
 /**
- * Response headers to pass on: the legacy's, unchanged. Connection handling is per hop: the gateway always
- * keeps its pooled connection to the legacy alive, so when the client asked to close, the client gets
- * `Connection: close` and no `Keep-Alive` — what the legacy itself answers such a client.
- * HTTP/1.0 clients: Node decides framing.
+ * Response headers to pass on: the legacy's, unchanged, with one exception. The hop to the legacy is always
+ * keep-alive, so for a client that asked to close, the `Connection: keep-alive` + `Keep-Alive: timeout=N`
+ * pair Node added on the legacy's side (exactly that casing, adjacent) becomes `Connection: close` — what the
+ * legacy answers such a client directly. A Connection header the legacy's handler set itself (SSE, copied
+ * upstream headers) is passed as is, as the legacy would send it to that client too.
+ * HTTP/1.0 clients: Node decides framing and connection handling.
  */
 function responseHeaders(req: IncomingMessage, proxyRes: IncomingMessage, close: boolean): string[] {
   const raw = proxyRes.rawHeaders;
@@ -51,14 +53,22 @@ function responseHeaders(req: IncomingMessage, proxyRes: IncomingMessage, close:
   const http10 = req.httpVersionMinor === 0;
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    if (name === 'keep-alive') continue;
-    if (http10 && name === 'transfer-encoding') continue;
-    if (name === 'connection') {
-      if (!http10) out.push(raw[i]!, 'close');
+    const name = raw[i]!;
+    if (
+      name === 'Connection' &&
+      raw[i + 1] === 'keep-alive' &&
+      raw[i + 2] === 'Keep-Alive' &&
+      /^timeout=\d+$/.test(raw[i + 3] ?? '')
+    ) {
+      if (!http10) out.push('Connection', 'close');
+      i += 2;
       continue;
     }
-    out.push(raw[i]!, raw[i + 1]!);
+    if (http10) {
+      const lower = name.toLowerCase();
+      if (lower === 'connection' || lower === 'keep-alive' || lower === 'transfer-encoding') continue;
+    }
+    out.push(name, raw[i + 1]!);
   }
   return out;
 }

@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
  *   GET  /sse/:events/:ms   SSE, one event every ms; the last event is `done`
  *   POST /echo              echoes method, url, headers (raw) and a sha-like sum of the body as JSON
  *   GET  /hang              never answers (abort / timeout tests)
+ *   GET  /relayed           sets `connection: keep-alive` / `keep-alive: timeout=65` itself (as the legacy does
+ *                           when it copies upstream headers), whatever the client asked
  *   GET  /cut/:n            announces 2n bytes (or chunked with ?chunked), sends n, then drops the connection
  *   anything else           404 JSON
  * Records every request it saw and whether a request was aborted by the client side.
@@ -92,6 +94,9 @@ export async function startOrigin(): Promise<Origin> {
         res.writeHead(200, ['Content-Type', 'application/json; charset=utf-8', 'Content-Length', String(out.length)]);
         res.end(out);
       });
+    } else if (parts[1] === 'relayed') {
+      res.writeHead(200, ['Content-Type', 'application/json', 'connection', 'keep-alive', 'keep-alive', 'timeout=65', 'Content-Length', '2']);
+      res.end('{}');
     } else if (parts[1] === 'cut') {
       const n = Number(parts[2]);
       const chunked = url.includes('?chunked');

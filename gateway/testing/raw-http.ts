@@ -29,14 +29,25 @@ export function dechunk(wire: Buffer): Buffer {
   return Buffer.concat(out);
 }
 
-/** Send `request` (full request bytes, must ask for Connection: close) and read until the server closes. */
-export function rawExchange(port: number, request: string | Buffer): Promise<RawResponse> {
+/**
+ * Send `request` (full request bytes) and read until the server closes — or, with `sizedBody`, until the
+ * head and the `Content-Length` body bytes (or the last chunk) arrived, for servers that keep it open.
+ */
+export function rawExchange(port: number, request: string | Buffer, opts: { sizedBody?: boolean } = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
-    socket.on('data', (d) => chunks.push(d));
+    socket.on('data', (d) => {
+      chunks.push(d);
+      if (!opts.sizedBody) return;
+      const all = Buffer.concat(chunks);
+      const split = all.indexOf('\r\n\r\n');
+      const m = split === -1 ? null : /\r\ncontent-length: *(\d+)/i.exec(all.subarray(0, split).toString('latin1'));
+      if (m && all.length - split - 4 >= Number(m[1])) socket.end();
+      else if (split !== -1 && !m && all.subarray(all.length - 5).toString('latin1') === '0\r\n\r\n') socket.end();
+    });
     socket.on('error', reject);
-    socket.on('end', () => {
+    socket.on('close', () => {
       const all = Buffer.concat(chunks);
       const split = all.indexOf('\r\n\r\n');
       const head = all.subarray(0, split).toString('latin1');
