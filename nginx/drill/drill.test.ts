@@ -14,7 +14,8 @@ import { quantile, startLoad, type Outcome, type RunningLoad, type Side } from '
 import { send } from '../../gateway/fleet/nginx/http-get.js';
 import { startLabelServer, type LabelServer } from '../../gateway/fleet/nginx/label-server.js';
 import { startNginx, type RunningNginx } from '../../gateway/fleet/nginx/process.js';
-import { renderSidecar } from '../../gateway/fleet/nginx/render.js';
+import { renderSidecar, renderSplit } from '../../gateway/fleet/nginx/render.js';
+import { validateTable } from '../../gateway/routing/validate.js';
 import { readFleet } from '../../gateway/fleet/instances.js';
 import { publishTable } from '../../gateway/fleet/published-table.js';
 
@@ -252,5 +253,53 @@ describe('fleet drill: nginx + two gateway processes + published routing table',
     expect(lostOnKilled.length).toBeLessThanOrEqual(inFlightAtKill);
     expect(survivorServed).toBeGreaterThan(100);
     expect(afterRestart).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('for comparison, the same flips through the split config (nginx reloads): no stream cut or mixed, but reused client connections reset', async () => {
+    const port = await freePort();
+    const splitFor = (s: State) => {
+      const checked = validateTable(drillTable(s), { knownModules: modules });
+      if (!checked.ok) throw new Error(checked.errors.join('; '));
+      return renderSplit(checked.table, {
+        listen: [`127.0.0.1:${port}`],
+        gateways: instances.map((i) => i.address),
+        legacy: [`127.0.0.1:${origin.port}`],
+        statusListen: null,
+        exposeUpstream: true,
+      }).text;
+    };
+    const legacyState: State = { mode: 'legacy' };
+    const migratedState: State = { mode: 'migrated' };
+    await converge(await publish(legacyState));
+    const split = await startNginx(splitFor(legacyState), port, { workers: 1 });
+    try {
+      load = startLoad({ port, clients: CLIENTS, path: '/drill/split', events: EVENTS, gapMs: GAP_MS, jsonDelayMs: JSON_DELAY_MS });
+      await new Promise((r) => setTimeout(r, 500));
+      let reloads = 0;
+      for (let i = 0; i < 3; i++) {
+        for (const state of [migratedState, legacyState]) {
+          // The runbook's order: the gateways first, then nginx.
+          await converge(await publish(state));
+          await split.reload(splitFor(state));
+          reloads++;
+          await new Promise((r) => setTimeout(r, 400));
+        }
+      }
+      const outcomes = await load.stop();
+      load = null;
+      const failures = outcomes.filter((o) => !o.ok);
+      const resets = failures.filter((o) => o.status === 0 && /socket hang up|ECONNRESET|EPIPE/.test(o.error ?? ''));
+      const bySide = (side: Side) => outcomes.filter((o) => o.ok && o.side === side).length;
+      console.log(
+        `[drill:split] ${outcomes.length} requests, ${reloads} flips by nginx reload: ${failures.length} failed ` +
+          `(${resets.length} reused client connections reset by old workers, ${(resets.length / reloads).toFixed(1)} per reload) ` +
+          `vs 0 through the published table; served legacy ${bySide('legacy')}, migrated ${bySide('migrated')}`,
+      );
+      expect(failures.filter((o) => !resets.includes(o)).slice(0, 5).map((f) => `${f.key} ${f.status}: ${f.error?.slice(0, 60)}`)).toEqual([]);
+      expect(bySide('legacy')).toBeGreaterThan(0);
+      expect(bySide('migrated')).toBeGreaterThan(0);
+    } finally {
+      await split.stop();
+    }
   }, 60_000);
 });
