@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import * as v from 'valibot';
@@ -14,6 +15,9 @@ import { startShadowMode, type ShadowMode } from './setup.js';
  *   SHADOW_UPSTREAM_TARGET              real upstream behind the upstream tap (omit: no tap)
  *   SHADOW_UPSTREAM_TAP_PORT            primary side of the tap (point account apiUrl here)
  *   SHADOW_UPSTREAM_CANDIDATE_PORT      candidate side of the tap (the candidate's upstreamOverride)
+ *   SHADOW_UPSTREAM_TLS_CERT/KEY        PEM files: the tap's primary port is also a TLS-terminating CONNECT
+ *                                       proxy (an official account's proxy setting points here)
+ *   SHADOW_UPSTREAM_CONNECT_TARGET      where tunnelled calls go (default https://<CONNECT host>)
  *   SHADOW_SETTLE_MS, SHADOW_CANDIDATE_TIMEOUT_MS, SHADOW_MAX_QUEUE, SHADOW_KEEP_DIFFERENCES
  *   SHADOW_NOISE_FILES                  comma-separated noise files (default compat-tests/noise.default.json)
  *   SHADOW_TAP_MIGRATED_REDIS           true (default): migrated modules reach production through the tap,
@@ -36,6 +40,9 @@ export const ShadowEnvSchema = v.object({
   SHADOW_REDIS_TAP_PORT: int(0),
   SHADOW_UPSTREAM_TARGET: v.optional(v.pipe(v.string(), v.url('must be an absolute URL'))),
   SHADOW_UPSTREAM_TAP_PORT: int(0),
+  SHADOW_UPSTREAM_TLS_CERT: v.optional(v.string()),
+  SHADOW_UPSTREAM_TLS_KEY: v.optional(v.string()),
+  SHADOW_UPSTREAM_CONNECT_TARGET: v.optional(v.pipe(v.string(), v.url('must be an absolute URL'))),
   SHADOW_UPSTREAM_CANDIDATE_PORT: int(0),
   SHADOW_SETTLE_MS: int(300),
   SHADOW_CANDIDATE_TIMEOUT_MS: int(30_000, 1),
@@ -82,6 +89,11 @@ export async function shadowFromEnv(env: NodeJS.ProcessEnv, config: GatewayConfi
     },
     sandbox: { host: e.SHADOW_SANDBOX_REDIS_HOST, port: e.SHADOW_SANDBOX_REDIS_PORT, db: e.SHADOW_SANDBOX_REDIS_DB, scratchDb: e.SHADOW_SCRATCH_DB },
     upstreamTarget: e.SHADOW_UPSTREAM_TARGET,
+    upstreamTls:
+      e.SHADOW_UPSTREAM_TLS_CERT && e.SHADOW_UPSTREAM_TLS_KEY
+        ? { cert: readFileSync(e.SHADOW_UPSTREAM_TLS_CERT), key: readFileSync(e.SHADOW_UPSTREAM_TLS_KEY) }
+        : undefined,
+    upstreamConnectTarget: e.SHADOW_UPSTREAM_CONNECT_TARGET,
     redisTapPort: e.SHADOW_REDIS_TAP_PORT,
     upstreamTapPort: e.SHADOW_UPSTREAM_TAP_PORT,
     upstreamCandidatePort: e.SHADOW_UPSTREAM_CANDIDATE_PORT,

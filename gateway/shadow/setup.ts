@@ -40,6 +40,10 @@ export interface ShadowModeOptions {
   sandbox?: (RedisAddress & { scratchDb?: number }) | undefined;
   /** Real upstream base URL behind the upstream tap (omit: no tap). */
   upstreamTarget?: string | undefined;
+  /** Also a TLS-terminating CONNECT proxy on the tap's primary port (cert/key PEM). */
+  upstreamTls?: { cert: Buffer | string; key: Buffer | string } | undefined;
+  /** Where CONNECT-tunnelled calls go (default https://<CONNECT host>). */
+  upstreamConnectTarget?: string | undefined;
   redisTapPort?: number;
   upstreamTapPort?: number;
   upstreamCandidatePort?: number;
@@ -122,6 +126,8 @@ export async function startShadowMode(o: ShadowModeOptions): Promise<ShadowMode>
   const upstreamTap = o.upstreamTarget
     ? await new UpstreamTap({
         target: o.upstreamTarget,
+        ...(o.upstreamTls ? { tls: o.upstreamTls } : {}),
+        ...(o.upstreamConnectTarget ? { connectTarget: o.upstreamConnectTarget } : {}),
         ...(o.upstreamTapPort !== undefined ? { primaryPort: o.upstreamTapPort } : {}),
         ...(o.upstreamCandidatePort !== undefined ? { candidatePort: o.upstreamCandidatePort } : {}),
       }).start()
@@ -159,7 +165,13 @@ export async function startShadowMode(o: ShadowModeOptions): Promise<ShadowMode>
     overlayPort: overlay?.port ?? null,
     sandbox: overlay ? { port: overlay.port, server: `${o.sandbox!.host}:${o.sandbox!.port}` } : null,
     upstreamTap: upstreamTap
-      ? { primary: upstreamTap.primaryUrl, candidate: upstreamTap.candidateUrl, forwarded: upstreamTap.forwarded, recordings: upstreamTap.store.size }
+      ? {
+          primary: upstreamTap.primaryUrl,
+          candidate: upstreamTap.candidateUrl,
+          forwarded: upstreamTap.forwarded,
+          tunnels: upstreamTap.tunnelsOpened,
+          recordings: upstreamTap.store.size,
+        }
       : null,
   });
   const routes = shadowAdminRoutes({ results: engine.results, describe, timezoneOffsetHours: o.timezoneOffsetHours ?? 8 });

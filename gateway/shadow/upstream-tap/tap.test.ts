@@ -1,4 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sharedDir } from '../../../test-support/paths.js';
 import { startCountingUpstream, type CountingUpstream } from '../testing/counting-upstream.js';
 import { NOT_AVAILABLE_BODY, UpstreamTap } from './tap.js';
 
@@ -59,5 +64,60 @@ describe('upstream tap', () => {
     expect(candidate.text).toBe(NOT_AVAILABLE_BODY);
     expect(log.calls[0]?.outcome).toBe('not-available');
     expect(upstream.calls).toHaveLength(2);
+  });
+});
+
+/** One HTTPS request through an HTTP CONNECT proxy, read to the end (Connection: close). */
+function viaConnect(proxyPort: number, ca: Buffer, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: proxyPort, method: 'CONNECT', path: 'api.anthropic.com:443' });
+    req.on('connect', (res, socket) => {
+      if (res.statusCode !== 200) return reject(new Error(`CONNECT ${res.statusCode}`));
+      const tls = tlsConnect({ socket, servername: 'api.anthropic.com', ca }, () => {
+        tls.write(
+          `POST /v1/messages?beta=true HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      });
+      let text = '';
+      tls.setEncoding('utf8');
+      tls.on('data', (d: string) => (text += d));
+      tls.on('end', () => resolve(text));
+      tls.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('upstream tap as a TLS-terminating CONNECT proxy (official accounts)', () => {
+  const certs = join(sharedDir, 'lab', 'certs');
+  let upstream: CountingUpstream;
+  let tap: UpstreamTap;
+  beforeAll(async () => {
+    upstream = await startCountingUpstream();
+    tap = await new UpstreamTap({
+      target: upstream.url,
+      connectTarget: upstream.url,
+      tls: { cert: readFileSync(join(certs, 'leaf.pem')), key: readFileSync(join(certs, 'leaf.key')) },
+    }).start();
+  });
+  afterAll(async () => {
+    await tap.close();
+    await upstream.close();
+  });
+
+  it('records the tunnelled call and replays it to the candidate', async () => {
+    const body = JSON.stringify({ model: 'm', messages: [1, 2, 3] });
+    const t0 = Date.now();
+    const raw = await viaConnect(tap.primaryPort, readFileSync(join(certs, 'ca.pem')), body);
+    expect(raw).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(raw).toContain('"id":"msg_3"');
+    expect(tap.tunnelsOpened).toBe(1);
+    expect(upstream.calls).toEqual([{ method: 'POST', url: '/v1/messages?beta=true', body }]);
+    const log = tap.beginCandidateRun({ fromMs: t0, toMs: Date.now() });
+    const candidate = await post(`${tap.candidateUrl}/v1/messages?beta=true`, body);
+    expect(candidate.text).toContain('"id":"msg_3"');
+    expect(log.calls[0]?.outcome).toBe('replayed');
+    expect(upstream.calls).toHaveLength(1);
   });
 });

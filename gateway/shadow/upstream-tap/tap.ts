@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { createSecureContext, TLSSocket } from 'node:tls';
 import { setRawHeaders } from './raw-headers.js';
 import { matchKey, RecordingStore, type RecordedRequest, type UpstreamRecording } from './recording.js';
 
@@ -27,6 +28,14 @@ export interface UpstreamTapOptions {
   recordingTtlMs?: number;
   /** Wall clock for recording windows (injected for tests). */
   now?: () => number;
+  /**
+   * Also act as an HTTP CONNECT proxy on the primary port, terminating TLS with this certificate
+   * (the primary must trust its CA): for accounts that reach a fixed HTTPS host through a proxy
+   * (the legacy's official accounts call https://api.anthropic.com via the account proxy).
+   */
+  tls?: { cert: Buffer | string; key: Buffer | string };
+  /** Where tunnelled requests go (default: https://<CONNECT host:port>). */
+  connectTarget?: string;
 }
 
 export type CandidateCallOutcome = 'replayed' | 'replayed-by-correlation' | 'not-available';
@@ -83,16 +92,37 @@ export class UpstreamTap {
   private readonly now: () => number;
   private readonly primaryServer: Server;
   private readonly candidateServer: Server;
-  private readonly agent: HttpAgent;
+  private readonly httpAgent = new HttpAgent({ keepAlive: true });
+  private readonly httpsAgent = new HttpsAgent({ keepAlive: true });
+  /** TLS sockets opened through CONNECT, and where their requests go. */
+  private readonly tunnels = new WeakMap<object, URL>();
+  private readonly rawSockets = new Set<Socket>();
+  /** CONNECT tunnels opened (the primary reached the tap as its proxy). */
+  tunnelsOpened = 0;
   private window: (CandidateRunWindow & { log: CandidateUpstreamLog }) | undefined;
 
   constructor(private readonly opts: UpstreamTapOptions) {
     this.target = new URL(opts.target);
-    this.agent = this.target.protocol === 'https:' ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
     this.now = opts.now ?? (() => Date.now());
     this.store = new RecordingStore(opts.maxRecordings, opts.recordingTtlMs);
     this.primaryServer = createServer((req, res) => void this.forward(req, res));
     this.candidateServer = createServer((req, res) => void this.replay(req, res));
+    if (opts.tls) {
+      const context = createSecureContext({ cert: opts.tls.cert, key: opts.tls.key });
+      this.primaryServer.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+        this.rawSockets.add(socket);
+        socket.on('close', () => this.rawSockets.delete(socket));
+        socket.on('error', () => {});
+        const target = new URL(opts.connectTarget ?? `https://${req.url ?? ''}`);
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        if (head.length) socket.unshift(head);
+        const secure = new TLSSocket(socket, { isServer: true, secureContext: context });
+        secure.on('error', () => {});
+        this.tunnels.set(secure, target);
+        this.tunnelsOpened++;
+        this.primaryServer.emit('connection', secure);
+      });
+    }
   }
 
   async start(): Promise<this> {
@@ -123,7 +153,9 @@ export class UpstreamTap {
   }
 
   async close(): Promise<void> {
-    this.agent.destroy();
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+    for (const sock of this.rawSockets) sock.destroy();
     this.primaryServer.closeAllConnections();
     this.candidateServer.closeAllConnections();
     await Promise.all([
@@ -137,17 +169,19 @@ export class UpstreamTap {
     const url = req.url ?? '/';
     const request: RecordedRequest = { method: req.method ?? 'GET', url, rawHeaders: [...req.rawHeaders], body };
     const rec = this.store.add(matchKey(request.method, url, body), request, this.now());
-    const base = this.target.pathname.replace(/\/$/, '');
-    const send = this.target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const target = this.tunnels.get(req.socket) ?? this.target;
+    const base = target.pathname.replace(/\/$/, '');
+    const https = target.protocol === 'https:';
+    const send = https ? httpsRequest : httpRequest;
     this.forwarded++;
     const upstream = send(
       {
-        protocol: this.target.protocol,
-        hostname: this.target.hostname,
-        port: this.target.port || undefined,
+        protocol: target.protocol,
+        hostname: target.hostname,
+        port: target.port || undefined,
         method: request.method,
         path: base + url,
-        agent: this.agent,
+        agent: https ? this.httpsAgent : this.httpAgent,
       },
       (up) => {
         rec.head(up.statusCode ?? 502, up.statusMessage ?? '', [...up.rawHeaders]);
@@ -177,7 +211,7 @@ export class UpstreamTap {
     res.on('close', () => {
       if (!res.writableFinished) upstream.destroy();
     });
-    setRawHeaders(upstream, req.rawHeaders, { host: this.target.host });
+    setRawHeaders(upstream, req.rawHeaders, { host: target.host });
     upstream.end(body);
   }
 
