@@ -106,4 +106,39 @@ export async function run(): Promise<void> {
   }
   console.log(`${rounds} alternating rounds of ${roundMs} ms per side; latency and TTFB (first body byte) in ms; rps ratio gateway/direct`);
   printTable(['case', 'rps', 'p50', 'p99', 'ttfb p50', 'errors'], rows);
+  await againstRealLegacy(rounds, roundMs, many);
+}
+
+/** The same comparison in front of the real legacy at LEGACY_URL (its JSON 404: no key, no side effects). */
+async function againstRealLegacy(rounds: number, roundMs: number, many: number): Promise<void> {
+  const legacyUrl = process.env.LEGACY_URL ?? 'http://127.0.0.1:3000';
+  const reachable = await fetch(`${legacyUrl}/health`, { signal: AbortSignal.timeout(1000) }).then(
+    (r) => r.status > 0,
+    () => false,
+  );
+  if (!reachable) {
+    console.log(`real legacy: ${legacyUrl} not reachable, skipped (start the legacy lab to include it)`);
+    return;
+  }
+  const gateway = await startChild(join(helpers, 'gateway.ts'), { LEGACY_URL: legacyUrl });
+  const rows: Array<Array<string | number>> = [];
+  try {
+    for (const connections of [1, many]) {
+      const direct: Side = { latency: [], firstByte: [], requests: 0, errors: 0, ms: 0 };
+      const via: Side = { latency: [], firstByte: [], requests: 0, errors: 0, ms: 0 };
+      for (let i = 0; i < rounds; i++) {
+        await measure(`${legacyUrl}/api/v1/does-not-exist`, { connections }, roundMs, direct);
+        await measure(`http://127.0.0.1:${gateway.info.port}/api/v1/does-not-exist`, { connections }, roundMs, via);
+      }
+      const d = { l: summarize(direct.latency), rps: (direct.requests / direct.ms) * 1000 };
+      const g = { l: summarize(via.latency), rps: (via.requests / via.ms) * 1000 };
+      rows.push([`legacy 404 c=${connections} direct`, d.rps, d.l.p50, d.l.p99, direct.errors]);
+      rows.push([`legacy 404 c=${connections} gateway`, g.rps, g.l.p50, g.l.p99, via.errors]);
+      rows.push([`legacy 404 c=${connections} added`, `x${(g.rps / d.rps).toFixed(2)}`, `+${(g.l.p50 - d.l.p50).toFixed(3)}`, `+${(g.l.p99 - d.l.p99).toFixed(3)}`, '']);
+    }
+  } finally {
+    await gateway.stop();
+  }
+  console.log(`real legacy at ${legacyUrl} (GET /api/v1/does-not-exist):`);
+  printTable(['case', 'rps', 'p50', 'p99', 'errors'], rows);
 }
