@@ -155,6 +155,7 @@ describe('concurrency leases (interoperable zset) and release on every exit path
       const waited = await get(port, k.raw).done;
       expect(waited.status).toBe(429);
       expect(waited.headers['retry-after']).toBe('5');
+      expect(waited.headers.connection).toBe('close');
       const body = JSON.parse(waited.body) as Record<string, unknown>;
       expect(body.error).toBe('Queue timeout');
       expect(Object.keys(body)).toEqual(['error', 'message', 'currentConcurrency', 'concurrencyLimit', 'maxQueueSize', 'queueTimeoutMs', 'waitTimeMs', 'retryAfterSeconds']);

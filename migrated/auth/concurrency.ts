@@ -174,10 +174,12 @@ export async function acquireConcurrency(
     void deps.leases.queueStat(keyId, 'cancelled');
     return { abandoned: { ok: false, abandoned: true } };
   }
-  if (outcome === 'redis_error') return { rejection: r.queueRedisFailure() };
+  // the `Connection: close` set on entering the queue stays on whatever is answered afterwards
+  const withQueueHeaders = (rej: AuthRejection): AuthRejection => ({ ...rej, headers: [...headers, ...rej.headers] });
+  if (outcome === 'redis_error') return { rejection: withQueueHeaders(r.queueRedisFailure()) };
   if (outcome === 'timeout') {
     void deps.leases.queueStat(keyId, 'timeout');
-    return { rejection: r.queueTimeout({ limit, maxQueueSize, queueTimeoutMs: timeoutMs, waitTimeMs: waited }) };
+    return { rejection: withQueueHeaders(r.queueTimeout({ limit, maxQueueSize, queueTimeoutMs: timeoutMs, waitTimeMs: waited })) };
   }
   void deps.leases.recordWaitTime(keyId, waited).catch(() => undefined);
   void deps.leases.queueStat(keyId, 'success');
