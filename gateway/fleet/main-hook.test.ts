@@ -9,7 +9,7 @@ import { freePort } from '../../test-support/free-port.js';
 import { projectRoot } from '../../test-support/paths.js';
 import { startPrivateRedis, type PrivateRedis } from '../../test-support/redis-server.js';
 import { runRoutesCli } from '../cli/routes.js';
-import { send } from './nginx/http-get.js';
+import { send } from './nginx/send.js';
 import { startLabelServer, type LabelServer } from './nginx/label-server.js';
 import { publishTable } from './published-table.js';
 

@@ -11,7 +11,7 @@ import { canarySide } from '../../gateway/routing/canary.js';
 import { DRILL_MODULE } from '../../gateway/fleet/drill/drill-echo.js';
 import { drillInstance, type DrillInstance } from '../../gateway/fleet/drill/fleet-harness.js';
 import { quantile, startLoad, type Outcome, type RunningLoad, type Side } from '../../gateway/fleet/drill/load.js';
-import { send } from '../../gateway/fleet/nginx/http-get.js';
+import { send } from '../../gateway/fleet/nginx/send.js';
 import { startLabelServer, type LabelServer } from '../../gateway/fleet/nginx/label-server.js';
 import { startNginx, type RunningNginx } from '../../gateway/fleet/nginx/process.js';
 import { renderSidecar, renderSplit } from '../../gateway/fleet/nginx/render.js';

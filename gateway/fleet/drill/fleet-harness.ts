@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { send } from '../nginx/http-get.js';
+import { send } from '../nginx/send.js';
 
 /**
  * Gateway instances of the drill as real child processes: start (wait for READY), SIGKILL, SIGTERM,

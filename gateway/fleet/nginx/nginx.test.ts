@@ -10,7 +10,7 @@ import { compileTable } from '../../routing/match.js';
 import { parsePattern } from '../../routing/pattern.js';
 import type { RoutingTable } from '../../routing/schema.js';
 import { validateTable } from '../../routing/validate.js';
-import { send } from './http-get.js';
+import { send } from './send.js';
 import { startLabelServer, type LabelServer } from './label-server.js';
 import { startNginx, testConfig, type RunningNginx } from './process.js';
 import { LEGACY_413_BODY, renderSidecar, renderSplit } from './render.js';
