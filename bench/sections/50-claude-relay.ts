@@ -123,14 +123,25 @@ function rssKb(pid: number): number {
   }
 }
 
+/** user+system CPU time of a process so far, in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
 /** Sample a process's RSS every 50 ms while `fn` runs; resolve with fn's result and the peak (MB). */
-async function withPeakRss<T>(pid: number, fn: () => Promise<T>): Promise<{ result: T; peakMb: number }> {
+async function withPeakRss<T>(pid: number, fn: () => Promise<T>): Promise<{ result: T; peakMb: number; cpuMs: number }> {
   let peak = rssKb(pid);
+  const cpu0 = cpuMs(pid);
   const timer = setInterval(() => (peak = Math.max(peak, rssKb(pid))), 50);
   try {
     const result = await fn();
     peak = Math.max(peak, rssKb(pid));
-    return { result, peakMb: peak / 1024 };
+    return { result, peakMb: peak / 1024, cpuMs: cpuMs(pid) - cpu0 };
   } finally {
     clearInterval(timer);
   }
@@ -200,8 +211,8 @@ export async function run(): Promise<void> {
         warmupRequests: connections * 5,
       });
     const sides = {
-      migrated: { lat: [] as number[], req: 0, ms: 0, err: 0, peak: 0, firstError: '' },
-      legacy: { lat: [] as number[], req: 0, ms: 0, err: 0, peak: 0, firstError: '' },
+      migrated: { lat: [] as number[], req: 0, ms: 0, err: 0, peak: 0, cpu: 0, firstError: '' },
+      legacy: { lat: [] as number[], req: 0, ms: 0, err: 0, peak: 0, cpu: 0, firstError: '' },
     };
     const legacyPid = legacyUp ? Number(readFileSync(LEGACY_PID_FILE, 'utf8').trim()) : 0;
     for (let i = 0; i < rounds; i++) {
@@ -212,6 +223,7 @@ export async function run(): Promise<void> {
       sides.migrated.err += m.result.errors;
       sides.migrated.firstError ||= m.result.firstError ?? '';
       sides.migrated.peak = Math.max(sides.migrated.peak, m.peakMb);
+      sides.migrated.cpu += m.cpuMs;
       if (legacyUp) {
         const l = await withPeakRss(legacyPid, () => nonStream(`${LEGACY}/api/v1/messages`, env['LAB_CONSOLE_KEY']!));
         sides.legacy.lat.push(...l.result.samples!.latency);
@@ -220,6 +232,7 @@ export async function run(): Promise<void> {
         sides.legacy.err += l.result.errors;
         sides.legacy.firstError ||= l.result.firstError ?? '';
         sides.legacy.peak = Math.max(sides.legacy.peak, l.peakMb);
+        sides.legacy.cpu += l.cpuMs;
       }
     }
     const mS = summarize(sides.migrated.lat);
@@ -235,6 +248,13 @@ export async function run(): Promise<void> {
           ['p50 ms', fmt(lS.p50, 2), fmt(mS.p50, 2), `${fmt(mS.p50 / lS.p50, 2)}x`, ''],
           ['p99 ms', fmt(lS.p99, 2), fmt(mS.p99, 2), `${fmt(mS.p99 / lS.p99, 2)}x`, '<= 0.2x'],
           ['peak RSS MB under load', fmt(sides.legacy.peak, 1), fmt(sides.migrated.peak, 1), `${fmt(sides.migrated.peak / sides.legacy.peak, 2)}x`, '<= 0.5x'],
+          [
+            'server CPU ms per request',
+            fmt(sides.legacy.cpu / Math.max(1, sides.legacy.req), 2),
+            fmt(sides.migrated.cpu / Math.max(1, sides.migrated.req), 2),
+            `${fmt(sides.migrated.cpu / Math.max(1, sides.migrated.req) / (sides.legacy.cpu / Math.max(1, sides.legacy.req)), 2)}x`,
+            '',
+          ],
           ['errors', sides.legacy.err, sides.migrated.err, '', ''],
         ],
       );
@@ -247,6 +267,7 @@ export async function run(): Promise<void> {
           ['p50 ms', fmt(mS.p50, 2)],
           ['p99 ms', fmt(mS.p99, 2)],
           ['peak RSS MB under load', fmt(sides.migrated.peak, 1)],
+          ['server CPU ms per request', fmt(sides.migrated.cpu / Math.max(1, sides.migrated.req), 2)],
           ['errors', sides.migrated.err],
         ],
       );

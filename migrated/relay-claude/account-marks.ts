@@ -219,9 +219,9 @@ export class ConsoleMarks {
     await this.fields(id, { overloadedAt: iso(this.d.clock.now()), overloadStatus: 'overloaded', errorMessage: '服务过载（529错误）' });
   }
 
-  /** 200/201: remove rate-limit / overload flags when present. */
-  async success(id: string): Promise<void> {
-    const a = await this.d.accounts.get('claude-console', id);
+  /** 200/201: remove rate-limit / overload flags when present (`known`: the hash as read for this request). */
+  async success(id: string, known?: AccountHash): Promise<void> {
+    const a = known ?? (await this.d.accounts.get('claude-console', id));
     if (!a) return;
     if (a['rateLimitStatus'] === 'limited' || a['rateLimitedAt']) {
       const key = keys.account('claude-console', id);

@@ -21,6 +21,8 @@ export interface ConsoleCall {
   accountId: string;
   signal: AbortSignal;
   countTokens?: boolean;
+  /** The account hash the scheduler decided on (read in this request), if any. */
+  snapshot?: AccountHash | undefined;
 }
 
 const DISABLED_PATTERNS = [
@@ -52,7 +54,7 @@ function parseModels(raw: string | undefined): unknown {
 
 async function prepare(c: ConsoleCall): Promise<Prepared> {
   const { s } = c;
-  const account = await s.accounts.get('claude-console', c.accountId);
+  const account = c.snapshot ?? (await s.accounts.get('claude-console', c.accountId));
   if (!account) throw new RelayError('Claude Console Claude account not found');
   const apiKey = s.cipher.decrypt('claude-console', account['apiKey']);
   let member: string | null = null;
@@ -101,7 +103,7 @@ async function markStatus(c: ConsoleCall, p: Prepared, status: number, text: str
   } else if (status === 529) {
     if (!protectionOff) await s.console.overloaded(c.accountId);
   } else if (status === 200 || status === 201) {
-    await s.console.success(c.accountId);
+    await s.console.success(c.accountId, p.account);
   }
 }
 
@@ -205,7 +207,7 @@ export async function consoleStream(c: ConsoleCall, out: StreamSink, onUsage: (u
       await s.console.touch(c.accountId);
       return;
     }
-    void s.console.success(c.accountId).catch(() => undefined);
+    void s.console.success(c.accountId, p.account).catch(() => undefined);
     out.start(200);
     const defaultModel = typeof c.body['model'] === 'string' ? c.body['model'] : p.account['defaultModel'] || null;
     const usage = new ConsoleUsageCollector(defaultModel);

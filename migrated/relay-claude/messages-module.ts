@@ -108,7 +108,7 @@ async function handleMessages(s: RelayServices, call: RouteCall, a: AuthSuccess,
       }
       throw err;
     }
-    const common = { s, key, clientHeaders: call.req.headers, body, accountId: selected.accountId, signal };
+    const common = { s, key, clientHeaders: call.req.headers, body, accountId: selected.accountId, signal, snapshot: selected.snapshot };
     if (selected.accountType === 'claude-official') {
       const c = { ...common, sessionHash };
       if (isStream) {

@@ -67,7 +67,7 @@ describe('Claude scheduler reproduces the recorded choices and mapping writes', 
   for (const [trace, id, type, createdMapping] of cases) {
     it(trace, async () => {
       const { result } = await scheduleTrace(trace);
-      expect(result).toEqual({ accountId: id, accountType: type });
+      expect({ accountId: result.accountId, accountType: result.accountType }).toEqual({ accountId: id, accountType: type });
       const after = read(trace, 'redis.after.json') as RedisSnapshot;
       const mappings = (await redis.keys('unified_claude_session_mapping:*')).sort();
       const expected = Object.keys(after).filter((k) => k.startsWith('unified_claude_session_mapping:')).sort();

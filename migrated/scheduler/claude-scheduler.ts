@@ -27,6 +27,11 @@ export interface ScheduledAccount {
   accountType: ClaudeAccountType;
 }
 
+/** A scheduling result; `snapshot` is the account hash the decision was made on, when one was read (saves the relay a re-read). */
+export interface Selection extends ScheduledAccount {
+  snapshot?: RawHash;
+}
+
 /** The API-key fields the scheduler reads. */
 export interface KeyBindings {
   name?: string;
@@ -85,7 +90,7 @@ export class ClaudeScheduler {
     sessionHash: string | null,
     requestedModel: string | null,
     forced?: ScheduledAccount | null,
-  ): Promise<ScheduledAccount> {
+  ): Promise<Selection> {
     const now = this.clock.now();
     if (forced?.accountId && forced.accountType === 'claude-official') {
       if (await this.availableForBinding(forced.accountId, now)) return { accountId: forced.accountId, accountType: forced.accountType };
@@ -117,11 +122,16 @@ export class ClaudeScheduler {
 
     // Dedicated Console binding
     if (key.claudeConsoleAccountId) {
-      const c = await getConsole(this.accounts, key.claudeConsoleAccountId);
+      // one round trip for the hash and the temp-unavailable flag (PG fallback when the hash is absent)
+      const id = key.claudeConsoleAccountId;
+      const res = await this.redis.pipeline().hgetall(keys.account('claude-console', id)).exists(keys.tempUnavailable('claude-console', id)).exec();
+      const fromRedis = (res?.[0]?.[1] ?? {}) as RawHash;
+      const raw = Object.keys(fromRedis).length ? fromRedis : await this.accounts.get('claude-console', id);
+      const c = raw ? consoleView(raw, id, false) : null;
       if (c && c.isActive && c.status === 'active' && c.schedulable) {
-        if (!(await isTempUnavailable(this.redis, 'claude-console', c.raw['id'] ?? c.id))) {
-          return { accountId: key.claudeConsoleAccountId, accountType: 'claude-console' };
-        }
+        const tempId = c.raw['id'] ?? c.id;
+        const temp = tempId === id ? Number(res?.[1]?.[1] ?? 0) === 1 : await isTempUnavailable(this.redis, 'claude-console', tempId);
+        if (!temp) return { accountId: id, accountType: 'claude-console', snapshot: c.raw };
       }
     }
 
