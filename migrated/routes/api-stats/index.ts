@@ -23,12 +23,13 @@ export const API_STATS_PATHS = [
 ] as const;
 
 export const createApiStatsModule: MigratedModuleFactory = (deps): MigratedModule => {
+  const pricing = lazyPricing(deps);
   const d: StatsDeps = {
     redis: deps.redis,
     clock: deps.clock,
     auth: createApiKeyAuthenticator(deps),
     accounts: new AccountRepository({ redis: deps.redis, clock: deps.clock, pgStore: deps.pg ? new PgStore(deps.pg, deps.clock, deps.log) : null }),
-    pricing: lazyPricing(deps),
+    pricing,
   };
   const handle = legacyRoute(deps, async (call) => {
     const p = pathOf(call.originalUrl);
@@ -42,7 +43,7 @@ export const createApiStatsModule: MigratedModuleFactory = (deps): MigratedModul
     else out = { status: 404, body: { error: 'Not Found', message: `Route ${call.originalUrl} not found`, timestamp: call.nowIso() } };
     call.reply().json(out.status, out.body);
   });
-  return { name: 'api-stats', handle };
+  return { name: 'api-stats', handle, close: async () => pricing.stop() };
 };
 
 export default createApiStatsModule;

@@ -88,7 +88,7 @@ export const createModelsModule: MigratedModuleFactory = (deps): MigratedModule 
         reply.json(404, { error: 'Not Found', message: `Route ${call.originalUrl} not found`, timestamp: call.nowIso() });
     }
   });
-  return { name: 'models', handle };
+  return { name: 'models', handle, close: async () => pricingTable.stop() };
 };
 
 export default createModelsModule;

@@ -6,18 +6,27 @@ import { PricingTable } from '../../pricing/pricing-table.js';
  * changes, checked at most once a minute). A missing file logs once and leaves an empty
  * table, so callers fall back to the legacy's static prices.
  */
-export function lazyPricing(deps: Pick<MigratedDeps, 'config' | 'log'>): () => PricingTable {
+export interface LazyPricing {
+  (): PricingTable;
+  /** Stop the file watch (module close). */
+  stop(): void;
+}
+
+export function lazyPricing(deps: Pick<MigratedDeps, 'config' | 'log'>): LazyPricing {
   let table: PricingTable | null = null;
-  return () => {
+  let unwatch: (() => void) | null = null;
+  const get = (() => {
     if (!table) {
       table = new PricingTable(deps.config.PRICING_FILE, deps.log);
       try {
         table.loadSync();
-        table.watch(60_000);
+        unwatch = table.watch(60_000);
       } catch (err) {
         deps.log.warn({ err: (err as Error).message, file: deps.config.PRICING_FILE }, 'pricing file not loaded; static prices apply');
       }
     }
     return table;
-  };
+  }) as LazyPricing;
+  get.stop = () => unwatch?.();
+  return get;
 }
