@@ -19,6 +19,9 @@ const SHORT_TEMPLATES = [
   "You are Claude Code, Anthropic's official CLI for Claude, running within the Claude Agent SDK.",
   'You are a helpful AI assistant tasked with summarizing conversations.',
   'You are an assistant for performing a web search tool use',
+  "You are a file search specialist for Claude Code, Anthropic's official CLI for Claude.",
+  'Summarize this coding conversation in under 50 characters.\nCapture the main task, key files, problems addressed, and current status.',
+  'Respond with the title for the conversation and nothing else.',
 ];
 
 /**
@@ -30,7 +33,6 @@ const SHORT_TEMPLATES = [
 const LONG_TEMPLATES: ReadonlyArray<{ opening: string; minChars: number }> = [
   { opening: 'You are an interactive CLI tool that helps users', minChars: 300 },
   { opening: "You are an agent for Claude Code, Anthropic's official CLI for Claude", minChars: 383 },
-  { opening: "You are a file search specialist for Claude Code, Anthropic's official CLI for Claude", minChars: 25 },
   { opening: 'Analyze if this message indicates a new conversation topic.', minChars: 83 },
 ];
 
