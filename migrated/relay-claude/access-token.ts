@@ -44,6 +44,11 @@ export class AccessTokens {
   constructor(private readonly d: AccessTokenDeps) {}
 
   async get(accountId: string): Promise<string> {
+    return (await this.getWithAccount(accountId)).token;
+  }
+
+  /** The token and the account hash as stored after this call (saves the caller a re-read). */
+  async getWithAccount(accountId: string): Promise<{ token: string; account: AccountHash | null }> {
     const account = await this.d.accounts.get('claude', accountId);
     if (!account || Object.keys(account).length === 0) throw new Error('Account not found');
     if (account['isActive'] !== 'true') throw new Error('Account is disabled');
@@ -51,13 +56,15 @@ export class AccessTokens {
     const expiresAt = Number.parseInt(account['expiresAt'] ?? '', 10);
     const expired = !expiresAt || now >= expiresAt - 60_000;
     if (expired) {
+      let token: string;
       try {
-        return await this.refresh(accountId);
+        token = await this.refresh(accountId);
       } catch (err) {
         const current = this.d.cipher.decrypt('claude', account['accessToken']);
-        if (current) return current;
-        throw err;
+        if (!current) throw err;
+        token = current;
       }
+      return { token, account: await this.d.accounts.get('claude', accountId) };
     }
     const token = this.d.cipher.decrypt('claude', account['accessToken']);
     if (!token) throw new Error('No access token available');
@@ -65,7 +72,7 @@ export class AccessTokens {
     const remove = applySessionWindow(account, now);
     if (remove.length) await this.d.redis.hdel(keys.account('claude', accountId), ...remove);
     await this.d.accounts.save('claude', accountId, account);
-    return token;
+    return { token, account: remove.length ? await this.d.accounts.get('claude', accountId) : account };
   }
 
   async refresh(accountId: string): Promise<string> {

@@ -164,8 +164,7 @@ export class OfficialMarks {
 
   /** Success side effects after a 200/201 (§4.5): counters cleared, an active rate limit removed. */
   async success(id: string): Promise<void> {
-    await this.d.redis.del(keys.claudeAccount401Errors(id));
-    await this.d.redis.del(keys.claudeAccount5xxErrors(id));
+    await this.d.redis.del(keys.claudeAccount401Errors(id), keys.claudeAccount5xxErrors(id));
     const a = await this.load(id);
     if (!a) return;
     const flagged = (a['rateLimitStatus'] === 'limited' && !!a['rateLimitedAt']) || (a['rateLimitAutoStopped'] === 'true' && !!a['rateLimitEndAt']);

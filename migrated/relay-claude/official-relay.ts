@@ -25,6 +25,8 @@ export interface OfficialCall {
   /** Aborted when the client goes away. */
   signal: AbortSignal;
   countTokens?: boolean;
+  /** The account hash the scheduler decided on (read in this request), if any: used for the pre-flight checks only. */
+  snapshot?: AccountHash | undefined;
 }
 
 /** What api.js renders for a non-stream call (relay-claude.md §2.4). */
@@ -90,7 +92,7 @@ async function prepare(c: OfficialCall): Promise<Preflight> {
   const { s } = c;
   const now = s.deps.clock.now();
   const isOpus = isOpusModel(c.body['model']);
-  let account = await s.accounts.get('claude', c.accountId);
+  let account = c.snapshot ?? (await s.accounts.get('claude', c.accountId));
   if (!account) throw new RelayError('Account not found');
   const dedicated = isDedicated(c.key, c.accountId);
   if (isOpus && account['opusRateLimitEndAt']) {
@@ -102,8 +104,9 @@ async function prepare(c: OfficialCall): Promise<Preflight> {
       return { kind: 'local', status: 403, body: { error: 'opus_weekly_limit', message: opusLimitMessage(account['opusRateLimitEndAt'], s.deps.clock.timezoneOffsetHours) } };
     }
   }
-  const token = await s.tokens.get(c.accountId);
-  account = (await s.accounts.get('claude', c.accountId)) ?? account;
+  const got = await s.tokens.getWithAccount(c.accountId);
+  const token = got.token;
+  account = got.account ?? account;
   const processed = transformOfficialBody(c.body, { id: c.accountId, ...account }, s.maxTokensLimit);
   const payloadText = JSON.stringify(processed);
   const payload = Buffer.from(payloadText, 'utf8');

@@ -18,8 +18,9 @@ export async function isTempUnavailable(redis: Redis, type: string, id: string):
 // ---------------------------------------------------------------- official (claude:account:*)
 
 /** claudeAccountService.isAccountRateLimited, including the auto-clear on expiry. */
-export async function officialRateLimited(redis: Redis, accounts: AccountRepository, id: string, nowMs: number): Promise<boolean> {
-  const a = await accounts.get('claude', id);
+/** `known`: the account hash already read in this request (skips the re-read). */
+export async function officialRateLimited(redis: Redis, accounts: AccountRepository, id: string, nowMs: number, known?: RawHash | null): Promise<boolean> {
+  const a = known ?? (await accounts.get('claude', id));
   if (!a) return false;
   const flagged = (a['rateLimitStatus'] === 'limited' && !!a['rateLimitedAt']) || (a['rateLimitAutoStopped'] === 'true' && !!a['rateLimitEndAt']);
   if (!flagged) return false;
@@ -41,9 +42,9 @@ export async function removeOfficialRateLimit(redis: Redis, id: string): Promise
   await multi.exec();
 }
 
-export async function officialOpusLimited(redis: Redis, accounts: AccountRepository, id: string, nowMs: number): Promise<boolean> {
+export async function officialOpusLimited(redis: Redis, accounts: AccountRepository, id: string, nowMs: number, known?: RawHash | null): Promise<boolean> {
   const key = keys.account('claude', id);
-  const a = await accounts.get('claude', id);
+  const a = known ?? (await accounts.get('claude', id));
   if (!a || !a['opusRateLimitEndAt']) return false;
   const end = new Date(a['opusRateLimitEndAt']).getTime();
   if (Number.isFinite(end) && nowMs < end) return true;

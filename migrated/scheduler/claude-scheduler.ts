@@ -107,14 +107,19 @@ export class ClaudeScheduler {
       if (key.claudeAccountId.startsWith('group:')) {
         return this.selectFromGroup(key.claudeAccountId.slice('group:'.length), sessionHash, model, now);
       }
-      const bound = await this.accounts.get('claude', key.claudeAccountId);
+      // one round trip for the hash and the temp-unavailable flag (PG fallback when the hash is absent)
+      const boundKey = key.claudeAccountId;
+      const res = await this.redis.pipeline().hgetall(keys.account('claude', boundKey)).exists(keys.tempUnavailable('claude-official', boundKey)).exec();
+      const fromRedis = (res?.[0]?.[1] ?? {}) as RawHash;
+      const bound = Object.keys(fromRedis).length ? fromRedis : await this.accounts.get('claude', boundKey);
       if (bound && bound['isActive'] === 'true' && bound['status'] !== 'error') {
-        const boundId = bound['id'] ?? key.claudeAccountId;
-        if (!(await isTempUnavailable(this.redis, 'claude-official', boundId))) {
-          if (await officialRateLimited(this.redis, this.accounts, boundId, now)) throw this.dedicatedLimited(boundId, bound);
+        const boundId = bound['id'] ?? boundKey;
+        const temp = boundId === boundKey ? Number(res?.[1]?.[1] ?? 0) === 1 : await isTempUnavailable(this.redis, 'claude-official', boundId);
+        if (!temp) {
+          if (await officialRateLimited(this.redis, this.accounts, boundId, now, bound)) throw this.dedicatedLimited(boundId, bound);
           if (isSchedulable(bound['schedulable'])) {
-            if (isOpus) await officialOpusLimited(this.redis, this.accounts, boundId, now);
-            return { accountId: key.claudeAccountId, accountType: 'claude-official' };
+            if (isOpus) await officialOpusLimited(this.redis, this.accounts, boundId, now, bound);
+            return { accountId: boundKey, accountType: 'claude-official', snapshot: bound };
           }
         }
       }
@@ -188,7 +193,7 @@ export class ClaudeScheduler {
       const b = await this.accounts.get('claude', key.claudeAccountId);
       if (b && b['isActive'] === 'true' && !['error', 'blocked', 'temp_error'].includes(b['status'] ?? '')) {
         const id = b['id'] ?? key.claudeAccountId;
-        if (await officialRateLimited(redis, this.accounts, id, now)) throw this.dedicatedLimited(id, b);
+        if (await officialRateLimited(redis, this.accounts, id, now, b)) throw this.dedicatedLimited(id, b);
         if (isSchedulable(b['schedulable'])) return [officialCandidate(id, b)];
       }
     }
@@ -211,8 +216,8 @@ export class ClaudeScheduler {
       if (a['accountType'] && a['accountType'] !== 'shared') continue;
       if (!isSchedulable(a['schedulable']) || !officialSupportsModel(a['subscriptionInfo'], model)) continue;
       if (await isTempUnavailable(redis, 'claude-official', id)) continue;
-      if (await officialRateLimited(redis, this.accounts, id, now)) continue;
-      if (isOpus && (await officialOpusLimited(redis, this.accounts, id, now))) continue;
+      if (await officialRateLimited(redis, this.accounts, id, now, a)) continue;
+      if (isOpus && (await officialOpusLimited(redis, this.accounts, id, now, a))) continue;
       out.push(officialCandidate(id, a));
     }
 
@@ -264,8 +269,8 @@ export class ClaudeScheduler {
         const a = await this.accounts.get('claude', target.accountId);
         if (!a || a['isActive'] !== 'true' || a['status'] === 'error' || a['status'] === 'temp_error') return false;
         if (!isSchedulable(a['schedulable']) || !officialSupportsModel(a['subscriptionInfo'], model)) return false;
-        if (await officialRateLimited(this.redis, this.accounts, target.accountId, now)) return false;
-        if (model && model.toLowerCase().includes('opus') && (await officialOpusLimited(this.redis, this.accounts, target.accountId, now))) return false;
+        if (await officialRateLimited(this.redis, this.accounts, target.accountId, now, a)) return false;
+        if (model && model.toLowerCase().includes('opus') && (await officialOpusLimited(this.redis, this.accounts, target.accountId, now, a))) return false;
         return true;
       }
       if (target.accountType === 'claude-console') {
@@ -316,8 +321,8 @@ export class ClaudeScheduler {
       if (official && official['id']) {
         if (official['isActive'] !== 'true' || official['status'] === 'error' || official['status'] === 'blocked') continue;
         if (!isSchedulable(official['schedulable']) || !officialSupportsModel(official['subscriptionInfo'], model)) continue;
-        if (await officialRateLimited(redis, this.accounts, id, now)) continue;
-        if (isOpus && (await officialOpusLimited(redis, this.accounts, id, now))) continue;
+        if (await officialRateLimited(redis, this.accounts, id, now, official)) continue;
+        if (isOpus && (await officialOpusLimited(redis, this.accounts, id, now, official))) continue;
         out.push(officialCandidate(id, official));
         continue;
       }
