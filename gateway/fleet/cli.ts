@@ -4,19 +4,20 @@ import { resolve } from 'node:path';
 import { knownModuleNames } from '../../migrated/registry.js';
 import { createRedisClient } from '../../migrated/storage/redis-client.js';
 import { parseArgs, registerRoutesCommand, type CliContext } from '../cli/command-map.js';
+import { formatTable } from '../cli/table-format.js';
 import { loadConfig } from '../config/env.js';
 import { validateTable } from '../routing/validate.js';
 import { pruneSilent, readFleet, type FleetView } from './instances.js';
 import type { NginxOptionsInput } from './nginx/options.js';
 import { testConfig } from './nginx/process.js';
 import { renderSidecar, renderSplit } from './nginx/render.js';
-import { publishTable, rollbackTable, type PublishResult } from './published-table.js';
+import { publishTable, readPublished, rollbackTable, type PublishResult } from './published-table.js';
 
 /**
  * Subcommands of `npm run routes --`:
  *   nginx   [--mode split|sidecar] [--out FILE | --check FILE] [--test] [deployment options]
  *   publish [--expect-revision N] [--wait MS]          publish the table file to the fleet (Redis)
- *   publish --rollback [--to N] [--wait MS]            republish the previous (or revision N's) table
+ *   publish --rollback [--to N] [--no-write-file]      republish the previous (or revision N's) table, and write it to the file
  *   fleet   [--prune-older-than MS]                    which revision each instance runs
  */
 
@@ -132,8 +133,9 @@ async function withRedis<T>(ctx: CliContext, fn: (redis: ReturnType<typeof creat
 }
 
 registerRoutesCommand('publish', {
-  usage: 'publish [--expect-revision N] [--wait MS] | publish --rollback [--to N] [--wait MS]',
-  summary: 'validate the table file and publish it to every gateway following Redis (ROUTING_SOURCE=redis); --rollback republishes the previous table',
+  usage: 'publish [--expect-revision N] [--wait MS] | publish --rollback [--to N] [--no-write-file] [--wait MS]',
+  summary:
+    'validate the table file and publish it to every gateway following Redis (ROUTING_SOURCE=redis); --rollback republishes the previous table and writes it to the file',
   async run(args, ctx) {
     const { options } = parseArgs(args);
     const wait = Number(options.wait ?? 3000);
@@ -143,7 +145,17 @@ registerRoutesCommand('publish', {
       const base = { knownModules: knownModuleNames(), by, now: Date.now(), expectRevision: expect };
       let result: PublishResult;
       if (options.rollback) {
-        result = await rollbackTable(redis, { ...base, toRevision: options.to === undefined ? undefined : Number(options.to) });
+        const rolled = await rollbackTable(redis, { ...base, toRevision: options.to === undefined ? undefined : Number(options.to) });
+        result = rolled;
+        // The file is the operator's interface: it gets the restored table too, or the next publish
+        // would bring the rolled-back change back.
+        if (rolled.ok && !options['no-write-file']) {
+          const restored = (await readPublished(redis))?.tableJson;
+          if (restored) {
+            await writeAtomic(ctx.tablePath, formatTable(JSON.parse(restored) as Record<string, unknown>));
+            ctx.out(`wrote the restored table (r${rolled.restoredRevision}) to ${ctx.tablePath}: commit it`);
+          }
+        }
       } else {
         let text: string;
         try {

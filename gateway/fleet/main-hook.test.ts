@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -151,6 +151,9 @@ describe('gateway/main.ts following the published table (ROUTING_SOURCE=redis)',
     expect(await cli('publish', '--rollback', '--wait', '3000')).toBe(0);
     expect(cliOut.join('\n')).toMatch(/published r3 \(was r2\), version first/);
     expect((await json('/gateway/routes')).body.version).toBe('first@r3');
+    // ... and the file holds the restored table, so the next publish does not undo the rollback.
+    expect(JSON.parse(readFileSync(tableFile, 'utf8'))).toEqual(table('first'));
+    expect(cliOut.join('\n')).toMatch(/wrote the restored table \(r1\) to /);
   });
 
   it('routes fleet shows the published revision and each instance; a stale entry is pruned', async () => {
