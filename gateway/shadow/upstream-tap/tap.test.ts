@@ -57,13 +57,29 @@ describe('upstream tap', () => {
     expect(upstream.calls).toHaveLength(2);
   });
 
+  it('tells a candidate that asked for Connection: close to close, whatever the recording said', async () => {
+    const body = JSON.stringify({ model: 'm', messages: ['close'] });
+    const t0 = Date.now();
+    await post(`${tap.primaryUrl}/v1/messages`, body);
+    tap.beginCandidateRun({ fromMs: t0, toMs: Date.now() });
+    const headers = await new Promise<Record<string, string | string[] | undefined>>((resolve, reject) => {
+      const r = request(`${tap.candidateUrl}/v1/messages`, { method: 'POST', headers: { connection: 'close', 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.headers));
+      });
+      r.on('error', reject);
+      r.end(body);
+    });
+    expect(headers.connection).toBe('close');
+  });
+
   it('answers "not available in shadow" when the primary made no such call', async () => {
     const log = tap.beginCandidateRun({ fromMs: Date.now(), toMs: Date.now() });
     const candidate = await post(`${tap.candidateUrl}/v1/messages/count_tokens`, '{}');
     expect(candidate.status).toBe(502);
     expect(candidate.text).toBe(NOT_AVAILABLE_BODY);
     expect(log.calls[0]?.outcome).toBe('not-available');
-    expect(upstream.calls).toHaveLength(2);
+    expect(upstream.calls).toHaveLength(3);
   });
 });
 

@@ -107,6 +107,15 @@ export class UpstreamTap {
     this.store = new RecordingStore(opts.maxRecordings, opts.recordingTtlMs);
     this.primaryServer = createServer((req, res) => void this.forward(req, res));
     this.candidateServer = createServer((req, res) => void this.replay(req, res));
+    // A request Node cannot parse never reaches replay(): keep it in the run's log all the same.
+    this.candidateServer.on('clientError', (err: Error & { code?: string; rawPacket?: Buffer }, socket: Socket) => {
+      this.window?.log.calls.push({
+        request: { method: '(unparseable)', url: `(${err.code ?? err.message})`, rawHeaders: [], body: Buffer.from(err.rawPacket ?? Buffer.alloc(0)) },
+        outcome: 'not-available',
+      });
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
     if (opts.tls) {
       const context = createSecureContext({ cert: opts.tls.cert, key: opts.tls.key });
       this.primaryServer.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -248,7 +257,7 @@ export class UpstreamTap {
       res.end(NOT_AVAILABLE_BODY);
       return;
     }
-    res.writeHead(rec.status, rec.statusMessage, rec.rawHeaders);
+    res.writeHead(rec.status, rec.statusMessage, forThisHop(rec.rawHeaders, /\bclose\b/i.test(String(req.headers.connection ?? ''))));
     res.flushHeaders();
     for (const c of rec.chunks) res.write(c.bytes);
     if (rec.done) {
@@ -262,4 +271,20 @@ export class UpstreamTap {
       res.end();
     });
   }
+}
+
+/**
+ * The recorded answer's headers, kept in place, except that a candidate that asked for
+ * `Connection: close` is told `close` (the recording came over another socket): otherwise its
+ * client would reuse a socket this server closes.
+ */
+function forThisHop(raw: string[], clientWantsClose: boolean): string[] {
+  if (!clientWantsClose) return raw;
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (lower === 'keep-alive') continue;
+    out.push(raw[i]!, lower === 'connection' ? 'close' : raw[i + 1]!);
+  }
+  return out;
 }
