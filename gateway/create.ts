@@ -50,6 +50,8 @@ export interface GatewayOptions {
   loadTable?: () => Promise<unknown>;
   /** Called after `POST /gateway/reload` (main.ts uses it to reload every cluster worker). */
   onAdminReload?: () => void;
+  /** `/gateway/metrics` serves what this returns for the local exposition (main.ts: merged over cluster workers). */
+  collectMetrics?: (local: string) => Promise<string>;
 }
 
 export interface Gateway {
@@ -185,6 +187,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       return result;
     },
     redis: () => runner.redisIfCreated(),
+    collectMetrics: opts.collectMetrics,
     startedAt,
     now: Date.now,
     ...(opts.adminExtensions ? { extensions: opts.adminExtensions } : {}),

@@ -10,20 +10,23 @@ import { ConfigError, loadConfig, type GatewayConfig } from './config/env.js';
 import { createGateway } from './create.js';
 import { fleetFromEnv } from './fleet/runtime.js';
 import { shadowFromEnv } from './shadow/from-env.js';
-import { RELOAD_MESSAGE, runPrimary } from './lifecycle/cluster.js';
+import { RELOAD_MESSAGE, runPrimary, workerMetricsBridge } from './lifecycle/cluster.js';
 
 async function runWorker(config: GatewayConfig): Promise<void> {
   const log = pino({ level: config.LOG_LEVEL, base: { svc: 'gateway', pid: process.pid } });
   const inCluster = cluster.isWorker;
+  const clusterMetrics = inCluster ? workerMetricsBridge() : null; // /gateway/metrics = all workers merged
   const fleet = fleetFromEnv(process.env, config, log); // ROUTING_SOURCE=redis: follow the published table (gateway/fleet)
   const shadow = await shadowFromEnv(process.env, config, log); // SHADOW_ENABLED=true: live shadow comparison (gateway/shadow)
   const options = {
     config,
     logger: log,
     ...(inCluster ? { onAdminReload: () => process.send?.(RELOAD_MESSAGE) } : {}),
+    ...(clusterMetrics ? { collectMetrics: (local: string) => clusterMetrics.collect(local) } : {}),
     ...(await fleet?.gatewayOptions()),
   };
   const gateway = await createGateway(shadow ? shadow.extend(options) : options);
+  clusterMetrics?.attach(() => gateway.metrics.registry.render());
   await fleet?.start(gateway);
   process.on('SIGHUP', () => {
     void (fleet ? fleet.refresh() : gateway.reload());

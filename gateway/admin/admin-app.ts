@@ -19,6 +19,8 @@ export interface AdminDeps {
   startedAt: number;
   now: () => number;
   extensions?: Array<(app: Hono) => void>;
+  /** Turns this process's exposition into the one to serve (cluster: all workers merged). */
+  collectMetrics?: ((local: string) => Promise<string>) | undefined;
 }
 
 /** GET <legacy>/health with a short deadline: any HTTP answer means reachable. */
@@ -78,9 +80,11 @@ export function createAdminApp(d: AdminDeps): Hono {
     return c.json({ ...status, defaultMode: table.defaultMode, routes: table.routes });
   });
 
-  app.get('/gateway/metrics', (c) =>
-    c.body(d.registry.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }),
-  );
+  app.get('/gateway/metrics', async (c) => {
+    const local = d.registry.render();
+    const text = d.collectMetrics ? await d.collectMetrics(local) : local;
+    return c.body(text, 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
+  });
 
   app.post('/gateway/reload', async (c) => {
     const result = await d.reload();

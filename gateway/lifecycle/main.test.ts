@@ -85,6 +85,18 @@ describe('gateway/main.ts', () => {
     }
     expect(pids.size).toBe(2);
 
+    // Requests spread over both workers; /gateway/metrics (answered by either) counts all of them.
+    for (let i = 0; i < 10; i++) {
+      const r = await fetch(`http://127.0.0.1:${dataPort}/bytes/1`, { headers: { connection: 'close' } });
+      expect(r.status).toBe(200);
+      await r.arrayBuffer();
+    }
+    for (let i = 0; i < 3; i++) {
+      const text = await (await fetch(`http://127.0.0.1:${adminPort}/gateway/metrics`, { headers: { connection: 'close' } })).text();
+      expect(text).toMatch(/^gateway_requests_total\{mode="legacy",route="all",side="legacy",status="2xx"\} 10$/m);
+      expect(text.match(/^# TYPE gateway_requests_total counter$/gm)).toHaveLength(1);
+    }
+
     const stream = new Promise<string>((resolve, reject) => {
       const req = request({ port: dataPort, host: '127.0.0.1', path: '/sse/8/100' }, (res) => {
         let t = '';
