@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startPrivateRedis, type PrivateRedis } from '../../../test-support/redis-server.js';
+import { connect } from 'node:net';
+import { encodeCommand, RespReader } from '../resp/codec.js';
 import { CommandTable } from '../resp/command-table.js';
 import { PrimaryRedisTap } from './tap.js';
 
@@ -62,6 +64,45 @@ describe('primary redis tap', () => {
     expect(r.preImages.get('r3')?.payload).not.toBeNull();
   });
 
+  it("answers byte for byte what Redis answers: DISCARD, EXECABORT, errors inside EXEC, WATCH abort, pub/sub", async () => {
+    const script = (p: string) =>
+      Buffer.concat(
+        [
+          ['MULTI'], ['SET', `${p}d1`, 'x'], ['INCR', `${p}d2`], ['DISCARD'],
+          ['MULTI'], ['SET', `${p}k`, 'v'], ['INCR'], ['EXEC'],
+          ['SET', `${p}str`, 'abc'],
+          ['MULTI'], ['INCR', `${p}str`], ['SET', `${p}ok`, '1'], ['HSET', `${p}h`, 'f', 'v'], ['EXEC'],
+          ['GET', `${p}d1`], ['EXISTS', `${p}k`], ['HGETALL', `${p}h`],
+        ].map((c) => encodeCommand(c)),
+      );
+    const REPLIES = 17;
+    const w = tap.openWindow();
+    const viaTap = await rawExchange(tap.port, script('t:'), REPLIES);
+    const r = await w.close();
+    const viaRedis = await rawExchange(prod.port, script('t:'.replace('t', 'd')), REPLIES);
+    expect(viaTap.toString('latin1')).toBe(viaRedis.toString('latin1'));
+    expect([...r.preImages.keys()].sort()).toEqual(['t:h', 't:ok', 't:str']);
+    // WATCH abort: EXEC answers a null array through the tap too
+    const raw = new Redis({ host: '127.0.0.1', port: tap.port, protocol: 2 });
+    await raw.set('w', '1');
+    await raw.watch('w');
+    await direct.set('w', '2');
+    const w2 = tap.openWindow();
+    expect(await raw.multi().set('w', '3').incr('w2').exec()).toBeNull();
+    await w2.close();
+    expect(await direct.get('w')).toBe('2');
+    // pub/sub on a tapped connection: a plain pipe from then on
+    const sub = new Redis({ host: '127.0.0.1', port: tap.port, protocol: 2 });
+    const got = new Promise<string>((resolve) => sub.on('message', (_c: string, m: string) => resolve(m)));
+    await sub.subscribe('ch');
+    const w3 = tap.openWindow();
+    await direct.publish('ch', 'hello');
+    expect(await got).toBe('hello');
+    await w3.close();
+    sub.disconnect();
+    raw.disconnect();
+  });
+
   it('handles a script and a large pipeline of mixed commands in order', async () => {
     const w = tap.openWindow();
     const p = primary.pipeline();
@@ -74,3 +115,25 @@ describe('primary redis tap', () => {
     expect(r.writes).toHaveLength(501);
   });
 });
+
+/** Send raw RESP bytes on a fresh connection; resolve with the raw bytes of the first `n` replies. */
+function rawExchange(port: number, bytes: Buffer, n: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host: '127.0.0.1', port });
+    const reader = new RespReader();
+    const out: Buffer[] = [];
+    let count = 0;
+    sock.on('data', (d: Buffer) => {
+      reader.push(d);
+      for (let f = reader.next(); f; f = reader.next()) {
+        out.push(Buffer.from(f.raw));
+        if (++count === n) {
+          sock.destroy();
+          resolve(Buffer.concat(out));
+        }
+      }
+    });
+    sock.on('error', reject);
+    sock.write(bytes);
+  });
+}
