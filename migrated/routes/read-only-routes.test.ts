@@ -160,4 +160,28 @@ describe('claude-health, not-found, api-stats', () => {
       ['claude-sonnet-4-5-20250929', 3, 30],
     ]);
   });
+
+  it('user-stats shows the dedicated Claude and OpenAI accounts of a key (shared ones are not shown)', async () => {
+    const k = await storeKey(redis, { claudeAccountId: 'c1', openaiAccountId: 'o1', geminiAccountId: 'g1' });
+    await redis.hset(keys.account('claude', 'c1'), 'id', 'c1', 'accountType', 'dedicated', 'isActive', 'true', 'rateLimitStatus', 'limited', 'rateLimitedAt', '2026-11-26T03:30:00.000Z');
+    await redis.hset(keys.account('openai', 'o1'), 'id', 'o1', 'accountType', 'shared', 'isActive', 'true');
+    const r = await call(createApiStatsModule, 'POST', '/apiStats/api/user-stats', { 'content-type': 'application/json' }, JSON.stringify({ apiId: k.id }));
+    const accounts = (r.json!.data as Record<string, unknown>).accounts as Record<string, unknown>;
+    expect(accounts.claudeAccountId).toBe('c1');
+    expect(accounts.geminiAccountId).toBe('g1');
+    const details = accounts.details as Record<string, Record<string, unknown>>;
+    expect(Object.keys(details)).toEqual(['claude']);
+    expect(details.claude!.rateLimitStatus).toEqual({ isRateLimited: true, rateLimitedAt: '2026-11-26T03:30:00.000Z', minutesRemaining: 30, rateLimitEndAt: '2026-11-26T04:30:00.000Z' });
+    await redis.hset(keys.account('openai', 'o1'), 'accountType', 'dedicated', 'codexUsageUpdatedAt', '2026-11-26T03:59:00.000Z', 'codexPrimaryUsedPercent', '40', 'codexPrimaryResetAfterSeconds', '120', 'scopes', 'openid email');
+    const r2 = await call(createApiStatsModule, 'POST', '/apiStats/api/user-stats', { 'content-type': 'application/json' }, JSON.stringify({ apiId: k.id }));
+    const openai = (((r2.json!.data as Record<string, unknown>).accounts as Record<string, unknown>).details as Record<string, Record<string, unknown>>).openai!;
+    expect(openai.scopes).toEqual(['openid', 'email']);
+    expect((openai.codexUsage as Record<string, Record<string, unknown>>).primary).toEqual({
+      usedPercent: 40,
+      resetAfterSeconds: 120,
+      windowMinutes: null,
+      resetAt: '2026-11-26T04:01:00.000Z',
+      remainingSeconds: 60,
+    });
+  });
 });

@@ -6,7 +6,7 @@ import { AccountRepository } from '../../storage/accounts.js';
 import { dateString, keys, weekString } from '../../storage/keys.js';
 import { loadUsageStats, type UsageStats } from '../key-info/usage-stats.js';
 import type { RouteCall } from '../shared/legacy-route.js';
-import { claudeAccountOverview } from './claude-overview.js';
+import { claudeAccountOverview, openaiAccountOverview } from './claude-overview.js';
 import { bodyField, errors, modelStatsScope, scanAll, UUID_RE } from './key-lookup.js';
 import { formatCost, modelCost } from './model-cost.js';
 
@@ -243,8 +243,20 @@ export async function userStats(d: StatsDeps, call: RouteCall): Promise<Reply> {
       try {
         const account = await d.accounts.get('claude', raw.claudeAccountId);
         if (account && Object.keys(account).length > 0) {
-          const overview = claudeAccountOverview({ id: raw.claudeAccountId, ...account }, now);
+          const overview = claudeAccountOverview(account, now);
           if (overview.accountType === 'dedicated') details.claude = overview;
+        }
+      } catch {
+        /* overview failures are logged and skipped */
+      }
+    }
+
+    if (raw.openaiAccountId) {
+      try {
+        const account = await d.accounts.get('openai', raw.openaiAccountId);
+        if (account && Object.keys(account).length > 0) {
+          const overview = openaiAccountOverview(account, now);
+          if (overview.accountType === 'dedicated') details.openai = overview;
         }
       } catch {
         /* overview failures are logged and skipped */
