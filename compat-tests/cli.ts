@@ -36,11 +36,15 @@ async function cmdRun(argv: string[]): Promise<number> {
       'report-dir': { type: 'string' },
       table: { type: 'string' },
       quiet: { type: 'boolean' },
+      jobs: { type: 'string' },
     },
   });
   const resolver = await loadRouteResolver({ tableFile: values.table, moduleNames: knownModuleNames() });
   const { createReplayer } = await import('./engine/replay/replayer.js');
-  const replayer = await createReplayer({ resolver });
+  // exchanges are independent: a few workers, each with its own Redis, mock upstream and PG schema
+  const jobs = Math.max(1, Number.parseInt(values.jobs ?? process.env['COMPAT_JOBS'] ?? '3', 10) || 1);
+  const replayers = await Promise.all(Array.from({ length: jobs }, () => createReplayer({ resolver })));
+  const replayer = replayers[0]!;
   let report;
   try {
     report = await runSuites({
@@ -48,13 +52,13 @@ async function cmdRun(argv: string[]): Promise<number> {
       suites: values.suite,
       filter: values.only,
       resolver,
-      replay: replayer.replay,
+      replay: replayers.map((r) => r.replay),
       onResult: (r) => {
         if (!values.quiet || r.outcome === 'differs' || r.outcome === 'error') console.log(exchangeLine(r));
       },
     });
   } finally {
-    await replayer.close();
+    await Promise.all(replayers.map((r) => r.close()));
   }
   report.routing += `; ${replayer.pgNote}`;
   console.log('');

@@ -192,6 +192,12 @@ export function compareBytes(ctx: DiffContext, path: string, expected: Buffer, a
       first.byteOffset = fd.offset;
       first.context = fd.context;
     }
+    // later differences keep their offset as a detail: "@byte" always means an offset in the whole body
+    for (const d of diffs.slice(1)) {
+      if (d.byteOffset === undefined) continue;
+      d.detail = [...(d.detail ?? []), `offset ${d.byteOffset} within the value`];
+      delete d.byteOffset;
+    }
     return diffs;
   }
   if (ignoreByRule(ctx, path, et)) return [];
