@@ -23,6 +23,7 @@ export interface PrivateRedis {
 async function waitForPing(port: number, deadline: number): Promise<void> {
   while (Date.now() < deadline) {
     const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => {});
     try {
       await probe.connect();
       await probe.ping();
@@ -55,7 +56,7 @@ export async function startPrivateRedis(extraArgs: string[] = []): Promise<Priva
   };
   const kill = async () => {
     const p = proc;
-    if (!p || p.exitCode !== null) return;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       p.once('exit', () => resolve());
       p.kill('SIGKILL');
