@@ -256,4 +256,17 @@ describe('authenticateApiKey: rate-limit window and cost limits', () => {
     expect(o.body.message).toBe('已达到 Opus 模型周费用限制 ($2)');
     expect(new Date(o.body.resetAt as string).getDay()).toBe(1);
   });
+
+  it('expired fuel-pack entries are dropped from the wallet during validation (refreshWallet)', async () => {
+    const deps = testDeps(redis);
+    const auth = createApiKeyAuthenticator(deps);
+    const past = deps.clock.now() - 1000;
+    const k = await storeKey(redis, { fuelBalance: '5', fuelEntries: '1', fuelNextExpiresAtMs: String(past) });
+    await redis.zadd(keys.fuelWalletIndex(k.id), past, 'e1');
+    await redis.hset(keys.fuelWalletEntry('e1'), 'amountRemaining', '5');
+    expect((await auth.authenticate(fakeRequest(MODELS, { 'x-api-key': k.raw }))).ok).toBe(true);
+    const h = await redis.hgetall(keys.apiKey(k.id));
+    expect([h.fuelBalance, h.fuelEntries, h.fuelNextExpiresAtMs]).toEqual(['0', '0', '0']);
+    expect(await redis.exists(keys.fuelWalletEntry('e1'))).toBe(0);
+  });
 });

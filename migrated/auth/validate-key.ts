@@ -4,6 +4,8 @@ import { hashApiKey } from '../crypto/api-key-hash.js';
 import type { Clock } from '../runtime/clock.js';
 import { ApiKeyRepository, parseApiKey, type ApiKeyHash, type ParsedApiKey } from '../storage/api-keys.js';
 import { UserSessions } from '../storage/sessions.js';
+import { consumeFuel } from '../usage/fuel.js';
+import { dateString } from '../storage/keys.js';
 import { loadKeyCosts, type KeyCosts } from './key-costs.js';
 
 /**
@@ -66,7 +68,17 @@ export async function validateApiKey(deps: ValidateDeps, rawKey: string, opts: V
       }
     }
     const costs = await costsPromise;
-    const parsed = parseApiKey(record);
+    let parsed = parseApiKey(record);
+    const now = deps.clock.now();
+    if (parsed.fuelBalance > 0 && parsed.fuelNextExpiresAtMs > 0 && parsed.fuelNextExpiresAtMs <= now) {
+      // expired fuel-pack entries: fuelPackService.refreshWallet (consume 0) before the limits are judged
+      try {
+        const w = await consumeFuel(deps.redis, record.id, 0, now, dateString(now, deps.clock.timezoneOffsetHours));
+        parsed = { ...parsed, fuelBalance: w.fuelBalance, fuelEntries: w.fuelEntries, fuelNextExpiresAtMs: w.fuelNextExpiresAtMs };
+      } catch (err) {
+        deps.log.warn({ err, keyId: record.id }, 'failed to refresh fuel-pack wallet');
+      }
+    }
     return {
       valid: true,
       key: {
