@@ -195,11 +195,16 @@ export async function createReplayer(opts: ReplayerOptions): Promise<Replayer> {
       deviations: accepted,
       ignored: d.ignored,
       durationMs: Date.now() - t0,
-      sideBySide: {
-        expected: decodeBytes(ex.response.body).toString('utf8').slice(0, 20000),
-        actual: res.body.toString('utf8').slice(0, 20000),
-        firstDivergence: d.firstBodyDivergence,
-      },
+      // bodies side by side only where something differs (keeps the reports small)
+      ...(d.differences.length === 0
+        ? {}
+        : {
+            sideBySide: {
+              expected: decodeBytes(ex.response.body).toString('utf8').slice(0, 20000),
+              actual: res.body.toString('utf8').slice(0, 20000),
+              firstDivergence: d.firstBodyDivergence,
+            },
+          }),
     };
   };
 
