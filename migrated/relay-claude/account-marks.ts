@@ -58,6 +58,32 @@ export function applySessionWindow(a: AccountHash, nowMs: number): string[] {
   return remove;
 }
 
+function isWindowStatus(status: string | undefined): status is string {
+  return !!status && ['allowed', 'allowed_warning', 'rejected'].includes(status);
+}
+
+/** updateSessionWindowStatus on an in-memory account hash. */
+function applyWindowStatus(a: AccountHash, status: string, now: string): void {
+  a['sessionWindowStatus'] = status;
+  a['sessionWindowStatusUpdatedAt'] = now;
+  if (status === 'allowed_warning' && a['autoStopOnWarning'] === 'true' && !(a['schedulable'] === 'false' && a['fiveHourAutoStopped'] === 'true')) {
+    const windowId = a['sessionWindowEnd'] || a['sessionWindowStart'] || 'unknown';
+    let count = 0;
+    if (a['fiveHourWarningWindow'] === windowId) count = Number.parseInt(a['fiveHourWarningCount'] || '0', 10) || 0;
+    a['schedulable'] = 'false';
+    a['fiveHourAutoStopped'] = 'true';
+    a['fiveHourStoppedAt'] = now;
+    a['stoppedReason'] = '5小时使用量接近限制，已自动停止调度';
+    a['fiveHourWarningWindow'] = windowId;
+    const maxWarnings = 1;
+    if (count < maxWarnings) {
+      count += 1;
+      a['fiveHourWarningLastSentAt'] = now;
+    }
+    a['fiveHourWarningCount'] = String(count);
+  }
+}
+
 export class OfficialMarks {
   constructor(private readonly d: MarkDeps) {}
 
@@ -137,36 +163,39 @@ export class OfficialMarks {
 
   /** updateSessionWindowStatus from the upstream 5h-status header. */
   async sessionWindowStatus(id: string, status: string | undefined): Promise<void> {
-    if (!status || !['allowed', 'allowed_warning', 'rejected'].includes(status)) return;
+    if (!isWindowStatus(status)) return;
     const a = await this.load(id);
     if (!a) return;
-    const now = iso(this.d.clock.now());
-    a['sessionWindowStatus'] = status;
-    a['sessionWindowStatusUpdatedAt'] = now;
-    if (status === 'allowed_warning' && a['autoStopOnWarning'] === 'true' && !(a['schedulable'] === 'false' && a['fiveHourAutoStopped'] === 'true')) {
-      const windowId = a['sessionWindowEnd'] || a['sessionWindowStart'] || 'unknown';
-      let count = 0;
-      if (a['fiveHourWarningWindow'] === windowId) count = Number.parseInt(a['fiveHourWarningCount'] || '0', 10) || 0;
-      a['schedulable'] = 'false';
-      a['fiveHourAutoStopped'] = 'true';
-      a['fiveHourStoppedAt'] = now;
-      a['stoppedReason'] = '5小时使用量接近限制，已自动停止调度';
-      a['fiveHourWarningWindow'] = windowId;
-      const maxWarnings = 1;
-      if (count < maxWarnings) {
-        count += 1;
-        a['fiveHourWarningLastSentAt'] = now;
-      }
-      a['fiveHourWarningCount'] = String(count);
-    }
+    applyWindowStatus(a, status, iso(this.d.clock.now()));
     await this.d.accounts.save('claude', id, a);
+  }
+
+  /**
+   * The 200/201 side effects in one go (§4.5): 5h window status, 401/5xx counters cleared, an
+   * active rate limit removed. Same end state as the legacy's sequence (status save, DEL, DEL,
+   * read, HDEL/HSET) with 2–3 round trips instead of 5–7.
+   */
+  async afterSuccess(id: string, status: string | undefined): Promise<void> {
+    const res = await this.d.redis.pipeline().del(keys.claudeAccount401Errors(id), keys.claudeAccount5xxErrors(id)).hgetall(keys.account('claude', id)).exec();
+    const fromRedis = (res?.[1]?.[1] ?? {}) as AccountHash;
+    const a = Object.keys(fromRedis).length ? fromRedis : await this.load(id);
+    if (!a) return;
+    if (isWindowStatus(status)) {
+      applyWindowStatus(a, status, iso(this.d.clock.now()));
+      await this.d.accounts.save('claude', id, a);
+    }
+    await this.clearRateLimit(id, a);
   }
 
   /** Success side effects after a 200/201 (§4.5): counters cleared, an active rate limit removed. */
   async success(id: string): Promise<void> {
     await this.d.redis.del(keys.claudeAccount401Errors(id), keys.claudeAccount5xxErrors(id));
     const a = await this.load(id);
-    if (!a) return;
+    if (a) await this.clearRateLimit(id, a);
+  }
+
+  /** isAccountRateLimited → removeAccountRateLimit on a just-read hash (success path). */
+  private async clearRateLimit(id: string, a: AccountHash): Promise<void> {
     const flagged = (a['rateLimitStatus'] === 'limited' && !!a['rateLimitedAt']) || (a['rateLimitAutoStopped'] === 'true' && !!a['rateLimitEndAt']);
     if (!flagged) return;
     const key = keys.account('claude', id);
@@ -174,6 +203,9 @@ export class OfficialMarks {
     if (a['rateLimitAutoStopped'] === 'true' && a['schedulable'] === 'false') multi.hset(key, 'schedulable', 'true');
     multi.hdel(key, 'rateLimitAutoStopped');
     await multi.exec();
+    // the legacy rewrites the whole account here (setClaudeAccount), which also refreshes its PostgreSQL row
+    const stored = await this.load(id);
+    if (stored) await this.d.accounts.save('claude', id, stored);
   }
 }
 

@@ -209,8 +209,7 @@ export async function officialNonStream(c: OfficialCall): Promise<RelayResult> {
       if (dedicatedMessage) return local(403, { error: 'upstream_rate_limited', message: dedicatedMessage }, c.accountId);
     }
   } else {
-    await s.official.sessionWindowStatus(c.accountId, fiveHourStatus(response));
-    await s.official.success(c.accountId);
+    await s.official.afterSuccess(c.accountId, fiveHourStatus(response));
     if (Object.keys(c.clientHeaders).length > 0 && isRealClaudeCodeRequest(c.body)) await s.codeHeaders.store(c.accountId, c.clientHeaders);
   }
   return { status, headers, body: text, accountId: c.accountId };
@@ -344,13 +343,13 @@ export async function officialStream(
   // (the legacy destroys the upstream request and records nothing).
   if (u) onUsage(u);
   if (outcome !== 'completed') return;
-  await s.official.sessionWindowStatus(c.accountId, fiveHourStatus(response));
   if (usage.rateLimitDetected) {
+    await s.official.sessionWindowStatus(c.accountId, fiveHourStatus(response));
     const reset = resetHeader(response);
     if (p.isOpus && reset !== null) await s.official.opusRateLimited(c.accountId, reset);
     else await s.official.rateLimited(c.accountId, c.sessionHash, reset);
   } else {
-    await s.official.success(c.accountId);
+    await s.official.afterSuccess(c.accountId, fiveHourStatus(response));
     await s.codeHeaders.store(c.accountId, c.clientHeaders);
   }
 }
