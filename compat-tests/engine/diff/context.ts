@@ -18,6 +18,10 @@ export interface DiffContext {
 
 export const byteLen = (s: string): number => Buffer.byteLength(s, 'utf8');
 
+/**
+ * Is `path` noise? Counts the bytes not compared: the recorded value, or the observed one when only
+ * the observed side has it. A rule with a `check` only passes when `actual` is what the body implies.
+ */
 export function ignoreByRule(ctx: DiffContext, path: string, expected: string | undefined, actual?: string): boolean {
   const rule = ctx.noise.ruleFor(path);
   if (!rule) return false;

@@ -36,7 +36,7 @@ export function compareHeaders(ctx: DiffContext, base: string, expected: readonl
   }
   for (const y of a) {
     const path = `${base}.${y.key}`;
-    if (!em.has(y.key) && !ignoreByRule(ctx, path, '')) diffs.push(difference(path, 'extra', undefined, `${y.name}: ${y.value}`));
+    if (!em.has(y.key) && !ignoreByRule(ctx, path, y.value)) diffs.push(difference(path, 'extra', undefined, `${y.name}: ${y.value}`));
   }
   const eo = e.map((x) => x.key).filter((k) => am.has(k));
   const ao = a.map((x) => x.key).filter((k) => em.has(k));

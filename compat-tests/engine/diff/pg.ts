@@ -19,7 +19,7 @@ export function comparePg(ctx: DiffContext, expected: PgSnapshot, actual: PgSnap
     }
     const { pairs, missing, extra } = pairNames(ctx, Object.keys(e.rows), Object.keys(a.rows));
     for (const k of missing) if (!ignoreByRule(ctx, `${base}.${k}`, text(e.rows[k]))) diffs.push(difference(`${base}.${k}`, 'missing', text(e.rows[k])));
-    for (const k of extra) if (!ignoreByRule(ctx, `${base}.${k}`, '')) diffs.push(difference(`${base}.${k}`, 'extra', undefined, text(a.rows[k])));
+    for (const k of extra) if (!ignoreByRule(ctx, `${base}.${k}`, text(a.rows[k]))) diffs.push(difference(`${base}.${k}`, 'extra', undefined, text(a.rows[k])));
     for (const [ek, ak] of pairs) {
       const er = e.rows[ek]!;
       const ar = a.rows[ak]!;

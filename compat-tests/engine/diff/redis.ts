@@ -68,7 +68,7 @@ export function compareRedis(ctx: DiffContext, expected: RedisSnapshot, actual: 
   const diffs: Difference[] = [];
   const { pairs, missing, extra } = pairNames(ctx, Object.keys(expected), Object.keys(actual));
   for (const k of missing) if (!ignoreByRule(ctx, `redis.${k}`, show(expected[k]!))) diffs.push(difference(`redis.${k}`, 'missing', `${expected[k]!.type} ${show(expected[k]!)}`));
-  for (const k of extra) if (!ignoreByRule(ctx, `redis.${k}`, '')) diffs.push(difference(`redis.${k}`, 'extra', undefined, `${actual[k]!.type} ${show(actual[k]!)}`));
+  for (const k of extra) if (!ignoreByRule(ctx, `redis.${k}`, show(actual[k]!))) diffs.push(difference(`redis.${k}`, 'extra', undefined, `${actual[k]!.type} ${show(actual[k]!)}`));
   for (const [ek, ak] of pairs) diffs.push(...compareEntry(ctx, `redis.${ek}`, expected[ek]!, actual[ak]!, ttlToleranceSec));
   return diffs;
 }
@@ -87,7 +87,7 @@ function list(ctx: DiffContext, base: string, label: string, e: string[], a: str
     if (i >= a.length) {
       if (!ignoreByRule(ctx, path, e[i])) diffs.push(difference(path, 'missing', e[i]));
     } else if (i >= e.length) {
-      if (!ignoreByRule(ctx, path, '')) diffs.push(difference(path, 'extra', undefined, a[i]));
+      if (!ignoreByRule(ctx, path, a[i])) diffs.push(difference(path, 'extra', undefined, a[i]));
     } else diffs.push(...compareText(ctx, path, e[i]!, a[i]!));
   }
   return diffs;
@@ -112,7 +112,7 @@ function compareEntry(ctx: DiffContext, base: string, e: RedisEntry, a: RedisEnt
         if (!(f in ah)) {
           if (!ignoreByRule(ctx, path, eh[f])) diffs.push(difference(path, 'missing', eh[f]));
         } else if (!(f in eh)) {
-          if (!ignoreByRule(ctx, path, '')) diffs.push(difference(path, 'extra', undefined, ah[f]));
+          if (!ignoreByRule(ctx, path, ah[f])) diffs.push(difference(path, 'extra', undefined, ah[f]));
         } else diffs.push(...compareText(ctx, path, eh[f]!, ah[f]!));
       }
       break;

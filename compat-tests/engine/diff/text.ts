@@ -68,7 +68,7 @@ function compareJson(ctx: DiffContext, base: string, e: string, a: string): Diff
   for (const la of sa.leaves) {
     if (em.has(la.path)) continue;
     const path = base + la.path;
-    if (!ignoreByRule(ctx, path, '')) diffs.push(difference(path, 'extra', undefined, la.raw));
+    if (!ignoreByRule(ctx, path, la.raw)) diffs.push(difference(path, 'extra', undefined, la.raw));
   }
   for (const [p, keys] of se.keyOrder) {
     const other = sa.keyOrder.get(p);
