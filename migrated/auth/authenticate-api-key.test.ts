@@ -90,6 +90,9 @@ describe('authenticateApiKey: key states (auth-and-keys.md §3 / §3.1)', () => 
     expect(rejected(await auth.authenticate(fakeRequest(MODELS, { 'x-api-key': orphan.raw }))).body.message).toBe('User account is disabled');
     expect(rejected(await auth.authenticate(fakeRequest(MODELS, { 'x-api-key': inactive.raw }))).body.message).toBe('User account is disabled');
     expect((await auth.authenticate(fakeRequest(MODELS, { 'x-api-key': active.raw }))).ok).toBe(true);
+    const corrupt = await storeKey(redis, { userId: 'u-bad' });
+    await redis.set(keys.user('u-bad'), '{not json');
+    expect(rejected(await auth.authenticate(fakeRequest(MODELS, { 'x-api-key': corrupt.raw }))).body.message).toBe('Unable to validate user status');
   });
 });
 

@@ -93,6 +93,7 @@ export function createApiKeyAuthenticator(deps: MigratedDeps, options: Authentic
     encryptionKey: deps.config.ENCRYPTION_KEY,
     apiKeyPrefix: deps.config.API_KEY_PREFIX,
     repo,
+    pgStore,
   };
 
   async function authenticate(req: IncomingMessage, opts: AuthRequestOptions = {}): Promise<AuthResult> {

@@ -3,9 +3,9 @@ import type { Redis } from 'ioredis';
 import { hashApiKey } from '../crypto/api-key-hash.js';
 import type { Clock } from '../runtime/clock.js';
 import { ApiKeyRepository, parseApiKey, type ApiKeyHash, type ParsedApiKey } from '../storage/api-keys.js';
-import { UserSessions } from '../storage/sessions.js';
 import { consumeFuel } from '../usage/fuel.js';
-import { dateString } from '../storage/keys.js';
+import { dateString, keys } from '../storage/keys.js';
+import type { PgStore } from '../pg/store.js';
 import { loadKeyCosts, type KeyCosts } from './key-costs.js';
 
 /**
@@ -29,6 +29,25 @@ export interface ValidateDeps {
   encryptionKey: string;
   apiKeyPrefix: string;
   repo: ApiKeyRepository;
+  /** PostgreSQL mirror (users not in Redis are looked up there, like userService.getUserById). */
+  pgStore?: PgStore | null;
+}
+
+/**
+ * userService.getUserById(id, false): `user:{id}` JSON, else PostgreSQL; corrupt JSON throws
+ * (the caller then answers "Unable to validate user status", as the legacy does).
+ */
+async function loadUser(deps: ValidateDeps, userId: string): Promise<Record<string, unknown> | null> {
+  const raw = await deps.redis.get(keys.user(userId));
+  if (raw) return JSON.parse(raw) as Record<string, unknown>;
+  if (deps.pgStore?.enabled) {
+    try {
+      return await deps.pgStore.getUserById(userId);
+    } catch (err) {
+      deps.log.warn({ err }, 'failed to read user from PostgreSQL');
+    }
+  }
+  return null;
 }
 
 export interface ValidateOptions {
@@ -57,7 +76,7 @@ export async function validateApiKey(deps: ValidateDeps, rawKey: string, opts: V
     }
     if (record.userId) {
       try {
-        const user = await new UserSessions(deps.redis, deps.clock).user(record.userId);
+        const user = await loadUser(deps, record.userId);
         if (!user || !user.isActive) return { valid: false, error: 'User account is disabled' };
       } catch (err) {
         if (!opts.forStats) {
