@@ -258,6 +258,8 @@ describe('authenticateApiKey: rate-limit window and cost limits', () => {
     expect(o.body.error).toBe('Weekly Opus cost limit exceeded');
     expect(o.body.message).toBe('已达到 Opus 模型周费用限制 ($2)');
     expect(new Date(o.body.resetAt as string).getDay()).toBe(1);
+    // a non-string model makes the legacy's toLowerCase throw: 500 Authentication error
+    expect(rejected(await auth.authenticate(fakeRequest('/api/v1/messages', { 'x-api-key': opus.raw }), { body: { model: 42 } })).status).toBe(500);
   });
 
   it('expired fuel-pack entries are dropped from the wallet during validation (refreshWallet)', async () => {

@@ -129,6 +129,8 @@ export function checkCostLimits(clock: Clock, key: ValidatedKey, body: unknown):
   const opusLimit = p.weeklyOpusCostLimit || 0;
   if (opusLimit > 0) {
     const model = body && typeof body === 'object' ? (body as Record<string, unknown>).model : undefined;
+    // the legacy calls model.toLowerCase(): a non-string model throws there (→ 500 Authentication error)
+    if (model && typeof model !== 'string') throw new TypeError('model.toLowerCase is not a function');
     if (model && typeof model === 'string' && model.toLowerCase().includes('claude-opus')) {
       const opus = key.costs.weeklyOpusCost || 0;
       if (opus >= opusLimit) return r.weeklyOpusExceeded({ limit: opusLimit, current: opus, resetAt: nextLocalMondayIso(now) });
