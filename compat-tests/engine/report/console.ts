@@ -23,6 +23,11 @@ export function exchangeLine(r: ExchangeResult): string {
     }
     if (r.differences.length > 5) line += `\n      ... ${r.differences.length - 5} more (see the HTML/JSON report)`;
   }
+  if (r.outcome === 'deviation' || (r.outcome === 'differs' && r.deviations.length)) {
+    const whys = [...new Set(r.deviations.map((d) => d.acceptedBecause ?? ''))];
+    line += `\n      accepted: ${r.deviations.length} difference(s) at ${[...new Set(r.deviations.map((d) => d.path))].slice(0, 3).join(', ')}`;
+    for (const w of whys) line += `\n        why: ${w}`;
+  }
   return line;
 }
 

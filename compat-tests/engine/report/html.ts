@@ -15,7 +15,7 @@ function highlighted(text: string, byteAt: number | null): string {
   const stop = end < 0 ? text.length : end;
   return (
     esc(text.slice(0, at)) +
-    `<mark id="first">${esc(text.slice(at, Math.max(stop, at + 1)))}</mark>` +
+    `<mark class="first">${esc(text.slice(at, Math.max(stop, at + 1)))}</mark>` +
     esc(text.slice(Math.max(stop, at + 1)))
   );
 }
