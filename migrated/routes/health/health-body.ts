@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import type { Redis } from 'ioredis';
 import type { Sql } from 'postgres';
 
@@ -8,6 +9,8 @@ import type { Sql } from 'postgres';
  */
 export interface HealthProbes {
   redis: Redis;
+  /** Redis probe (default: a PING per call); the module passes `sharedRedisHealth`. */
+  redisProbe?: () => Promise<Record<string, unknown>>;
   pg: Sql | null;
   pgEnabled: boolean;
   version: string;
@@ -27,6 +30,23 @@ async function redisHealth(redis: Redis): Promise<Record<string, unknown>> {
   }
 }
 
+/**
+ * One Redis PING shared by the health checks that arrive while it is in flight (single flight):
+ * every answer still reflects a ping sent after the request arrived, without one round trip per
+ * concurrent probe.
+ */
+export function sharedRedisHealth(redis: Redis): () => Promise<Record<string, unknown>> {
+  let inFlight: Promise<Record<string, unknown>> | null = null;
+  return () => {
+    if (!inFlight) {
+      inFlight = redisHealth(redis).finally(() => {
+        inFlight = null;
+      });
+    }
+    return inFlight;
+  };
+}
+
 async function postgresHealth(pg: Sql | null, enabled: boolean): Promise<Record<string, unknown>> {
   if (!enabled) return { status: 'disabled' };
   if (!pg) return { status: 'unhealthy', error: 'PostgreSQL not connected' };
@@ -40,9 +60,14 @@ async function postgresHealth(pg: Sql | null, enabled: boolean): Promise<Record<
 }
 
 export async function healthBody(p: HealthProbes): Promise<Record<string, unknown>> {
-  const [redis, logger] = await Promise.all([redisHealth(p.redis), Promise.resolve({ status: 'healthy', healthy: true, timestamp: p.nowIso() })]);
+  const [redis, logger] = await Promise.all([
+    p.redisProbe ? p.redisProbe() : redisHealth(p.redis),
+    Promise.resolve({ status: 'healthy', healthy: true, timestamp: p.nowIso() }),
+  ]);
   const postgres = await postgresHealth(p.pg, p.pgEnabled);
-  const memory = process.memoryUsage();
+  // heapUsed / heapTotal / external of process.memoryUsage(), without its RSS read (a /proc read per call)
+  const heap = getHeapStatistics();
+  const memory = { heapUsed: heap.used_heap_size, heapTotal: heap.total_heap_size, external: heap.external_memory };
   return {
     status: 'healthy',
     service: 'claude-relay-service',
