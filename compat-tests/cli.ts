@@ -37,6 +37,7 @@ async function cmdRun(argv: string[]): Promise<number> {
       table: { type: 'string' },
       quiet: { type: 'boolean' },
       jobs: { type: 'string' },
+      'suites-root': { type: 'string' },
     },
   });
   const resolver = await loadRouteResolver({ tableFile: values.table, moduleNames: knownModuleNames() });
@@ -48,7 +49,7 @@ async function cmdRun(argv: string[]): Promise<number> {
   let report;
   try {
     report = await runSuites({
-      suitesRoot,
+      suitesRoot: values['suites-root'] ?? suitesRoot,
       suites: values.suite,
       filter: values.only,
       resolver,

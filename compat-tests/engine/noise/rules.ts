@@ -32,6 +32,8 @@ export const RuleSchema = v.strictObject({
   check: v.optional(v.picklist(['etag-of-body', 'length-of-body'])),
   /** Only for these exchanges (names); absent = every exchange of the suite. */
   exchanges: v.optional(v.array(v.string())),
+  /** Only for exchanges of these routing-table routes (ids); absent = every route. */
+  routes: v.optional(v.array(v.string())),
 });
 export type NoiseRule = v.InferOutput<typeof RuleSchema>;
 
@@ -68,10 +70,13 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${body}$`);
 }
 
-/** The rules and variables that apply to one exchange (`exchange` undefined: every rule). */
-export function compileNoise(files: NoiseFile[], exchange?: string): CompiledNoise {
+/** The rules and variables that apply to one exchange of one route (undefined: not restricted). */
+export function compileNoise(files: NoiseFile[], exchange?: string, route?: string | null): CompiledNoise {
   const variables = files.flatMap((f) => f.variables);
-  const rules = files.flatMap((f) => f.rules).filter((r) => !r.exchanges || exchange === undefined || r.exchanges.includes(exchange));
+  const rules = files
+    .flatMap((f) => f.rules)
+    .filter((r) => !r.exchanges || exchange === undefined || r.exchanges.includes(exchange))
+    .filter((r) => !r.routes || route === undefined || (route !== null && r.routes.includes(route)));
   const compiled = rules.map((r) => ({ r, re: globToRegExp(r.match) }));
   const tokenizer = variables.length ? new RegExp(variables.map((x, i) => `(?<v${i}>${x.pattern})`).join('|'), 'g') : null;
   const cache = new Map<string, NoiseRule | undefined>();

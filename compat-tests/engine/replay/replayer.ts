@@ -181,7 +181,7 @@ export async function createReplayer(opts: ReplayerOptions): Promise<Replayer> {
       await gateway.close();
       client.disconnect();
     }
-    const noise = compileNoise(noiseFor(suiteDir), ex.name);
+    const noise = compileNoise(noiseFor(suiteDir), ex.name, route.routeId);
     const d = diffExchange(
       ex,
       { response: { status: res.status, rawHeaders: res.rawHeaders, body: res.body }, upstream: env.mock.requests().map(toUpstream), redisAfter, pgAfter },
