@@ -8,6 +8,7 @@
  * the legacy knows for /api/v1/models: BENCH_LEGACY_API_KEY, else LAB_POOL_KEY from the lab's
  * env file (BENCH_LAB_ENV, default /work/lab/lab.env, see docs/legacy-lab.md). When LEGACY_URL does
  * not answer, only the migrated numbers are printed and the section says so.
+ * BENCH_RO_AUTOPIPELINE=1 runs the migrated side with an auto-pipelining Redis client.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -33,8 +34,16 @@ async function childMain(): Promise<void> {
     ENCRYPTION_KEY,
     LOG_LEVEL: 'silent',
   });
+  // BENCH_RO_AUTOPIPELINE=1: give the modules an ioredis client with enableAutoPipelining (commands
+  // issued in the same tick share one socket write) instead of the gateway's default client.
+  const deps: Record<string, unknown> = {};
+  if (process.env.BENCH_RO_AUTOPIPELINE === '1') {
+    const { Redis } = await import('ioredis');
+    deps.redis = new Redis({ host: '127.0.0.1', port: config.REDIS_PORT, enableAutoPipelining: true });
+  }
   const gw = await createGateway({
     config,
+    deps,
     table: {
       routes: [
         { id: 'health', methods: ['GET'], paths: ['/health'], mode, module: 'health' },
