@@ -91,6 +91,21 @@ describe('diffExchange', () => {
     expect(d2).toEqual([`response.header.${r[4]}#name`, 'response.header#order']);
   });
 
+  it('a TTL the recording refreshed must be refreshed in the replay, even when the numbers are close', () => {
+    const ex = readExchange(suiteDir, '05-messages-nonstream-oauth-second');
+    const key = Object.keys(ex.redis.after).find((k) => {
+      const b = ex.redis.before[k]?.ttl ?? -1;
+      const a = ex.redis.after[k]!.ttl;
+      return b > 0 && a > b && a - b <= 3;
+    });
+    expect(key, 'an exchange that refreshes a recently refreshed TTL').toBeDefined();
+    const obs = perfect(ex);
+    obs.redisAfter[key!]!.ttl = ex.redis.before[key!]!.ttl; // left counting down
+    const d = run(ex, obs).differences;
+    expect(d.map((x) => x.path)).toEqual([`redis.${key}.ttl`]);
+    expect(d[0]!.detail![0]).toMatch(/^the recording refreshed the TTL, the replay did not/);
+  });
+
   it('reports one upstream body field and a missing upstream request', () => {
     const ex = readExchange(suiteDir, '07-messages-nonstream-console');
     const obs = perfect(ex);

@@ -100,7 +100,7 @@ export function diffExchange(ex: Exchange, obs: Observed, noise: CompiledNoise, 
   // starts from the recorded pre-state, so the whole after-state is compared.
   const eRedis = obs.before ? touched(ex.redis.before, ex.redis.after) : ex.redis.after;
   const aRedis = obs.before ? touched(obs.before.redis, obs.redisAfter) : obs.redisAfter;
-  diffs.push(...compareRedis(ctx, eRedis, aRedis, tolSec));
+  diffs.push(...compareRedis(ctx, eRedis, aRedis, tolSec, obs.before ? undefined : ex.redis.before));
   // no PostgreSQL state on the other side (replay without a PG schema): not compared, the replayer says so
   if (ex.pg && obs.pgAfter) {
     const ePg = obs.before?.pg ? touchedRows(ex.pg.before, ex.pg.after) : ex.pg.after;

@@ -64,18 +64,33 @@ function sortedMembers<T>(ctx: DiffContext, items: T[], name: (x: T) => string, 
 
 const show = (e: RedisEntry): string => JSON.stringify(e.value);
 
-export function compareRedis(ctx: DiffContext, expected: RedisSnapshot, actual: RedisSnapshot, ttlToleranceSec: number): Difference[] {
+/**
+ * `before` (the shared pre-state of a replay) lets TTLs be judged by what the request did to them:
+ * a TTL the recording refreshed (after > before) must be refreshed in the replay too, and one it
+ * left counting down must not be, however close the numbers are.
+ */
+export function compareRedis(
+  ctx: DiffContext,
+  expected: RedisSnapshot,
+  actual: RedisSnapshot,
+  ttlToleranceSec: number,
+  before?: RedisSnapshot,
+): Difference[] {
   const diffs: Difference[] = [];
   const { pairs, missing, extra } = pairNames(ctx, Object.keys(expected), Object.keys(actual));
   for (const k of missing) if (!ignoreByRule(ctx, `redis.${k}`, show(expected[k]!))) diffs.push(difference(`redis.${k}`, 'missing', `${expected[k]!.type} ${show(expected[k]!)}`));
   for (const k of extra) if (!ignoreByRule(ctx, `redis.${k}`, show(actual[k]!))) diffs.push(difference(`redis.${k}`, 'extra', undefined, `${actual[k]!.type} ${show(actual[k]!)}`));
-  for (const [ek, ak] of pairs) diffs.push(...compareEntry(ctx, `redis.${ek}`, expected[ek]!, actual[ak]!, ttlToleranceSec));
+  for (const [ek, ak] of pairs) diffs.push(...compareEntry(ctx, `redis.${ek}`, expected[ek]!, actual[ak]!, ttlToleranceSec, before?.[ek]?.ttl));
   return diffs;
 }
 
-function compareTtl(ctx: DiffContext, base: string, e: number, a: number, tol: number): Difference[] {
+function compareTtl(ctx: DiffContext, base: string, e: number, a: number, tol: number, b?: number): Difference[] {
   if (e === a) return [];
   if (ignoreByRule(ctx, `${base}.ttl`, String(e))) return [];
+  if (b !== undefined && b > 0 && e > 0 && a > 0 && e > b !== a > b) {
+    const what = e > b ? 'the recording refreshed the TTL, the replay did not' : 'the replay refreshed a TTL the recording left counting down';
+    return [difference(`${base}.ttl`, 'ttl', String(e), String(a), { detail: [`${what} (before: ${b} s)`] })];
+  }
   if (e > 0 && a > 0 && Math.abs(e - a) <= tol) return [];
   return [difference(`${base}.ttl`, 'ttl', String(e), String(a), { detail: [`TTL allowed to move by ${tol} s`] })];
 }
@@ -93,13 +108,13 @@ function list(ctx: DiffContext, base: string, label: string, e: string[], a: str
   return diffs;
 }
 
-function compareEntry(ctx: DiffContext, base: string, e: RedisEntry, a: RedisEntry, tol: number): Difference[] {
+function compareEntry(ctx: DiffContext, base: string, e: RedisEntry, a: RedisEntry, tol: number, beforeTtl?: number): Difference[] {
   if (ctx.noise.ruleFor(base)) {
     ignoreByRule(ctx, base, show(e));
     return [];
   }
   if (e.type !== a.type) return [difference(`${base}.type`, 'type', e.type, a.type)];
-  const diffs = compareTtl(ctx, base, e.ttl, a.ttl, tol);
+  const diffs = compareTtl(ctx, base, e.ttl, a.ttl, tol, beforeTtl);
   switch (e.type) {
     case 'string':
       diffs.push(...compareText(ctx, `${base}.value`, String(e.value), String(a.value)));
