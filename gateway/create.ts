@@ -4,10 +4,12 @@ import { createAdaptorServer } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { pino, type Logger } from 'pino';
 import { createLegacyBridge } from '../legacy-bridge/bridge.js';
+import { trustedProxies } from '../legacy-bridge/client-address.js';
 import type { MigratedModuleFactory } from '../migrated/module.js';
 import { knownModuleNames, loadModuleFactory } from '../migrated/registry.js';
 import type { MigratedDeps } from '../migrated/runtime/deps.js';
 import { createAdminApp } from './admin/admin-app.js';
+import { createConnectionDrain } from './lifecycle/drain.js';
 import type { GatewayConfig } from './config/env.js';
 import { gatewayMetrics, type GatewayMetrics } from './observability/metrics.js';
 import { LiveTable, type ApplyResult, type TableStatus } from './routing/live-table.js';
@@ -155,26 +157,18 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     metrics,
     log,
     debugHeaders: config.GATEWAY_DEBUG_HEADERS,
+    trustedProxies: trustedProxies(config.GATEWAY_TRUSTED_PROXIES),
     captureBytes: CANDIDATE_CAPTURE_BYTES,
   });
 
-  let active = 0;
-  let idleWaiters: Array<() => void> = [];
+  const inFlight = createConnectionDrain();
   const dataServer = createServer({ keepAliveTimeout: 605_000, requestTimeout: 0, headersTimeout: 60_000, noDelay: true }, (req: IncomingMessage, res: ServerResponse) => {
-    active++;
-    res.once('close', () => {
-      active--;
-      if (active === 0 && idleWaiters.length) {
-        const w = idleWaiters;
-        idleWaiters = [];
-        for (const f of w) f();
-      }
-    });
+    inFlight.track(req, res);
     handle(req, res);
   });
   dataServer.keepAliveTimeout = 605_000;
 
-  metrics.registry.gauge('gateway_in_flight_requests', 'Requests being served on the data port', () => [[{}, active]]);
+  metrics.registry.gauge('gateway_in_flight_requests', 'Requests being served on the data port', () => [[{}, inFlight.inFlight()]]);
 
   const startedAt = Date.now();
   const adminApp = createAdminApp({
@@ -214,18 +208,19 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     liveTable: () => live.current,
     tableStatus: () => live.describe(),
     metrics,
-    inFlight: () => active,
+    inFlight: () => inFlight.inFlight(),
     close() {
       closing ??= (async () => {
         watcher?.close();
-        const closed = new Promise<void>((r) => dataServer.close(() => r()));
-        dataServer.closeIdleConnections();
-        if (active > 0) {
-          const drained = new Promise<void>((r) => idleWaiters.push(r));
-          let timer: NodeJS.Timeout | undefined;
-          const timeout = new Promise<void>((r) => (timer = setTimeout(r, config.GATEWAY_DRAIN_TIMEOUT_MS)));
-          await Promise.race([drained, timeout]);
-          clearTimeout(timer);
+        // Stop accepting; Connection: close on every response from now on; idle keep-alive connections closed
+        // at once, busy ones after their response; resolves when nothing is in flight (or at the timeout).
+        const closed = new Promise<void>((r) => dataServer.once('close', () => r()));
+        const drained = await inFlight.drain(dataServer, config.GATEWAY_DRAIN_TIMEOUT_MS);
+        if (drained) {
+          // Every connection was told close or ended: give peers a moment to close their side.
+          let grace: NodeJS.Timeout | undefined;
+          await Promise.race([closed, new Promise<void>((r) => (grace = setTimeout(r, 500)))]);
+          clearTimeout(grace);
         }
         dataServer.closeAllConnections();
         await closed;
@@ -235,7 +230,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         await opts.shadowSink?.close?.();
         bridge.close();
         await runner.close();
-        log.info({ inFlightLeft: active }, 'gateway closed');
+        log.info({ inFlightLeft: inFlight.inFlight(), drained }, 'gateway closed');
       })();
       return closing;
     },

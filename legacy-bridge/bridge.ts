@@ -1,14 +1,16 @@
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createProxyServer } from 'http-proxy-3';
 import { writeLegacyFailure, type LegacyFailure } from './error-response.js';
-import { forwardedHeaders } from './forwarded-headers.js';
+import type { ClientAddress } from './client-address.js';
+import { forwardedValues } from './forwarded-headers.js';
 
 /**
  * The legacy side: a transparent reverse proxy to LEGACY_URL (http-proxy-3).
  * - Response status, reason phrase, header names/casing/order and body bytes are written exactly as the
  *   legacy sent them (flat rawHeaders to writeHead, so Node adds nothing the legacy did not send).
  * - Bodies stream both ways; SSE chunks are written as they arrive.
- * - Keep-alive agent to the legacy; X-Real-IP / X-Forwarded-For / X-Forwarded-Proto like the legacy's nginx.
+ * - Keep-alive agent to the legacy; X-Real-IP / X-Forwarded-For / X-Forwarded-Proto like the legacy's nginx,
+ *   or passed unchanged when the peer is a trusted proxy (the nginx in front: client-address.ts).
  * - Client disconnect destroys the legacy request; unreachable legacy → 502, idle longer than
  *   `timeoutMs` before the response head → 504, both as JSON in the legacy's error shape; idle that long
  *   after the head → the client connection is closed.
@@ -24,7 +26,8 @@ export interface LegacyBridgeOptions {
 }
 
 export interface LegacyBridge {
-  forward(req: IncomingMessage, res: ServerResponse): void;
+  /** `client`: resolveClientAddress(req, …) — decides whether the X-Forwarded-* headers are set or passed on. */
+  forward(req: IncomingMessage, res: ServerResponse, client: ClientAddress): void;
   readonly agent: Agent;
   close(): void;
 }
@@ -122,11 +125,12 @@ export function createLegacyBridge(opts: LegacyBridgeOptions): LegacyBridge {
 
   return {
     agent,
-    forward(req, res) {
-      // What the legacy's nginx adds; the hop to the legacy stays keep-alive (the client's wish is kept for
-      // the answer). Set on req.headers directly: http-proxy copies them once for the outgoing request.
+    forward(req, res, client) {
+      // What the legacy's nginx adds (a trusted proxy's own values go on as sent); the hop to the legacy stays
+      // keep-alive (the client's wish is kept for the answer). Set on req.headers directly: http-proxy copies
+      // them once for the outgoing request.
       if (clientWantsClose(req)) closing.add(req);
-      Object.assign(req.headers, forwardedHeaders(req));
+      if (!client.trustedPeer) Object.assign(req.headers, forwardedValues(req.headers['x-forwarded-for'], client.clientIp, client.encrypted));
       req.headers.connection = 'keep-alive';
       proxy.web(req, res, onError);
     },

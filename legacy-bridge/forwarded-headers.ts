@@ -2,7 +2,8 @@ import type { IncomingMessage } from 'node:http';
 
 /**
  * The headers the legacy's nginx front sets (proxy_set_header X-Real-IP $remote_addr;
- * X-Forwarded-For $proxy_add_x_forwarded_for; X-Forwarded-Proto $scheme). The legacy bridge sends them;
+ * X-Forwarded-For $proxy_add_x_forwarded_for; X-Forwarded-Proto $scheme). The legacy bridge sends them for
+ * a client that is not a trusted proxy (a trusted one's are passed as sent: see client-address.ts);
  * a migrated module gets the same request view (so it forwards what the legacy would forward upstream).
  */
 export function forwardedValues(priorXff: string | string[] | undefined, clientIp: string, encrypted = false): Record<string, string> {
@@ -14,10 +15,6 @@ export function forwardedValues(priorXff: string | string[] | undefined, clientI
   };
 }
 
-export function forwardedHeaders(req: IncomingMessage): Record<string, string> {
-  const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
-  return forwardedValues(req.headers['x-forwarded-for'], req.socket.remoteAddress ?? '', encrypted);
-}
 
 /**
  * Give `req` the header view the legacy gets through the bridge: values replaced where the client sent the

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import * as v from 'valibot';
 
 /**
@@ -34,6 +35,24 @@ const bool = (fallback: boolean) =>
     v.transform((s) => s === 'true' || s === '1' || s === 'yes'),
   );
 
+/** One trusted-proxy entry: an IP address or a CIDR block (`10.0.0.0/8`, `fd00::/8`). */
+const isAddressOrBlock = (entry: string): boolean => {
+  const slash = entry.indexOf('/');
+  const family = isIP(slash === -1 ? entry : entry.slice(0, slash));
+  if (family === 0) return false;
+  if (slash === -1) return true;
+  const bits = entry.slice(slash + 1);
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+};
+
+/** Comma-separated addresses / CIDR blocks, or `none` (trust no peer). */
+const addressList = (fallback: string) =>
+  v.pipe(
+    v.optional(v.string(), fallback),
+    v.transform((s) => (s.trim().toLowerCase() === 'none' ? [] : s.split(',').map((e) => e.trim()).filter((e) => e !== ''))),
+    v.check((list) => list.every(isAddressOrBlock), 'must be a comma-separated list of IP addresses or CIDR blocks (e.g. 127.0.0.1,::1,10.0.0.0/8), or none'),
+  );
+
 const url = (fallback: string) =>
   v.pipe(v.optional(v.string(), fallback), v.url('must be an absolute URL like http://127.0.0.1:3000'));
 
@@ -45,6 +64,11 @@ export const EnvSchema = v.object({
   GATEWAY_WORKERS: int(1, 1),
   GATEWAY_DRAIN_TIMEOUT_MS: int(30_000),
   GATEWAY_DEBUG_HEADERS: bool(false),
+  /**
+   * Peers (e.g. the local nginx) whose X-Real-IP / X-Forwarded-For / X-Forwarded-Proto are passed to the
+   * legacy unchanged and whose X-Forwarded-For names the client; any other peer gets them set as nginx would.
+   */
+  GATEWAY_TRUSTED_PROXIES: addressList('127.0.0.1,::1'),
   LEGACY_URL: url('http://127.0.0.1:3000'),
   LEGACY_TIMEOUT_MS: int(600_000, 1),
   ROUTING_TABLE: v.optional(v.string(), './routing-table.json'),

@@ -80,8 +80,9 @@ function headersFrom(request: TeeRequest, extra: Array<[string, string]> = []): 
   return pairs as unknown as OutgoingHttpHeaders;
 }
 
-/** What the legacy bridge adds for a client at `clientIp` (legacy-bridge/forwarded-headers.ts). */
+/** What the legacy bridge adds for a client at `clientIp` (legacy-bridge/forwarded-headers.ts); nothing for a trusted proxy. */
 function legacyForwarded(request: TeeRequest): Array<[string, string]> {
+  if (request.trustedPeer) return [];
   const prior: string[] = [];
   for (let i = 0; i < request.rawHeaders.length; i += 2) {
     if (request.rawHeaders[i]!.toLowerCase() === 'x-forwarded-for') prior.push(request.rawHeaders[i + 1]!);
@@ -157,7 +158,7 @@ export function createCandidateRunner(legacyUrl: string, runner: MigratedRunner)
       return;
     }
     pending.delete(token!);
-    applyForwardedHeaders(req, p.run.request.clientIp);
+    if (!p.run.request.trustedPeer) applyForwardedHeaders(req, p.run.request.clientIp);
     runner
       .serve(req, res, { routeId: p.run.routeId, module: p.run.module, params: p.run.params, clientIp: p.run.request.clientIp }, p.run.deps)
       .catch(() => {});

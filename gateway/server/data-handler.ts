@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { LegacyBridge } from '../../legacy-bridge/bridge.js';
+import { resolveClientAddress, type TrustedProxies } from '../../legacy-bridge/client-address.js';
 import { applyForwardedHeaders } from '../../legacy-bridge/forwarded-headers.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { createRequestRecorder } from '../observability/request-log.js';
@@ -25,6 +26,8 @@ export interface DataHandlerDeps {
   metrics: GatewayMetrics;
   log: Logger;
   debugHeaders: boolean;
+  /** Peers whose X-Forwarded-* are passed on and name the client (GATEWAY_TRUSTED_PROXIES). */
+  trustedProxies: TrustedProxies;
   /** Responses captured for shadow copies are kept up to this many bytes. */
   captureBytes: number;
 }
@@ -40,17 +43,18 @@ export function createDataHandler(d: DataHandlerDeps) {
     const route = m?.route;
     const mode: RouteMode = route?.mode ?? 'legacy';
     const routeId = route?.id ?? DEFAULT_ROUTE_ID;
-    const clientIp = req.socket.remoteAddress ?? '';
+    // One client address for everything: what the legacy gets, the canary bucket, the module's ctx.clientIp.
+    const client = resolveClientAddress(req, d.trustedProxies);
 
     let side: Side = 'legacy';
     let probe: ResponseProbe | undefined;
     if (route && route.module) {
       if (mode === 'migrated') side = 'migrated';
-      else if (mode === 'canary') side = canarySide(stickyKey(req, clientIp), route.canary?.percent ?? 0);
+      else if (mode === 'canary') side = canarySide(stickyKey(req, client.clientIp), route.canary?.percent ?? 0);
       else if (mode === 'shadow') {
         const opts = shadowOptionsOf(route);
         side = opts.primary;
-        d.tee.begin(req, res, route, opts, m.params, () => (probe = probeResponse(res, startedAt, { maxBytes: d.captureBytes })));
+        d.tee.begin(req, res, route, opts, m.params, client, () => (probe = probeResponse(res, startedAt, { maxBytes: d.captureBytes })));
       }
     }
     probe ??= probeResponse(res, startedAt);
@@ -80,11 +84,11 @@ export function createDataHandler(d: DataHandlerDeps) {
     });
 
     if (side === 'legacy') {
-      d.bridge.forward(req, res);
+      d.bridge.forward(req, res, client);
       return;
     }
-    applyForwardedHeaders(req, clientIp, (req.socket as { encrypted?: boolean }).encrypted === true);
-    d.runner.serve(req, res, { routeId, module: route!.module!, params: m!.params, clientIp }).catch(() => {
+    if (!client.trustedPeer) applyForwardedHeaders(req, client.clientIp, client.encrypted);
+    d.runner.serve(req, res, { routeId, module: route!.module!, params: m!.params, clientIp: client.clientIp }).catch(() => {
       d.metrics.errors.inc({ route: routeId, mode, side, kind: 'module_error' });
     });
   };

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import postgres from 'postgres';
 import type { GatewayConfig } from '../config/env.js';
@@ -9,11 +9,17 @@ import { loadModuleFactory } from '../../migrated/registry.js';
 import { systemClock } from '../../migrated/runtime/clock.js';
 import type { MigratedDeps } from '../../migrated/runtime/deps.js';
 import { systemIds } from '../../migrated/runtime/ids.js';
+import { createRedisClient } from '../../migrated/storage/redis-client.js';
 
 /**
  * The migrated side: modules looked up lazily in migrated/registry.ts and built once per deps set.
- * Redis (and PostgreSQL when POSTGRES_ENABLED) clients are created on first use, unless given.
+ * Redis (and PostgreSQL when POSTGRES_ENABLED) clients are created on first use, unless given. Both fail
+ * fast when their server is gone (a request gets the module's error answer instead of waiting): Redis through
+ * migrated/storage/redis-client.ts (bounded retries and command timeout), PostgreSQL with a short connect timeout.
  */
+
+/** Seconds a PostgreSQL connection attempt may take before the query fails (postgres.js `connect_timeout`). */
+export const POSTGRES_CONNECT_TIMEOUT_S = 3;
 
 export interface ServeContext {
   routeId: string;
@@ -51,15 +57,7 @@ export function createMigratedRunner(
   const deps = (): MigratedDeps => {
     if (base) return base;
     if (!redis) {
-      redis = new Redis({
-        host: config.REDIS_HOST,
-        port: config.REDIS_PORT,
-        db: config.REDIS_DB,
-        lazyConnect: true,
-        ...(config.REDIS_PASSWORD ? { password: config.REDIS_PASSWORD } : {}),
-        ...(config.REDIS_ENABLE_TLS ? { tls: {} } : {}),
-      });
-      redis.on('error', (err) => log.warn({ err: err.message }, 'redis client error'));
+      redis = createRedisClient(config, { log });
       ownRedis = true;
     }
     if (pg === undefined) {
@@ -71,6 +69,7 @@ export function createMigratedRunner(
           username: config.POSTGRES_USER,
           password: config.POSTGRES_PASSWORD,
           max: 10,
+          connect_timeout: POSTGRES_CONNECT_TIMEOUT_S,
           onnotice: () => {},
         });
         ownPg = true;

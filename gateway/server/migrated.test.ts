@@ -47,7 +47,8 @@ beforeAll(async () => {
   redis = await startPrivateRedis();
   aborted = new Promise((r) => (onAbort = r));
   gw = await startTestGateway(origin.url, {
-    env: { REDIS_PORT: String(redis.port) },
+    // The test client is the client itself (no trusted proxy), so the gateway sets X-Real-IP / X-Forwarded-*.
+    env: { REDIS_PORT: String(redis.port), GATEWAY_TRUSTED_PROXIES: 'none' },
     deps: { clock: frozenClock(1_700_000_000_000) },
     modules: { probe: async () => probeModule },
     table: {

@@ -22,8 +22,16 @@ export interface TeeRequest {
   /** Header names and values in client order and casing: [name, value, name, value, ...]. */
   rawHeaders: string[];
   body: Buffer;
-  /** Client address (socket remote address). */
+  /**
+   * Client address as the legacy derives it: the socket peer, or, when the peer is a trusted proxy
+   * (GATEWAY_TRUSTED_PROXIES), the last X-Forwarded-For entry it sent (legacy-bridge/client-address.ts).
+   */
   clientIp: string;
+  /**
+   * The peer was a trusted proxy: X-Real-IP / X-Forwarded-* in `rawHeaders` go to either side as sent.
+   * Absent or false: they are set from `clientIp` as nginx would.
+   */
+  trustedPeer?: boolean;
   /** Epoch ms when the gateway received the request head. */
   receivedAt: number;
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { ClientAddress } from '../../legacy-bridge/client-address.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { Route, ShadowOptions, Side } from '../routing/schema.js';
 import type { CandidateRunner } from './candidate.js';
@@ -15,7 +16,15 @@ import type { CapturedResponse, ShadowSink, TeeExchange, TeeRequest } from './sh
 
 export interface ShadowTee {
   /** Returns whether a copy is being made (the caller then probes the response with capture). */
-  begin(req: IncomingMessage, res: ServerResponse, route: Route, opts: ShadowOptions, params: Record<string, string>, probe: () => ResponseProbe): boolean;
+  begin(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Route,
+    opts: ShadowOptions,
+    params: Record<string, string>,
+    client: ClientAddress,
+    probe: () => ResponseProbe,
+  ): boolean;
   inFlight(routeId: string): number;
 }
 
@@ -40,7 +49,7 @@ export function createShadowTee(d: ShadowTeeDeps): ShadowTee {
 
   return {
     inFlight: (id) => inFlight.get(id) ?? 0,
-    begin(req, res, route, opts, params, makeProbe) {
+    begin(req, res, route, opts, params, client, makeProbe) {
       const routeId = route.id;
       if (opts.sampleRate <= 0 || (opts.sampleRate < 1 && d.random() >= opts.sampleRate)) {
         drop(routeId, 'not_sampled');
@@ -88,7 +97,8 @@ export function createShadowTee(d: ShadowTeeDeps): ShadowTee {
           httpVersion: req.httpVersion,
           rawHeaders,
           body: Buffer.concat(body, size),
-          clientIp: req.socket.remoteAddress ?? '',
+          clientIp: client.clientIp,
+          trustedPeer: client.trustedPeer,
           receivedAt,
         };
         const x: TeeExchange = {

@@ -26,7 +26,8 @@ const table = (shadow: Record<string, unknown>): RoutingTableInput => ({
 
 beforeAll(async () => {
   origin = await startOrigin();
-  gw = await startTestGateway(origin.url, { table: table({}), modules: { echo: async () => echoModule }, shadowSink: sink });
+  // No trusted proxy: the test client is the client, so copies get X-Real-IP / X-Forwarded-* set (legacy-bridge/client-address.test.ts covers trusted peers).
+  gw = await startTestGateway(origin.url, { env: { GATEWAY_TRUSTED_PROXIES: 'none' }, table: table({}), modules: { echo: async () => echoModule }, shadowSink: sink });
 });
 afterAll(async () => {
   release?.();
