@@ -45,7 +45,7 @@ describe('migrated runner store clients', () => {
     await origin?.close();
   });
 
-  it('Redis gone: the request is answered with an error at once, and served again when Redis is back', async () => {
+  it('Redis gone: the request is answered with an error at once', async () => {
     await redis.client().set('gw:stores', 'one');
     expect(await (await fetch(`http://127.0.0.1:${gw.dataPort}/r`)).json()).toEqual({ value: 'one' });
     await redis.stop();
