@@ -92,18 +92,25 @@ describe('diffExchange', () => {
   });
 
   it('a TTL the recording refreshed must be refreshed in the replay, even when the numbers are close', () => {
-    const ex = readExchange(suiteDir, '05-messages-nonstream-oauth-second');
-    const key = Object.keys(ex.redis.after).find((k) => {
-      const b = ex.redis.before[k]?.ttl ?? -1;
-      const a = ex.redis.after[k]!.ttl;
-      return b > 0 && a > b && a - b <= 3;
-    });
-    expect(key, 'an exchange that refreshes a recently refreshed TTL').toBeDefined();
-    const obs = perfect(ex);
-    obs.redisAfter[key!]!.ttl = ex.redis.before[key!]!.ttl; // left counting down
-    const d = run(ex, obs).differences;
+    const ex = structuredClone(readExchange(suiteDir, '05-messages-nonstream-oauth-second'));
+    const key = Object.keys(ex.redis.after).find((k) => k.startsWith('usage:daily:'))!;
+    ex.redis.before[key]!.ttl = ex.redis.after[key]!.ttl - 100; // the recording refreshed a TTL 100 s down
+    const ok = perfect(ex);
+    expect(run(ex, ok).differences).toEqual([]);
+    const missed = perfect(ex);
+    missed.redisAfter[key]!.ttl = ex.redis.before[key]!.ttl; // the replay left it counting down
+    const d = run(ex, missed).differences;
     expect(d.map((x) => x.path)).toEqual([`redis.${key}.ttl`]);
     expect(d[0]!.detail![0]).toMatch(/^the recording refreshed the TTL, the replay did not/);
+    const extra = perfect(ex);
+    const kept = Object.keys(ex.redis.after).find((k) => {
+      const b = ex.redis.before[k]?.ttl ?? -1;
+      return k !== key && b > 1000 && b - ex.redis.after[k]!.ttl >= 0 && b - ex.redis.after[k]!.ttl <= 1;
+    })!;
+    ex.redis.before[kept]!.ttl -= 50; // counted down during the recording...
+    ex.redis.after[kept]!.ttl -= 50;
+    extra.redisAfter[kept]!.ttl = ex.redis.after[kept]!.ttl + 50; // ...but refreshed by the replay
+    expect(run(ex, extra).differences.map((x) => x.detail?.[0])).toEqual([expect.stringMatching(/^the replay refreshed a TTL the recording left counting down/)]);
   });
 
   it('reports one upstream body field and a missing upstream request', () => {

@@ -87,8 +87,10 @@ export function compareRedis(
 function compareTtl(ctx: DiffContext, base: string, e: number, a: number, tol: number, b?: number): Difference[] {
   if (e === a) return [];
   if (ignoreByRule(ctx, `${base}.ttl`, String(e))) return [];
-  if (b !== undefined && b > 0 && e > 0 && a > 0 && e > b !== a > b) {
-    const what = e > b ? 'the recording refreshed the TTL, the replay did not' : 'the replay refreshed a TTL the recording left counting down';
+  // A TTL only grows when it is set again. TTLs are whole seconds, so judge only clear cases: one side
+  // grew by more than the tolerance while the other did not grow at all.
+  if (b !== undefined && b > 0 && e > 0 && a > 0 && ((e - b > tol && a <= b) || (a - b > tol && e <= b))) {
+    const what = e - b > tol ? 'the recording refreshed the TTL, the replay did not' : 'the replay refreshed a TTL the recording left counting down';
     return [difference(`${base}.ttl`, 'ttl', String(e), String(a), { detail: [`${what} (before: ${b} s)`] })];
   }
   if (e > 0 && a > 0 && Math.abs(e - a) <= tol) return [];
