@@ -41,6 +41,10 @@ async function cmdRun(argv: string[]): Promise<number> {
     },
   });
   const resolver = await loadRouteResolver({ tableFile: values.table, moduleNames: knownModuleNames() });
+  if (resolver.error) {
+    console.error(resolver.error);
+    return 1;
+  }
   const { createReplayer } = await import('./engine/replay/replayer.js');
   // exchanges are independent: a few workers, each with its own Redis, mock upstream and PG schema
   const jobs = Math.max(1, Number.parseInt(values.jobs ?? process.env['COMPAT_JOBS'] ?? '3', 10) || 1);

@@ -24,6 +24,8 @@ export interface RouteResolver {
   readonly table: unknown;
   readonly available: boolean;
   readonly note: string;
+  /** Set when the table exists but cannot be used (invalid): a run must fail, not pass as "not migrated". */
+  readonly error?: string;
 }
 
 type Matcher = { match(method: string, path: string): unknown };
@@ -60,7 +62,10 @@ export async function loadRouteResolver(opts: {
   if (!existsSync(tableFile)) return none(`no routing table at ${tableFile}`);
   const table: unknown = JSON.parse(readFileSync(tableFile, 'utf8'));
   const checked = validateTable(table, { knownModules: opts.moduleNames });
-  if (!checked.ok) return none(`routing table ${tableFile} is invalid: ${checked.errors.join('; ')}`);
+  if (!checked.ok) {
+    const error = `routing table ${tableFile} is invalid: ${checked.errors.join('; ')}`;
+    return { ...none(error), error };
+  }
   const matcher: Matcher = checked.compiled;
   const known = new Set(opts.moduleNames);
   return {
