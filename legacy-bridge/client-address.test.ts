@@ -21,8 +21,11 @@ import { lastForwardedFor, trustedProxies } from './client-address.js';
 describe('trusted proxies and X-Forwarded-For', () => {
   it('matches addresses and CIDR blocks of both families, IPv4-mapped peers included; an empty list trusts none', () => {
     const t = trustedProxies(['127.0.0.1', '::1', '10.0.0.0/8', 'fd00::/8']);
-    for (const a of ['127.0.0.1', '::1', '::ffff:127.0.0.1', '10.200.3.4', '::ffff:10.0.0.1', 'fd12::5']) expect(t.trusts(a), a).toBe(true);
-    for (const a of ['127.0.0.2', '192.168.1.1', '::2', 'fe80::1', '', 'not-an-ip']) expect(t.trusts(a), a).toBe(false);
+    for (let pass = 0; pass < 2; pass++) {
+      // (the second pass reads the remembered answers)
+      for (const a of ['127.0.0.1', '::1', '::ffff:127.0.0.1', '10.200.3.4', '::ffff:10.0.0.1', 'fd12::5']) expect(t.trusts(a), a).toBe(true);
+      for (const a of ['127.0.0.2', '192.168.1.1', '::2', 'fe80::1', '', 'not-an-ip']) expect(t.trusts(a), a).toBe(false);
+    }
     expect(trustedProxies([]).trusts('127.0.0.1')).toBe(false);
   });
 
