@@ -26,19 +26,25 @@ export class LuaScript {
     this.loadedOn.add(redis);
   }
 
-  async run(redis: Redis, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
-    if (this.numberOfKeys >= 0 && keys.length !== this.numberOfKeys) throw new Error(`${this.name}: expected ${this.numberOfKeys} keys, got ${keys.length}`);
-    await this.ensureLoaded(redis);
-    try {
-      return await redis.evalsha(this.sha, keys.length, ...keys, ...args.map(String));
-    } catch (err) {
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
-        this.loadedOn.delete(redis);
-        await this.ensureLoaded(redis);
-        return redis.evalsha(this.sha, keys.length, ...keys, ...args.map(String));
-      }
-      throw err;
-    }
+  /**
+   * EVALSHA. When the script is already loaded on this connection, the command is written
+   * synchronously (no await before it), so callers can order it against later commands/responses.
+   */
+  run(redis: Redis, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    if (this.numberOfKeys >= 0 && keys.length !== this.numberOfKeys) return Promise.reject(new Error(`${this.name}: expected ${this.numberOfKeys} keys, got ${keys.length}`));
+    const argv = [...keys, ...args.map(String)];
+    const call = () => redis.evalsha(this.sha, keys.length, ...argv);
+    const withReload = (p: Promise<unknown>) =>
+      p.catch(async (err: unknown) => {
+        if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
+          this.loadedOn.delete(redis);
+          await this.ensureLoaded(redis);
+          return call();
+        }
+        throw err;
+      });
+    if (this.loadedOn.has(redis)) return withReload(call());
+    return this.ensureLoaded(redis).then(() => withReload(call()));
   }
 
   /** Queue an EVALSHA on a pipeline or MULTI (the script must be loaded: ensureLoaded). */

@@ -156,7 +156,8 @@ export async function consoleNonStream(c: ConsoleCall): Promise<RelayResult> {
     const status = response.statusCode ?? 500;
     const text = raw.toString('utf8');
     await markStatus(c, p, status, text);
-    await c.s.console.touch(c.accountId);
+    // lastUsedAt: issued now (before the response is written, as the legacy orders it), not waited for
+    void c.s.console.touch(c.accountId).catch((err: unknown) => c.s.deps.log.warn({ err }, 'console lastUsedAt touch failed'));
     const headers = upstreamHeaderPairs(response).filter(([k]) => k !== 'content-encoding');
     let body: string;
     if (status < 200 || status >= 300) body = sanitizedErrorBody(text);
@@ -169,7 +170,8 @@ export async function consoleNonStream(c: ConsoleCall): Promise<RelayResult> {
     }
     return { status, headers, body, accountId: c.accountId };
   } finally {
-    if (p.member) await releaseConsoleSlot(c.s.redis(), c.accountId, p.member, now()).catch(() => undefined);
+    // issued before the response is written; its reply is not waited for
+    if (p.member) void releaseConsoleSlot(c.s.redis(), c.accountId, p.member, now()).catch(() => undefined);
   }
 }
 
@@ -224,7 +226,7 @@ export async function consoleStream(c: ConsoleCall, out: StreamSink, onUsage: (u
     // end; stopping the upstream at the disconnect reports the same tokens, earlier.
     const fallback = usage.finish();
     if (fallback) onUsage(fallback);
-    await s.console.touch(c.accountId);
+    void s.console.touch(c.accountId).catch((err: unknown) => s.deps.log.warn({ err }, 'console lastUsedAt touch failed'));
   } finally {
     if (p.member) await releaseConsoleSlot(s.redis(), c.accountId, p.member, s.deps.clock.now()).catch(() => undefined);
   }

@@ -40,17 +40,23 @@ function recordStreamUsage(s: RelayServices, a: AuthSuccess, accountId: string, 
     usage,
     recorder: 'details',
     rateLimitWindow: !!a.rateLimit,
+    keySnapshot: a.key.record,
   });
 }
 
-async function recordNonStreamUsage(s: RelayServices, a: AuthSuccess, body: MessagesBody, accountId: string, parsed: unknown): Promise<void> {
+/**
+ * Non-stream usage: the legacy awaits recordUsage before res.json. Here the one EVALSHA is written
+ * to the Redis connection synchronously by this call (before the response bytes), and the response
+ * does not wait for its reply: Redis applies it before anything this process sends later.
+ */
+function recordNonStreamUsage(s: RelayServices, a: AuthSuccess, body: MessagesBody, accountId: string, parsed: unknown): void {
   if (!parsed || typeof parsed !== 'object') return;
   const json = parsed as { usage?: Record<string, unknown>; model?: unknown };
   const u = json.usage;
   if (!u || u['input_tokens'] === undefined || u['output_tokens'] === undefined) return;
   const rawModel = (json.model as string) || (body['model'] as string) || 'unknown';
   const model = effectiveModel(rawModel) || rawModel;
-  await s.usage.record({
+  void s.usage.record({
     keyId: a.key.id,
     accountId,
     model,
@@ -62,6 +68,7 @@ async function recordNonStreamUsage(s: RelayServices, a: AuthSuccess, body: Mess
     },
     recorder: 'basic',
     rateLimitWindow: !!a.rateLimit,
+    keySnapshot: a.key.record,
   });
 }
 
@@ -118,7 +125,7 @@ async function handleMessages(s: RelayServices, call: RouteCall, a: AuthSuccess,
       const result = await officialNonStream(c);
       if (res.destroyed || res.writableEnded) return;
       const parsed = parseJson(result.body);
-      await recordNonStreamUsage(s, a, body, result.accountId, parsed);
+      recordNonStreamUsage(s, a, body, result.accountId, parsed);
       renderResult(reply, result, parsed);
       return;
     }
@@ -130,7 +137,7 @@ async function handleMessages(s: RelayServices, call: RouteCall, a: AuthSuccess,
       const result = await consoleNonStream(common);
       if (res.destroyed || res.writableEnded) return;
       const parsed = parseJson(result.body);
-      await recordNonStreamUsage(s, a, body, result.accountId, parsed);
+      recordNonStreamUsage(s, a, body, result.accountId, parsed);
       renderResult(reply, result, parsed);
       return;
     }

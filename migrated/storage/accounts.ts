@@ -1,7 +1,16 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../runtime/clock.js';
 import type { PgStore } from '../pg/store.js';
+import { LuaScript } from '../locks/lua-script.js';
 import { encodeValue, keys, type AccountKind } from './keys.js';
+
+/** EXISTS + HSET lastUsedAt in one EVALSHA (the legacy's two round trips; same write). */
+const TOUCH_IF_EXISTS = new LuaScript(
+  'touchLastUsedIfExists',
+  `if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'lastUsedAt', ARGV[1]) return 1 end
+return 0`,
+  1,
+);
 
 /**
  * Upstream-account repository for every type the legacy knows (redis-keys.md §9,
@@ -207,8 +216,10 @@ export class AccountRepository {
   async touchLastUsed(kind: AccountKind, id: string, opts: { onlyIfExists?: boolean } = {}): Promise<boolean> {
     const { redis } = this.deps;
     const key = keys.account(kind, id);
-    if ((opts.onlyIfExists ?? true) && !(await redis.exists(key))) return false;
-    await redis.hset(key, 'lastUsedAt', new Date(this.deps.clock.now()).toISOString());
+    const iso = new Date(this.deps.clock.now()).toISOString();
+    // one round trip; the EVALSHA is written synchronously once the script is loaded on this connection
+    if (opts.onlyIfExists ?? true) return Number(await TOUCH_IF_EXISTS.run(redis, [key], [iso])) === 1;
+    await redis.hset(key, 'lastUsedAt', iso);
     return true;
   }
 

@@ -19,16 +19,45 @@ import { LuaScript } from '../locks/lua-script.js';
  */
 const APPLY = new LuaScript(
   'applyWriteBatch',
-  `local i, n, failed = 1, #ARGV, {}
+  `local i, n, failed, touched = 1, #ARGV, {}, 0
 while i <= n do
   local cmd, key, count = ARGV[i], KEYS[tonumber(ARGV[i + 1])], tonumber(ARGV[i + 2])
-  local r = redis.pcall(cmd, key, unpack(ARGV, i + 3, i + 2 + count))
-  if type(r) == 'table' and r.err then failed[#failed + 1] = cmd .. ' ' .. key .. ': ' .. r.err end
+  if cmd == 'KEYTOUCH' then
+    local legacyKey, mapKey, id, iso, ttl, want = KEYS[tonumber(ARGV[i + 3])], KEYS[tonumber(ARGV[i + 4])], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
+    local data, own = redis.call('HGETALL', key), true
+    if #data == 0 then data, own = redis.call('HGETALL', legacyKey), false end
+    if #data == 0 then
+      touched = -1
+    else
+      local hashed = nil
+      for j = 1, #data, 2 do if data[j] == 'apiKey' then hashed = data[j + 1] end end
+      if hashed and hashed ~= '' then redis.pcall('HSET', mapKey, hashed, id) end
+      if not own then redis.pcall('HSET', key, unpack(data)) end
+      local r = redis.pcall('HSET', key, 'lastUsedAt', iso)
+      if type(r) == 'table' and r.err then failed[#failed + 1] = 'HSET ' .. key .. ': ' .. r.err end
+      redis.pcall('EXPIRE', key, ttl)
+      if want == '1' then touched = redis.call('HGETALL', key) else touched = 1 end
+    end
+  else
+    local r = redis.pcall(cmd, key, unpack(ARGV, i + 3, i + 2 + count))
+    if type(r) == 'table' and r.err then failed[#failed + 1] = cmd .. ' ' .. key .. ': ' .. r.err end
+  end
   i = i + 3 + count
 end
-return failed`,
+return {failed, touched}`,
   -1,
 );
+
+/**
+ * What KEYTOUCH found: `missing` when neither `apikey:{id}` nor `api_key:{id}` exists (nothing
+ * written), else `touched`, with the hash as it is after the touch when it was asked for.
+ */
+export type KeyTouchOutcome = { state: 'none' } | { state: 'missing' } | { state: 'touched'; hash?: Record<string, string> };
+
+export interface BatchOutcome {
+  failed: string[];
+  keyTouch: KeyTouchOutcome;
+}
 
 /** The write commands the data layer queues; implemented by WriteBatch and by pipelines. */
 export interface WriteOps {
@@ -99,10 +128,53 @@ export class WriteBatch implements WriteOps {
     return this.push('XADD', key, ...args);
   }
 
+  /**
+   * The legacy's `getApiKey` + `lastUsedAt = now` + `setApiKey(id, data)` (recordUsage), done inside
+   * the script on the hash as it is at that moment (no read round trip, no stale rewrite):
+   * `apikey:{id}` (else a copy of `api_key:{id}`) gets `lastUsedAt`, `apikey:hash_map[apiKey] = id`,
+   * EXPIRE `ttlSeconds`. Nothing is written when neither hash exists (outcome `missing`).
+   */
+  touchApiKey(keys3: { key: string; legacyKey: string; hashMap: string }, keyId: string, iso: string, ttlSeconds: number, returnHash: boolean): this {
+    const idx = (k: string) => {
+      let i = this.keyIndex.get(k);
+      if (i === undefined) {
+        this.keyList.push(k);
+        i = this.keyList.length;
+        this.keyIndex.set(k, i);
+      }
+      return i;
+    };
+    const main = idx(keys3.key);
+    const extra = [idx(keys3.legacyKey), idx(keys3.hashMap), keyId, iso, ttlSeconds, returnHash ? 1 : 0];
+    this.args.push('KEYTOUCH', String(main), String(extra.length), ...extra.map(String));
+    this.count++;
+    return this;
+  }
+
   /** Apply everything in one EVALSHA; resolves to the list of per-command failures (empty = all applied). */
   async apply(redis: Redis): Promise<string[]> {
-    if (this.count === 0) return [];
-    return (await APPLY.run(redis, this.keyList, this.args)) as string[];
+    return (await this.applyDetailed(redis)).failed;
+  }
+
+  /**
+   * Apply everything in one EVALSHA, with the KEYTOUCH outcome. The EVALSHA is written to the
+   * connection synchronously when the script is already loaded on it (callers may rely on that
+   * ordering: a command issued after this call reaches Redis after the batch).
+   */
+  applyDetailed(redis: Redis): Promise<BatchOutcome> {
+    if (this.count === 0) return Promise.resolve({ failed: [], keyTouch: { state: 'none' } });
+    return APPLY.run(redis, this.keyList, this.args).then((raw) => {
+      const [failed, touched] = raw as [string[], number | string[]];
+      let keyTouch: KeyTouchOutcome = { state: 'none' };
+      if (touched === -1) keyTouch = { state: 'missing' };
+      else if (touched === 1) keyTouch = { state: 'touched' };
+      else if (Array.isArray(touched)) {
+        const hash: Record<string, string> = {};
+        for (let j = 0; j + 1 < touched.length; j += 2) hash[touched[j]!] = touched[j + 1]!;
+        keyTouch = { state: 'touched', hash };
+      }
+      return { failed: failed ?? [], keyTouch };
+    });
   }
 }
 

@@ -159,6 +159,78 @@ describe.each([
   );
 });
 
+describe('recorder with the key snapshot the request already read (one EVALSHA)', () => {
+  it.each(USAGE_TRACES.filter((p) => readdirSync(legacyTracesDir).some((d) => d.startsWith(`${p}-`))))(
+    'exchange %s: Redis after-state identical to the read path, in one round trip',
+    async (prefix) => {
+      const t = loadTrace(legacyTracesDir, prefix);
+      const viaRead = await replay(t);
+      await loadRedisSnapshot(redis, t.before);
+      const { input, at } = inputFor(t);
+      const snap = await redis.hgetall(`apikey:${input.keyId}`);
+      const recorder = new UsageRecorder({ redis, clock: frozenClock(at, 8), ids: scriptedIds(1), log, pricing });
+      const result = await recorder.recordOrThrow({ ...input, keySnapshot: snap });
+      const actual = await dumpRedisSnapshot(redis);
+      expect(diffRedisSnapshots(viaRead.actual, actual, { ttlTolerance: 1, ignoreKeys: ['billing:events'] }), t.name).toEqual([]);
+      expect(billingEvents(actual), t.name).toEqual(billingEvents(viaRead.actual));
+      expect(result).toEqual(viaRead.result);
+      expect(recorder.lastStats.roundTrips, t.name).toBe(1);
+    },
+  );
+
+  const at = Date.parse('2026-11-26T11:52:01.000Z');
+  const base = { accountId: 'a', model: 'claude-sonnet-4-5-20250929', usage: { input_tokens: 3, output_tokens: 4 }, recorder: 'basic' as const };
+
+  it('the key hash is touched as it is at recording time: an edit made during the request is not overwritten', async () => {
+    await redis.flushdb();
+    await redis.hset('apikey:k7', 'id', 'k7', 'apiKey', 'h7', 'isActive', 'true', 'name', 'n');
+    const snap = await redis.hgetall('apikey:k7');
+    await redis.hset('apikey:k7', 'isActive', 'false'); // admin disables the key mid-request
+    const rec = new UsageRecorder({ redis, clock: frozenClock(at), ids: scriptedIds(1), log, pricing });
+    await rec.recordOrThrow({ ...base, keyId: 'k7', keySnapshot: snap });
+    expect(await redis.hgetall('apikey:k7')).toEqual({ id: 'k7', apiKey: 'h7', isActive: 'false', name: 'n', lastUsedAt: new Date(at).toISOString() });
+    expect(await redis.hget('apikey:hash_map', 'h7')).toBe('k7');
+    expect(await redis.ttl('apikey:k7')).toBe(31_536_000);
+    expect(await redis.hget('account_usage:a', 'totalAllTokens')).toBe('7');
+  });
+
+  it('only api_key:{id} exists: it is copied to apikey:{id} with lastUsedAt (legacy getApiKey fallback)', async () => {
+    await redis.flushdb();
+    await redis.hset('api_key:k8', 'id', 'k8', 'apiKey', 'h8', 'lastUsedAt', 'old', 'name', 'x');
+    const rec = new UsageRecorder({ redis, clock: frozenClock(at), ids: scriptedIds(1), log, pricing });
+    await rec.recordOrThrow({ ...base, keyId: 'k8', keySnapshot: { id: 'k8', apiKey: 'h8', name: 'x' } });
+    expect(await redis.hgetall('apikey:k8')).toEqual({ id: 'k8', apiKey: 'h8', lastUsedAt: new Date(at).toISOString(), name: 'x' });
+    expect(await redis.hget('apikey:hash_map', 'h8')).toBe('k8');
+  });
+
+  it('a key deleted during the request is not re-created', async () => {
+    await redis.flushdb();
+    const rec = new UsageRecorder({ redis, clock: frozenClock(at), ids: scriptedIds(1), log, pricing });
+    await rec.recordOrThrow({ ...base, keyId: 'k9', keySnapshot: { id: 'k9', apiKey: 'h9' } });
+    expect(await redis.exists('apikey:k9', 'apikey:hash_map')).toBe(0);
+    expect(await redis.hget('usage:k9', 'totalRequests')).toBe('1');
+  });
+
+  it('the EVALSHA is on the connection when record() returns (a later command is applied after it)', async () => {
+    await redis.flushdb();
+    await redis.hset('apikey:k10', 'id', 'k10', 'apiKey', 'h10');
+    const rec = new UsageRecorder({ redis, clock: frozenClock(at), ids: scriptedIds(1), log, pricing });
+    await rec.recordOrThrow({ ...base, keyId: 'k10', keySnapshot: { id: 'k10', apiKey: 'h10' } }); // loads the script
+    await redis.flushdb();
+    await redis.hset('apikey:k10', 'id', 'k10', 'apiKey', 'h10');
+    void rec.record({ ...base, keyId: 'k10', keySnapshot: { id: 'k10', apiKey: 'h10' } });
+    expect(await redis.hget('usage:k10', 'totalRequests')).toBe('1');
+  });
+
+  it('a key with a fuel pack keeps the read path (QUIRKS D7 rewrite of the pre-consumption fuel fields)', async () => {
+    await redis.flushdb();
+    await redis.hset('apikey:k11', 'id', 'k11', 'apiKey', 'h11', 'fuelBalance', '0');
+    const rec = new UsageRecorder({ redis, clock: frozenClock(at), ids: scriptedIds(1), log, pricing });
+    await rec.recordOrThrow({ ...base, keyId: 'k11', keySnapshot: { id: 'k11', apiKey: 'h11', fuelBalance: '5' } });
+    expect(rec.lastStats.roundTrips).toBe(2);
+  });
+});
+
 describe('recorder details', () => {
   it('returns the legacy result shape (rounded costs) and writes a non-stream record without billing event', async () => {
     const t = loadTrace(legacyTracesDir, '04');

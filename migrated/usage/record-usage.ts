@@ -55,6 +55,14 @@ export interface RecordUsageInput {
   billingEvent?: boolean;
   /** The auth step set req.rateLimitInfo (key has an active rate-limit window): INCRBY/INCRBYFLOAT rate_limit:tokens/cost. */
   rateLimitWindow?: boolean;
+  /**
+   * The key hash this request already read (auth). Given: no read round trip — the fuel check,
+   * billing-event name/userId and the account-usage gate use it, and the key-hash rewrite
+   * (`lastUsedAt`, hash_map, TTL) is done inside the write script on the hash as it is then
+   * (never a stale copy written back). Recording is then ONE EVALSHA, issued synchronously by
+   * `record()` (without a fuel pack).
+   */
+  keySnapshot?: Readonly<Record<string, string | undefined>> | undefined;
 }
 
 export interface RecordUsageResult {
@@ -141,16 +149,23 @@ export class UsageRecorder {
       isLongContext = Boolean(model && model.includes('[1m]')) && inputTokens + cacheCreateTokens + cacheReadTokens > 200000;
     }
 
-    // Round trip 1: the key hash (getApiKey: apikey:{id}, then api_key:{id}, then PostgreSQL)
-    const read = await redis.pipeline().hgetall(keys.apiKey(keyId)).hgetall(keys.apiKeyLegacy(keyId)).exec();
-    stats.roundTrips++;
-    stats.commands += 2;
+    // Round trip 1: the key hash (getApiKey: apikey:{id}, then api_key:{id}, then PostgreSQL) — skipped with a snapshot
+    // A key with a fuel pack keeps the read (QUIRKS D7: the rewrite restores the pre-consumption fuel fields).
+    const snapshot = input.keySnapshot && !(Number.parseFloat(input.keySnapshot['fuelBalance'] || '0') > 0) ? input.keySnapshot : undefined;
     let keyData: Record<string, string> | null = null;
-    for (const [err, value] of read ?? []) {
-      if (err) throw err;
-      if (!keyData && value && Object.keys(value as object).length > 0) keyData = value as Record<string, string>;
+    if (snapshot) {
+      keyData = {};
+      for (const [k, v] of Object.entries(snapshot)) if (v !== undefined) keyData[k] = v;
+    } else {
+      const read = await redis.pipeline().hgetall(keys.apiKey(keyId)).hgetall(keys.apiKeyLegacy(keyId)).exec();
+      stats.roundTrips++;
+      stats.commands += 2;
+      for (const [err, value] of read ?? []) {
+        if (err) throw err;
+        if (!keyData && value && Object.keys(value as object).length > 0) keyData = value as Record<string, string>;
+      }
+      if (!keyData) keyData = await this.keyFromPg(keyId);
     }
-    if (!keyData) keyData = await this.keyFromPg(keyId);
 
     const nowMs = clock.now();
     const buckets = bucketsAt(nowMs, clock.timezoneOffsetHours);
@@ -195,17 +210,21 @@ export class UsageRecorder {
       if (details && countsAsOpus(model, input.accountType)) queueOpusCost(m, keyId, keyCost, weekString(nowMs, clock.timezoneOffsetHours));
     }
     let pgUpsert: (() => Promise<unknown>) | null = null;
-    if (keyData) {
+    const pg = this.deps.pgStore;
+    if (keyData && snapshot) {
+      m.touchApiKey({ key: keys.apiKey(keyId), legacyKey: keys.apiKeyLegacy(keyId), hashMap: keys.apiKeyHashMap() }, keyId, iso, ttl.apiKey, !!pg?.enabled);
+    } else if (keyData) {
       keyData.lastUsedAt = iso;
       const hashed = keyData.apiKey;
       if (hashed) m.hset(keys.apiKeyHashMap(), hashed, keyId);
       m.hset(keys.apiKey(keyId), ...Object.entries(keyData).flatMap(([k, v]) => [k, encodeValue(v)]));
       m.expire(keys.apiKey(keyId), ttl.apiKey);
-      const pg = this.deps.pgStore;
       if (pg?.enabled && hashed) {
         const data = { id: keyId, ...keyData };
         pgUpsert = () => pg.upsertApiKey(keyId, hashed, data);
       }
+    }
+    if (keyData) {
       if (input.accountId) {
         queueAccountUsage(m, pricing, {
           accountId: input.accountId,
@@ -252,9 +271,28 @@ export class UsageRecorder {
       if (windowCost > 0) m.incrbyfloat(keys.rateLimitCost(keyId), windowCost);
     }
     stats.commands += m.length;
-    const failed = await m.apply(redis);
+    const { failed, keyTouch } = await m.applyDetailed(redis);
     stats.roundTrips++;
     if (failed.length) this.deps.log.warn({ keyId, errors: failed }, 'some usage writes were rejected by Redis');
+    if (keyTouch.state === 'touched' && keyTouch.hash && pg?.enabled && keyTouch.hash.apiKey) {
+      const data = { id: keyId, ...keyTouch.hash };
+      const hashed = keyTouch.hash.apiKey;
+      pgUpsert = () => pg.upsertApiKey(keyId, hashed, data);
+    } else if (keyTouch.state === 'missing') {
+      // neither Redis hash exists any more: the legacy's getApiKey would fall back to PostgreSQL and write that back
+      const fromPg = await this.keyFromPg(keyId);
+      if (fromPg) {
+        fromPg.lastUsedAt = iso;
+        const back = new WriteBatch();
+        if (fromPg.apiKey) back.hset(keys.apiKeyHashMap(), fromPg.apiKey, keyId);
+        back.hset(keys.apiKey(keyId), ...Object.entries(fromPg).flatMap(([k, v]) => [k, encodeValue(v)]));
+        back.expire(keys.apiKey(keyId), ttl.apiKey);
+        await back.apply(redis);
+        stats.roundTrips++;
+        const hashed = fromPg.apiKey;
+        if (pg?.enabled && hashed) pgUpsert = () => pg.upsertApiKey(keyId, hashed, { id: keyId, ...fromPg });
+      }
+    }
     if (pgUpsert) await pgUpsert();
 
     return {
