@@ -14,6 +14,7 @@ import { RelayConfigReader } from './relay-config.js';
 import { isClaudeMessagesEndpoint, isTokenCountRequest, routerPath } from './request-paths.js';
 import type { AuthenticatedKey, AuthRequestOptions, AuthResult } from './types.js';
 import { validateApiKey, type ValidatedKey } from './validate-key.js';
+import { KeyReadAhead, type ReadAheadPlanner } from './key-read-ahead.js';
 
 /**
  * The legacy's `authenticateApiKey` (src/middleware/auth.js) as a function: same checks, same
@@ -39,6 +40,11 @@ export interface ApiKeyAuthenticator {
 export interface AuthenticatorOptions {
   leases?: LeaseStore;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Reads the route will make for a key (e.g. its bound account): done in the same round trip as
+   * the key lookup from the key's second request on, handed over as `AuthSuccess.readAhead`.
+   */
+  readAhead?: ReadAheadPlanner;
 }
 
 function toAuthenticatedKey(v: ValidatedKey): AuthenticatedKey {
@@ -94,6 +100,7 @@ export function createApiKeyAuthenticator(deps: MigratedDeps, options: Authentic
     apiKeyPrefix: deps.config.API_KEY_PREFIX,
     repo,
     pgStore,
+    readAhead: new KeyReadAhead(options.readAhead),
   };
 
   async function authenticate(req: IncomingMessage, opts: AuthRequestOptions = {}): Promise<AuthResult> {
@@ -165,6 +172,7 @@ export function createApiKeyAuthenticator(deps: MigratedDeps, options: Authentic
           await held?.release();
         },
         responseHeaders: held ? held.headers : [],
+        readAhead: v.readAhead,
       };
     } catch (err) {
       deps.log.error({ err }, 'authentication middleware error');

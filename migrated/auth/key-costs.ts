@@ -17,17 +17,16 @@ export interface KeyCosts {
 
 const float0 = (v: string | null | undefined): number => Number.parseFloat(v || '0');
 
-export async function loadKeyCosts(redis: Redis, clock: Clock, keyId: string): Promise<KeyCosts> {
+/** The five counter keys loadKeyCosts reads, for `now` (MGET order). */
+export function keyCostKeys(clock: Clock, keyId: string): string[] {
   const now = clock.now();
   const today = dateString(now, clock.timezoneOffsetHours);
   const week = weekString(now, clock.timezoneOffsetHours);
-  const values = await redis.mget(
-    keys.costDaily(keyId, today),
-    keys.costTotal(keyId),
-    keys.fuelUsedDaily(keyId, today),
-    keys.fuelUsedTotal(keyId),
-    keys.opusWeekly(keyId, week),
-  );
+  return [keys.costDaily(keyId, today), keys.costTotal(keyId), keys.fuelUsedDaily(keyId, today), keys.fuelUsedTotal(keyId), keys.opusWeekly(keyId, week)];
+}
+
+/** The MGET reply of keyCostKeys as KeyCosts. */
+export function keyCostsOf(values: ReadonlyArray<string | null | undefined>): KeyCosts {
   return {
     dailyCost: float0(values[0]),
     totalCost: float0(values[1]),
@@ -35,4 +34,8 @@ export async function loadKeyCosts(redis: Redis, clock: Clock, keyId: string): P
     fuelUsedTotal: float0(values[3]),
     weeklyOpusCost: float0(values[4]),
   };
+}
+
+export async function loadKeyCosts(redis: Redis, clock: Clock, keyId: string): Promise<KeyCosts> {
+  return keyCostsOf(await redis.mget(...keyCostKeys(clock, keyId)));
 }

@@ -1,3 +1,4 @@
+import type { ReadAhead } from './key-read-ahead.js';
 import type { ServerResponse } from 'node:http';
 import type { ApiKeyHash } from '../storage/api-keys.js';
 
@@ -71,6 +72,8 @@ export interface AuthSuccess {
   release(): Promise<void>;
   /** Headers the auth step set on the response (e.g. `Connection: close` after queueing), in order. */
   responseHeaders: Array<[string, string]>;
+  /** Replies of the route's planned reads, fetched with the key lookup (AuthenticatorOptions.readAhead). */
+  readAhead: ReadAhead;
 }
 
 export interface AuthRejection {

@@ -7,6 +7,7 @@ import { consumeFuel } from '../usage/fuel.js';
 import { dateString, keys } from '../storage/keys.js';
 import type { PgStore } from '../pg/store.js';
 import { loadKeyCosts, type KeyCosts } from './key-costs.js';
+import { ReadAhead, type KeyReadAhead } from './key-read-ahead.js';
 
 /**
  * apiKeyService.validateApiKey / validateApiKeyForStats (auth-and-keys.md §3.1), steps a–g:
@@ -18,6 +19,8 @@ export interface ValidatedKey {
   costs: KeyCosts;
   billableDailyCost: number;
   billableTotalCost: number;
+  /** Route reads done together with the key lookup (empty when there was no hint). */
+  readAhead: ReadAhead;
 }
 
 export type Validation = { valid: true; key: ValidatedKey } | { valid: false; error: string };
@@ -31,6 +34,8 @@ export interface ValidateDeps {
   repo: ApiKeyRepository;
   /** PostgreSQL mirror (users not in Redis are looked up there, like userService.getUserById). */
   pgStore?: PgStore | null;
+  /** Pipelined lookup for keys seen before (key + costs + route reads in one round trip). */
+  readAhead?: KeyReadAhead | undefined;
 }
 
 /**
@@ -58,11 +63,13 @@ export interface ValidateOptions {
 export async function validateApiKey(deps: ValidateDeps, rawKey: string, opts: ValidateOptions = {}): Promise<Validation> {
   try {
     if (!rawKey || !rawKey.startsWith(deps.apiKeyPrefix)) return { valid: false, error: 'Invalid API key format' };
-    let record = await deps.repo.findByHash(hashApiKey(rawKey, deps.encryptionKey));
+    const hashed = hashApiKey(rawKey, deps.encryptionKey);
+    const ahead = deps.readAhead ? await deps.readAhead.lookup(deps.redis, deps.clock, hashed) : null;
+    let record = ahead ? ahead.record : await deps.repo.findByHash(hashed);
     if (!record) return { valid: false, error: 'API key not found' };
     // The cost counters do not depend on the checks below: read them now, in parallel with
     // activation and the user lookup (one round trip less on the hot path).
-    const costsPromise = loadKeyCosts(deps.redis, deps.clock, record.id);
+    const costsPromise = ahead ? Promise.resolve(ahead.costs) : loadKeyCosts(deps.redis, deps.clock, record.id);
     costsPromise.catch(() => undefined);
     if (record.isActive !== 'true') {
       if (opts.forStats) return { valid: false, error: `API Key "${record.name || 'Unknown'}" 已被禁用` };
@@ -98,9 +105,11 @@ export async function validateApiKey(deps: ValidateDeps, rawKey: string, opts: V
         deps.log.warn({ err, keyId: record.id }, 'failed to refresh fuel-pack wallet');
       }
     }
+    if (!opts.forStats) deps.readAhead?.remember(hashed, record);
     return {
       valid: true,
       key: {
+        readAhead: ahead?.readAhead ?? ReadAhead.empty,
         record,
         parsed,
         costs,

@@ -105,7 +105,7 @@ async function handleMessages(s: RelayServices, call: RouteCall, a: AuthSuccess,
     sessionHash = sessionHashOf(body);
     let selected;
     try {
-      selected = await s.scheduler.select(key, sessionHash, model);
+      selected = await s.scheduler.select(key, sessionHash, model, null, a.readAhead);
     } catch (err) {
       if (err instanceof SchedulerError && err.code === 'CLAUDE_DEDICATED_RATE_LIMITED') {
         const payload = { error: 'upstream_rate_limited', message: rateLimitMessage(err.rateLimitEndAt ?? null, s.deps.clock.timezoneOffsetHours) };

@@ -1,6 +1,7 @@
 import type { MigratedModule } from '../module.js';
 import { createApiKeyAuthenticator } from '../auth/authenticate-api-key.js';
 import type { AuthSuccess } from '../auth/types.js';
+import { schedulerReadAhead } from '../scheduler/claude-scheduler.js';
 import { keyRoute } from '../routes/shared/key-route.js';
 import type { RouteCall } from '../routes/shared/legacy-route.js';
 import type { MigratedDeps } from '../runtime/deps.js';
@@ -13,7 +14,8 @@ export function relayModule(
   handler: (s: RelayServices, call: RouteCall, auth: AuthSuccess) => Promise<void>,
 ): MigratedModule {
   const s = createRelayServices(deps);
-  const auth = createApiKeyAuthenticator(deps);
+  // the scheduler's first reads (bound account + temp flag) ride along with the key lookup
+  const auth = createApiKeyAuthenticator(deps, { readAhead: (record) => schedulerReadAhead({ claudeAccountId: record['claudeAccountId'], claudeConsoleAccountId: record['claudeConsoleAccountId'] }) });
   return {
     name,
     handle: keyRoute(deps, auth, (call, result) => handler(s, call, result)),

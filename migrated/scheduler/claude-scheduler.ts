@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { ReadAhead, PlannedRead } from '../auth/key-read-ahead.js';
 import type { AccountRepository } from '../storage/accounts.js';
 import { keys } from '../storage/keys.js';
 import type { StickySessions } from '../storage/sessions.js';
@@ -90,6 +91,7 @@ export class ClaudeScheduler {
     sessionHash: string | null,
     requestedModel: string | null,
     forced?: ScheduledAccount | null,
+    readAhead?: ReadAhead,
   ): Promise<Selection> {
     const now = this.clock.now();
     if (forced?.accountId && forced.accountType === 'claude-official') {
@@ -109,7 +111,7 @@ export class ClaudeScheduler {
       }
       // one round trip for the hash and the temp-unavailable flag (PG fallback when the hash is absent)
       const boundKey = key.claudeAccountId;
-      const res = await this.redis.pipeline().hgetall(keys.account('claude', boundKey)).exists(keys.tempUnavailable('claude-official', boundKey)).exec();
+      const res = await this.hashAndTemp(keys.account('claude', boundKey), keys.tempUnavailable('claude-official', boundKey), readAhead);
       const fromRedis = (res?.[0]?.[1] ?? {}) as RawHash;
       const bound = Object.keys(fromRedis).length ? fromRedis : await this.accounts.get('claude', boundKey);
       if (bound && bound['isActive'] === 'true' && bound['status'] !== 'error') {
@@ -129,7 +131,7 @@ export class ClaudeScheduler {
     if (key.claudeConsoleAccountId) {
       // one round trip for the hash and the temp-unavailable flag (PG fallback when the hash is absent)
       const id = key.claudeConsoleAccountId;
-      const res = await this.redis.pipeline().hgetall(keys.account('claude-console', id)).exists(keys.tempUnavailable('claude-console', id)).exec();
+      const res = await this.hashAndTemp(keys.account('claude-console', id), keys.tempUnavailable('claude-console', id), readAhead);
       const fromRedis = (res?.[0]?.[1] ?? {}) as RawHash;
       const raw = Object.keys(fromRedis).length ? fromRedis : await this.accounts.get('claude-console', id);
       const c = raw ? consoleView(raw, id, false) : null;
@@ -181,6 +183,17 @@ export class ClaudeScheduler {
   }
 
   // ------------------------------------------------------------------ internals
+
+  /** HGETALL account + EXISTS temp flag: from the auth step's read-ahead when it has both, else one pipeline. */
+  private async hashAndTemp(hashKey: string, tempKey: string, readAhead?: ReadAhead): Promise<Array<[Error | null, unknown]> | null> {
+    if (readAhead?.has('hgetall', hashKey) && readAhead.has('exists', tempKey)) {
+      return [
+        [null, readAhead.get('hgetall', hashKey)],
+        [null, readAhead.get('exists', tempKey)],
+      ];
+    }
+    return this.redis.pipeline().hgetall(hashKey).exists(tempKey).exec();
+  }
 
   private dedicatedLimited(id: string, account: RawHash): SchedulerError {
     return new SchedulerError('Dedicated Claude account is rate limited', 'CLAUDE_DEDICATED_RATE_LIMITED', id, account['rateLimitEndAt'] || null);
@@ -363,4 +376,19 @@ export function sortCandidates<T extends { priority: number; lastUsedAt: string 
     if (a.priority !== b.priority) return a.priority - b.priority;
     return lastUsedOrderKey(a.lastUsedAt) - lastUsedOrderKey(b.lastUsedAt);
   });
+}
+
+/**
+ * The reads select() starts with for a key's dedicated bindings (account hash + temp-unavailable
+ * flag), for the auth step to fetch together with the key lookup (AuthenticatorOptions.readAhead).
+ */
+export function schedulerReadAhead(key: KeyBindings): PlannedRead[] {
+  const out: PlannedRead[] = [];
+  if (key.claudeAccountId && !key.claudeAccountId.startsWith('group:')) {
+    out.push({ cmd: 'hgetall', key: keys.account('claude', key.claudeAccountId) }, { cmd: 'exists', key: keys.tempUnavailable('claude-official', key.claudeAccountId) });
+  }
+  if (key.claudeConsoleAccountId) {
+    out.push({ cmd: 'hgetall', key: keys.account('claude-console', key.claudeConsoleAccountId) }, { cmd: 'exists', key: keys.tempUnavailable('claude-console', key.claudeConsoleAccountId) });
+  }
+  return out;
 }

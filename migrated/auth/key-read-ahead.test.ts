@@ -1,0 +1,69 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startPrivateRedis, type PrivateRedis } from '../../test-support/redis-server.js';
+import { frozenClock } from '../runtime/clock.js';
+import { KeyReadAhead } from './key-read-ahead.js';
+
+let server: PrivateRedis;
+let redis: Redis;
+const clock = frozenClock(Date.parse('2026-11-26T12:00:00.000Z'), 8);
+beforeAll(async () => {
+  server = await startPrivateRedis();
+  redis = server.client();
+});
+afterAll(async () => server?.stop());
+beforeEach(async () => {
+  await redis.flushdb();
+  await redis.hset('apikey:hash_map', 'h1', 'k1');
+  await redis.hset('apikey:k1', 'name', 'one', 'claudeConsoleAccountId', 'c1');
+  await redis.hset('claude_console_account:c1', 'id', 'c1', 'isActive', 'true');
+  await redis.set('usage:cost:total:k1', '1.5');
+});
+
+const planner = (r: Record<string, string>) => (r['claudeConsoleAccountId'] ? [{ cmd: 'hgetall' as const, key: `claude_console_account:${r['claudeConsoleAccountId']}` }] : []);
+
+describe('KeyReadAhead', () => {
+  it('no hint: null (ordinary lookup); after remember: key, costs and planned reads in one pipeline', async () => {
+    const ra = new KeyReadAhead(planner);
+    expect(await ra.lookup(redis, clock, 'h1')).toBeNull();
+    ra.remember('h1', { id: 'k1', name: 'one', claudeConsoleAccountId: 'c1' });
+    const got = await ra.lookup(redis, clock, 'h1');
+    expect(got?.record).toEqual({ id: 'k1', name: 'one', claudeConsoleAccountId: 'c1' });
+    expect(got?.costs.totalCost).toBe(1.5);
+    expect(got?.readAhead.get('hgetall', 'claude_console_account:c1')).toEqual({ id: 'c1', isActive: 'true' });
+  });
+
+  it('the hash map names another id now (key regenerated / deleted): null and the hint is dropped', async () => {
+    const ra = new KeyReadAhead(planner);
+    ra.remember('h1', { id: 'k1' });
+    await redis.hset('apikey:hash_map', 'h1', 'k2');
+    expect(await ra.lookup(redis, clock, 'h1')).toBeNull();
+    await redis.hdel('apikey:hash_map', 'h1');
+    ra.remember('h1', { id: 'k1' });
+    expect(await ra.lookup(redis, clock, 'h1')).toBeNull();
+  });
+
+  it('the key hash is gone: null (findByHash then removes the stale map entry)', async () => {
+    const ra = new KeyReadAhead(planner);
+    ra.remember('h1', { id: 'k1' });
+    await redis.del('apikey:k1');
+    expect(await ra.lookup(redis, clock, 'h1')).toBeNull();
+  });
+
+  it('the record now plans other reads: no read-ahead replies are handed on', async () => {
+    const ra = new KeyReadAhead(planner);
+    ra.remember('h1', { id: 'k1', claudeConsoleAccountId: 'c1' });
+    await redis.hset('apikey:k1', 'claudeConsoleAccountId', 'c2');
+    const got = await ra.lookup(redis, clock, 'h1');
+    expect(got?.record['claudeConsoleAccountId']).toBe('c2');
+    expect(got?.readAhead.has('hgetall', 'claude_console_account:c1')).toBe(false);
+  });
+
+  it('hints are bounded (oldest dropped)', async () => {
+    const ra = new KeyReadAhead(planner, 2);
+    ra.remember('h1', { id: 'k1' });
+    ra.remember('hx', { id: 'kx' });
+    ra.remember('hy', { id: 'ky' });
+    expect(await ra.lookup(redis, clock, 'h1')).toBeNull();
+  });
+});

@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { legacyTracesDir } from '../../test-support/paths.js';
+import { startPrivateRedis, type PrivateRedis } from '../../test-support/redis-server.js';
+import { loadRedisSnapshot, type RedisSnapshot } from '../../test-support/redis-snapshot.js';
+import { createClaudeMessagesModule } from './messages-module.js';
+import { CONSOLE_ACCOUNT, KEYS, serveRelay, type RelayHarness } from './relay-harness.test-helper.js';
+import { countRedisTraffic, type RedisTraffic } from './redis-traffic.test-helper.js';
+
+/**
+ * Redis traffic per request on the Console non-stream path (trace 07's key and account): a
+ * regression guard for the hot path's round trips. From the key's second request on, everything
+ * read before the upstream call is one pipeline; the usage batch and the account's lastUsedAt
+ * are two EVALSHAs issued before the response is written.
+ */
+let server: PrivateRedis;
+let redis: Redis;
+let origin: Server;
+let h: RelayHarness;
+let traffic: RedisTraffic;
+let upstreamCalls = 0;
+/** Which credential the last upstream call carried: a Console account sends x-api-key, an OAuth one a bearer token. */
+let lastAuth = '';
+
+const body = JSON.stringify({ model: 'claude-sonnet-4-5-20250929', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] });
+const send = () =>
+  fetch(`http://127.0.0.1:${h.port}/api/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEYS.console, 'content-type': 'application/json' }, body }).then(async (r) => ({
+    status: r.status,
+    text: await r.text(),
+  }));
+const settle = () => new Promise((r) => setTimeout(r, 40));
+
+beforeAll(async () => {
+  server = await startPrivateRedis();
+  redis = server.client();
+  origin = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      upstreamCalls++;
+      lastAuth = req.headers['x-api-key'] ? 'console' : req.headers['authorization'] ? 'oauth' : 'none';
+      const b = JSON.stringify({ id: 'msg_rt', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5-20250929', content: [], usage: { input_tokens: 20, output_tokens: 8 } });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(b) });
+      res.end(b);
+    });
+  });
+  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+  await loadRedisSnapshot(redis, JSON.parse(readFileSync(join(legacyTracesDir, '07-messages-nonstream-console', 'redis.before.json'), 'utf8')) as RedisSnapshot);
+  h = await serveRelay(createClaudeMessagesModule, redis, { atMs: Date.parse('2026-11-26T12:00:00.000Z'), upstreamOverride: `http://127.0.0.1:${(origin.address() as AddressInfo).port}` });
+  traffic = await countRedisTraffic(redis);
+});
+afterAll(async () => {
+  traffic?.stop();
+  await h?.close();
+  origin?.close();
+  redis?.disconnect();
+  await server?.stop();
+});
+
+describe('Redis round trips, Console non-stream', () => {
+  it('first request of a key: ordinary lookups; from the second on: one read pipeline + two EVALSHAs', async () => {
+    traffic.reset();
+    expect((await send()).status).toBe(200);
+    await settle();
+    const first = traffic.writes;
+    expect(first).toBeGreaterThan(3);
+
+    for (let i = 0; i < 3; i++) {
+      traffic.reset();
+      const r = await send();
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.text).usage).toEqual({ input_tokens: 20, output_tokens: 8 });
+      await settle();
+      expect(traffic.commands).toEqual(['hget', 'hgetall', 'mget', 'hgetall', 'exists', 'evalsha', 'evalsha']);
+      expect(traffic.writes).toBe(3);
+      expect(traffic.waves).toBeLessThanOrEqual(2);
+    }
+    expect(await redis.hget(`claude_console_account:${CONSOLE_ACCOUNT}`, 'lastUsedAt')).toBe('2026-11-26T12:00:00.000Z');
+    expect(await redis.hget('apikey:1857b79d-0174-4bfa-a1d1-75ab45ea91a6', 'lastUsedAt')).toBe('2026-11-26T12:00:00.000Z');
+    expect(upstreamCalls).toBe(4);
+  });
+
+  it('a binding changed since the last request: the new binding is read, not the read-ahead of the old one', async () => {
+    const keyHash = 'apikey:1857b79d-0174-4bfa-a1d1-75ab45ea91a6';
+    const bound = await redis.hget(keyHash, 'claudeConsoleAccountId');
+    await send();
+    expect(lastAuth).toBe('console');
+    await redis.hset(keyHash, 'claudeConsoleAccountId', 'no-such-account');
+    traffic.reset();
+    await send();
+    expect(lastAuth).toBe('oauth'); // the shared pool's OAuth account
+    expect(traffic.commands.slice(0, 3)).toEqual(['hget', 'hgetall', 'mget']);
+    await redis.hset(keyHash, 'claudeConsoleAccountId', bound!);
+    await send();
+    expect(lastAuth).toBe('console');
+  });
+
+  it('the bound account is re-read on every request (a disabled account is seen at once)', async () => {
+    await send();
+    expect(lastAuth).toBe('console');
+    await redis.hset(`claude_console_account:${CONSOLE_ACCOUNT}`, 'isActive', 'false');
+    await send();
+    expect(lastAuth).toBe('oauth');
+    await redis.hset(`claude_console_account:${CONSOLE_ACCOUNT}`, 'isActive', 'true');
+    await send();
+    expect(lastAuth).toBe('console');
+  });
+});
