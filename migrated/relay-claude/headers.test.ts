@@ -25,6 +25,20 @@ describe('official upstream headers match the recorded wire order', () => {
     });
   }
 
+  it('a client asking `Connection: close` does not close the pooled upstream socket: the official relay sends keep-alive (deliberate)', () => {
+    const name = '04-messages-nonstream-oauth-first';
+    const up = traceUpstream(name)[0]!;
+    const { headers } = buildOfficialHeaders({
+      clientHeaders: { ...clientHeadersOf(name), connection: 'close' },
+      accessToken: 'sk-ant-oat01-LAB-MOCK-ACCESS-TOKEN',
+      contentLength: Buffer.byteLength(up.bodyRaw),
+      model: (JSON.parse(up.bodyRaw) as { model: string }).model,
+      mergeStoredHeaders: null,
+      unifiedUserAgent: null,
+    });
+    expect(headers).toEqual(pairs(up.rawHeaders)); // same as the recording, where the client sent keep-alive
+  });
+
   it('re-adds 4+ stainless headers at the end in canonical casing and reports the fingerprint', () => {
     const { headers, fingerprint } = buildOfficialHeaders({
       clientHeaders: clientHeadersOf('10-claude-code-style-stream-pool'),

@@ -156,7 +156,10 @@ export function buildOfficialHeaders(input: OfficialHeaderInput): OfficialHeader
   out.set('content-length', String(input.contentLength));
   out.set('authorization', `Bearer ${input.accessToken}`);
   out.set('anthropic-version', input.apiVersion ?? '2023-06-01');
-  for (const [k, v] of merged.map) out.set(k, v);
+  // `connection` is hop-by-hop: the legacy forwards the client's value, which would be `close` on a
+  // pooled keep-alive socket for a client that asks its own connection to close. The name and
+  // position stay as the legacy builds them; the value is always keep-alive (docs/claude-relay.md).
+  for (const [k, v] of merged.map) out.set(k, k.toLowerCase() === 'connection' ? 'keep-alive' : v);
   const userAgent = input.unifiedUserAgent || out.get('user-agent') || 'claude-cli/1.0.119 (external, cli)';
   const accept = out.get('accept') || 'application/json';
   out.delete('user-agent');
