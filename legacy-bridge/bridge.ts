@@ -1,8 +1,8 @@
-import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createProxyServer } from 'http-proxy-3';
 import { writeLegacyFailure, type LegacyFailure } from './error-response.js';
 import type { ClientAddress } from './client-address.js';
-import { forwardedValues } from './forwarded-headers.js';
+import { setForwardedHeaders } from './forwarded-headers.js';
 
 /**
  * The legacy side: a transparent reverse proxy to LEGACY_URL (http-proxy-3).
@@ -25,15 +25,30 @@ export interface LegacyBridgeOptions {
   onFailure?: (kind: LegacyFailure, err: Error, req: IncomingMessage) => void;
 }
 
+/**
+ * What the bridge reports about the answer it writes (the request log's TTFB and bytes), so the gateway
+ * need not wrap the response's write methods on the legacy path.
+ */
+export interface ResponseMeter {
+  /** performance.now() when the head was written, or 0. */
+  headAt: number;
+  /** Body bytes written to the client. */
+  bytes: number;
+}
+
 export interface LegacyBridge {
-  /** `client`: resolveClientAddress(req, …) — decides whether the X-Forwarded-* headers are set or passed on. */
-  forward(req: IncomingMessage, res: ServerResponse, client: ClientAddress): void;
+  /**
+   * `client`: resolveClientAddress(req, …) — decides whether the X-Forwarded-* headers are set or passed on.
+   * `meter`: filled with the head time and body bytes of the answer (omit when the response is probed otherwise).
+   */
+  forward(req: IncomingMessage, res: ServerResponse, client: ClientAddress, meter?: ResponseMeter): void;
   readonly agent: Agent;
   close(): void;
 }
 
-const failureKind = (err: NodeJS.ErrnoException, timedOut: boolean): LegacyFailure =>
-  timedOut || err.code === 'ETIMEDOUT' ? 'timeout' : err.code === 'ECONNRESET' ? 'reset' : 'unreachable';
+/** Our own idle timeout ends the request with code ETIMEDOUT (onProxyTimeout below). */
+const failureKind = (err: NodeJS.ErrnoException): LegacyFailure =>
+  err.code === 'ETIMEDOUT' ? 'timeout' : err.code === 'ECONNRESET' ? 'reset' : 'unreachable';
 
 /** Whether the client asked to close its connection after this exchange (HTTP/1.0 default, or Connection: close). */
 function clientWantsClose(req: IncomingMessage): boolean {
@@ -76,28 +91,43 @@ function responseHeaders(req: IncomingMessage, proxyRes: IncomingMessage, close:
   return out;
 }
 
+/** Per-request state the bridge's shared handlers need (no closures per request). */
+interface Exchange {
+  /** The client asked to close (decided before req.headers.connection is rewritten). */
+  close: boolean;
+  meter: ResponseMeter | undefined;
+}
+
+const exchanges = new WeakMap<IncomingMessage, Exchange>();
+
+/** The upstream target as a plain object when LEGACY_URL has no path: http-proxy then joins paths without parsing a URL. */
+function proxyTarget(url: URL): URL | { protocol: string; host: string; hostname: string; port: string } {
+  if (url.pathname !== '/' || url.search !== '' || url.username !== '' || url.password !== '') return url;
+  return { protocol: url.protocol, host: url.host, hostname: url.hostname, port: url.port };
+}
+
 export function createLegacyBridge(opts: LegacyBridgeOptions): LegacyBridge {
   const now = opts.now ?? Date.now;
   const agent = new Agent({ keepAlive: true, keepAliveMsecs: 1000, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' });
   const target = new URL(opts.legacyUrl);
   const proxy = createProxyServer({
-    target,
+    target: proxyTarget(target) as URL,
     agent,
     selfHandleResponse: true,
     xfwd: false,
     changeOrigin: false,
   });
-  const timedOut = new WeakSet<IncomingMessage>();
-  /** Requests whose client asked to close (decided before req.headers.connection is rewritten). */
-  const closing = new WeakSet<IncomingMessage>();
+  const timeoutMessage = `no response within ${opts.timeoutMs} ms`;
 
-  proxy.on('proxyReq', (proxyReq, req) => {
-    proxyReq.setTimeout(opts.timeoutMs, () => {
-      timedOut.add(req);
-      const err: NodeJS.ErrnoException = new Error(`no response within ${opts.timeoutMs} ms`);
-      err.code = 'ETIMEDOUT';
-      proxyReq.destroy(err);
-    });
+  /** 'timeout' listener on the outgoing request (`this`): ends it with an ETIMEDOUT error (→ 504 before the head). */
+  function onProxyTimeout(this: ClientRequest): void {
+    const err: NodeJS.ErrnoException = new Error(timeoutMessage);
+    err.code = 'ETIMEDOUT';
+    this.destroy(err);
+  }
+
+  proxy.on('proxyReq', (proxyReq) => {
+    proxyReq.setTimeout(opts.timeoutMs, onProxyTimeout);
   });
 
   proxy.on('proxyRes', (proxyRes, req, res) => {
@@ -105,32 +135,48 @@ export function createLegacyBridge(opts: LegacyBridgeOptions): LegacyBridge {
       proxyRes.destroy();
       return;
     }
+    const ex = exchanges.get(req);
     // The idle timeout stays on while the body streams (like nginx's proxy_read_timeout): a legacy silent for
     // LEGACY_TIMEOUT_MS mid-body ends the client's connection (the answer cannot be completed).
-    res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, responseHeaders(req, proxyRes, closing.has(req)));
+    res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, responseHeaders(req, proxyRes, ex?.close === true));
+    const meter = ex?.meter;
+    if (meter) {
+      meter.headAt = performance.now();
+      proxyRes.on('data', (chunk: Buffer) => {
+        meter.bytes += chunk.length;
+      });
+    }
     // A streamed answer (SSE, chunked) shows its head at once; a sized one goes out with its body in one write.
     if (proxyRes.headers['content-length'] === undefined) res.flushHeaders();
-    proxyRes.on('error', () => res.destroy());
-    proxyRes.on('aborted', () => res.destroy());
+    const kill = () => res.destroy();
+    proxyRes.on('error', kill);
+    proxyRes.on('aborted', kill);
     proxyRes.pipe(res);
   });
 
   const onError = (err: Error, req: IncomingMessage, res: ServerResponse | import('node:net').Socket) => {
     const e = err as NodeJS.ErrnoException;
-    const kind = failureKind(e, timedOut.has(req));
+    const kind = failureKind(e);
     opts.onFailure?.(kind, e, req);
-    if ('writeHead' in res) writeLegacyFailure(res, kind, e.message || e.code || 'error', now());
-    else res.destroy();
+    if (!('writeHead' in res)) return void res.destroy();
+    const headSent = res.headersSent;
+    const bytes = writeLegacyFailure(res, kind, e.message || e.code || 'error', now());
+    const meter = exchanges.get(req)?.meter;
+    if (meter && !headSent && bytes > 0) {
+      meter.headAt ||= performance.now();
+      meter.bytes += bytes;
+    }
   };
 
   return {
     agent,
-    forward(req, res, client) {
+    forward(req, res, client, meter) {
       // What the legacy's nginx adds (a trusted proxy's own values go on as sent); the hop to the legacy stays
       // keep-alive (the client's wish is kept for the answer). Set on req.headers directly: http-proxy copies
       // them once for the outgoing request.
-      if (clientWantsClose(req)) closing.add(req);
-      if (!client.trustedPeer) Object.assign(req.headers, forwardedValues(req.headers['x-forwarded-for'], client.clientIp, client.encrypted));
+      const close = clientWantsClose(req);
+      if (close || meter) exchanges.set(req, { close, meter });
+      if (!client.trustedPeer) setForwardedHeaders(req.headers, client.clientIp, client.encrypted);
       req.headers.connection = 'keep-alive';
       proxy.web(req, res, onError);
     },

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 
 /**
  * The headers the legacy's nginx front sets (proxy_set_header X-Real-IP $remote_addr;
@@ -15,6 +15,14 @@ export function forwardedValues(priorXff: string | string[] | undefined, clientI
   };
 }
 
+/** forwardedValues() written straight into a request's header object (same names, order and values, no extra object). */
+export function setForwardedHeaders(headers: IncomingHttpHeaders, clientIp: string, encrypted = false): void {
+  const prior = headers['x-forwarded-for'];
+  const joined = Array.isArray(prior) ? prior.join(', ') : prior;
+  headers['x-real-ip'] = clientIp;
+  headers['x-forwarded-for'] = joined ? `${joined}, ${clientIp}` : clientIp;
+  headers['x-forwarded-proto'] = encrypted ? 'https' : 'http';
+}
 
 /**
  * Give `req` the header view the legacy gets through the bridge: values replaced where the client sent the

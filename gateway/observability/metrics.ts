@@ -101,7 +101,11 @@ export class MetricsRegistry {
       observeKey(k, value) {
         let d = data.get(k);
         if (!d) data.set(k, (d = { counts: new Array<number>(buckets.length).fill(0), sum: 0, count: 0 }));
-        for (let i = 0; i < buckets.length; i++) if (value <= buckets[i]!) d.counts[i]!++;
+        // One increment in the first bucket that holds the value (none above the last: +Inf is the count);
+        // the cumulative `le` counts are summed when rendered.
+        let i = 0;
+        while (i < buckets.length && !(value <= buckets[i]!)) i++;
+        if (i < buckets.length) d.counts[i]!++;
         d.sum += value;
         d.count++;
       },
@@ -123,7 +127,8 @@ export class MetricsRegistry {
         const lines: string[] = [];
         for (const [k, d] of data) {
           const sep = k ? `${k},` : '';
-          buckets.forEach((b, i) => lines.push(`${name}_bucket{${sep}le="${b}"} ${d.counts[i]}`));
+          let cumulative = 0;
+          buckets.forEach((b, i) => lines.push(`${name}_bucket{${sep}le="${b}"} ${(cumulative += d.counts[i]!)}`));
           lines.push(`${name}_bucket{${sep}le="+Inf"} ${d.count}`);
           lines.push(`${name}_sum${k ? `{${k}}` : ''} ${d.sum}`);
           lines.push(`${name}_count${k ? `{${k}}` : ''} ${d.count}`);

@@ -34,6 +34,13 @@ export interface DataHandlerDeps {
 
 export const DEFAULT_ROUTE_ID = '(default)';
 
+/** The request's measurements on the legacy path: filled by the bridge (no wrapped write methods). */
+class BridgeProbe implements ResponseProbe {
+  headAt = 0;
+  bytes = 0;
+  constructor(readonly startedAt: number) {}
+}
+
 export function createDataHandler(d: DataHandlerDeps) {
   const recordRequest = createRequestRecorder(d.log, d.metrics);
   return function handle(req: IncomingMessage, res: ServerResponse): void {
@@ -57,7 +64,12 @@ export function createDataHandler(d: DataHandlerDeps) {
         d.tee.begin(req, res, route, opts, m.params, client, () => (probe = probeResponse(res, startedAt, { maxBytes: d.captureBytes })));
       }
     }
-    probe ??= probeResponse(res, startedAt);
+    // The legacy side reports head time and bytes itself; anything else is probed by wrapping the response.
+    let meter: BridgeProbe | undefined;
+    if (!probe) {
+      if (side === 'legacy') probe = meter = new BridgeProbe(startedAt);
+      else probe = probeResponse(res, startedAt);
+    }
     const p = probe;
 
     if (d.debugHeaders) {
@@ -73,18 +85,13 @@ export function createDataHandler(d: DataHandlerDeps) {
       } as typeof res.writeHead;
     }
 
-    res.once('close', () => {
-      recordRequest(req, res.headersSent ? res.statusCode : 0, {
-        routeId,
-        mode,
-        side,
-        probe: p,
-        aborted: !res.writableFinished,
-      });
+    const s = side;
+    res.on('close', () => {
+      recordRequest(req, res.headersSent ? res.statusCode : 0, routeId, mode, s, p, !res.writableFinished);
     });
 
     if (side === 'legacy') {
-      d.bridge.forward(req, res, client);
+      d.bridge.forward(req, res, client, meter);
       return;
     }
     if (!client.trustedPeer) applyForwardedHeaders(req, client.clientIp, client.encrypted);
