@@ -28,6 +28,13 @@ const int = (fallback: number, min = 0) =>
     v.minValue(min, `must be >= ${min}`),
   );
 
+/** The legacy's `parseInt(x) || fallback` (never rejects). */
+const legacyInt = (fallback: number) =>
+  v.pipe(
+    v.optional(v.string(), String(fallback)),
+    v.transform((s) => Number.parseInt(s, 10) || fallback),
+  );
+
 const bool = (fallback: boolean) =>
   v.pipe(
     v.optional(v.string(), String(fallback)),
@@ -96,6 +103,49 @@ export const EnvSchema = v.object({
     v.transform((s) => Number.parseInt(s, 10) || 8),
   ),
   API_KEY_PREFIX: v.optional(v.string(), 'cr_'),
+
+  // Legacy process settings the migrated relay / auth / HTTP layer honour (same names, the legacy's
+  // parsing and defaults; as everywhere here, an empty value counts as unset).
+  /** parseInt(REQUEST_TIMEOUT) || 600000: upstream inactivity timeout (ms). */
+  REQUEST_TIMEOUT: legacyInt(600_000),
+  /** CLAUDE_API_VERSION || '2023-06-01'. */
+  CLAUDE_API_VERSION: v.optional(v.string(), '2023-06-01'),
+  /** parseFloat(STICKY_SESSION_TTL_HOURS) || 1. */
+  STICKY_SESSION_TTL_HOURS: v.pipe(
+    v.optional(v.string(), '1'),
+    v.transform((s) => Number.parseFloat(s) || 1),
+  ),
+  /** parseInt(STICKY_SESSION_RENEWAL_THRESHOLD_MINUTES) || 0. */
+  STICKY_SESSION_RENEWAL_THRESHOLD_MINUTES: legacyInt(0),
+  /** Extra CA (PEM file) trusted for upstream TLS (lab / tests; production uses NODE_EXTRA_CA_CERTS). */
+  GATEWAY_UPSTREAM_CA_FILE: v.optional(v.string()),
+  /** Unset: the `cors` package (as recorded); 'true' the same; anything else: the legacy's own CORS middleware. */
+  ENABLE_CORS: v.optional(v.string()),
+  /** 'development': error bodies carry the error message and stack, as the legacy's. */
+  NODE_ENV: v.optional(v.string(), ''),
+  /** parseInt(REQUEST_MAX_SIZE_MB || '60'); not a number → 60. */
+  REQUEST_MAX_SIZE_MB: v.pipe(
+    v.optional(v.string(), '60'),
+    v.transform((s) => {
+      const n = Number.parseInt(s, 10);
+      return Number.isNaN(n) ? 60 : n;
+    }),
+  ),
+  /** Number(SYSTEM_PROMPT_THRESHOLD), 0.5 when not finite: Claude Code system-prompt similarity threshold. */
+  SYSTEM_PROMPT_THRESHOLD: v.pipe(
+    v.optional(v.string(), '0.5'),
+    v.transform((s) => (Number.isFinite(Number(s)) ? Number(s) : 0.5)),
+  ),
+  /** parseInt(CONCURRENCY_MAX_LIFETIME_MINUTES) || 10: cap on a concurrency lease. */
+  CONCURRENCY_MAX_LIFETIME_MINUTES: legacyInt(10),
+  /** APP_VERSION || VERSION || '1.1.234' is the version /health reports. */
+  APP_VERSION: v.optional(v.string()),
+  VERSION: v.optional(v.string()),
+  /** BILLING_EVENTS_ENABLED !== 'false': usage also goes to the billing:events stream. */
+  BILLING_EVENTS_ENABLED: v.pipe(
+    v.optional(v.string(), 'true'),
+    v.transform((s) => s !== 'false'),
+  ),
 });
 
 export type GatewayConfig = v.InferOutput<typeof EnvSchema>;

@@ -3,7 +3,6 @@ import type { MigratedDeps } from '../runtime/deps.js';
 import { PgStore } from '../pg/store.js';
 import { ApiKeyRepository } from '../storage/api-keys.js';
 import { applyBrowserFallback } from './browser-fallback.js';
-import { systemPromptThreshold } from './claude-code-prompt.js';
 import { matchAllowedClient, validateClaudeCode, type ClientRequestView } from './client-validators.js';
 import { acquireConcurrency, type LeaseHandle } from './concurrency.js';
 import { extractApiKey, queryKeyOf } from './extract-key.js';
@@ -39,7 +38,6 @@ export interface ApiKeyAuthenticator {
 
 export interface AuthenticatorOptions {
   leases?: LeaseStore;
-  env?: NodeJS.ProcessEnv;
   /**
    * Reads the route will make for a key (e.g. its bound account): done in the same round trip as
    * the key lookup from the key's second request on, handed over as `AuthSuccess.readAhead`.
@@ -85,13 +83,12 @@ function toAuthenticatedKey(v: ValidatedKey): AuthenticatedKey {
 }
 
 export function createApiKeyAuthenticator(deps: MigratedDeps, options: AuthenticatorOptions = {}): ApiKeyAuthenticator {
-  const env = options.env ?? process.env;
   const pgStore = deps.pg ? new PgStore(deps.pg, deps.clock, deps.log) : null;
   const repo = new ApiKeyRepository({ redis: deps.redis, clock: deps.clock, log: deps.log, pgStore });
   const relayConfig = new RelayConfigReader(deps.redis, deps.clock);
   const leases = options.leases ?? createLeaseStore(deps.redis, deps.clock);
-  const promptThreshold = systemPromptThreshold(env);
-  const maxLifetimeMinutes = Number.parseInt(env.CONCURRENCY_MAX_LIFETIME_MINUTES ?? '', 10) || 10;
+  const promptThreshold = deps.config.SYSTEM_PROMPT_THRESHOLD;
+  const maxLifetimeMinutes = deps.config.CONCURRENCY_MAX_LIFETIME_MINUTES;
   const validateDeps = {
     redis: deps.redis,
     clock: deps.clock,

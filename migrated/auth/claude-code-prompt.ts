@@ -72,10 +72,6 @@ export function claudeCodePromptScore(text: string): number {
   return best;
 }
 
-export function systemPromptThreshold(env: NodeJS.ProcessEnv = process.env): number {
-  const parsed = Number(env.SYSTEM_PROMPT_THRESHOLD);
-  return env.SYSTEM_PROMPT_THRESHOLD !== undefined && Number.isFinite(parsed) ? parsed : 0.5;
-}
 
 /** hasClaudeCodeSystemPrompt: model is a string, system an array, every entry's text scores ≥ threshold. */
 export function hasClaudeCodeSystemPrompt(body: unknown, threshold: number): boolean {

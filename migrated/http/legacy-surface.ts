@@ -1,5 +1,7 @@
+import { loadConfig, type GatewayConfig } from '../../gateway/config/env.js';
+
 /**
- * Process-level switches of the legacy's HTTP surface that are not part of GatewayConfig:
+ * Process-level switches of the legacy's HTTP surface (from GatewayConfig):
  * which CORS middleware the legacy ran (ENABLE_CORS), whether error bodies carry debug
  * details (NODE_ENV=development), the request pre-check limit (REQUEST_MAX_SIZE_MB).
  * Read once per module factory, never per request.
@@ -13,15 +15,23 @@ export interface HttpSurfaceOptions {
   requestMaxBytes: number;
 }
 
-export function httpSurfaceFromEnv(env: NodeJS.ProcessEnv = process.env): HttpSurfaceOptions {
-  const enableCors = env.ENABLE_CORS;
-  const mb = Number.parseInt(env.REQUEST_MAX_SIZE_MB ?? '60', 10);
+/** From the gateway's config (ENABLE_CORS, NODE_ENV, REQUEST_MAX_SIZE_MB: gateway/config/env.ts). */
+export function httpSurfaceFromConfig(config: Pick<GatewayConfig, 'ENABLE_CORS' | 'NODE_ENV' | 'REQUEST_MAX_SIZE_MB'>): HttpSurfaceOptions {
+  const enableCors = config.ENABLE_CORS;
   return {
     // The recorded legacy ran with ENABLE_CORS=true; only an explicit "false" selects the custom middleware.
     corsPackage: enableCors === undefined || enableCors === '' ? true : enableCors === 'true',
-    development: env.NODE_ENV === 'development',
-    requestMaxBytes: (Number.isNaN(mb) ? 60 : mb) * 1024 * 1024,
+    development: config.NODE_ENV === 'development',
+    requestMaxBytes: config.REQUEST_MAX_SIZE_MB * 1024 * 1024,
   };
+}
+
+/**
+ * Same, from an environment (parsed with the config schema). Kept for callers that have no
+ * config at hand; modules should use httpSurfaceFromConfig(deps.config).
+ */
+export function httpSurfaceFromEnv(env: NodeJS.ProcessEnv = process.env): HttpSurfaceOptions {
+  return httpSurfaceFromConfig(loadConfig({ ENABLE_CORS: env.ENABLE_CORS, NODE_ENV: env.NODE_ENV, REQUEST_MAX_SIZE_MB: env.REQUEST_MAX_SIZE_MB } as NodeJS.ProcessEnv));
 }
 
 export const defaultHttpSurface: HttpSurfaceOptions = {

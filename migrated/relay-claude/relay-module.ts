@@ -2,6 +2,7 @@ import type { MigratedModule } from '../module.js';
 import { createApiKeyAuthenticator } from '../auth/authenticate-api-key.js';
 import type { AuthSuccess } from '../auth/types.js';
 import { schedulerReadAhead } from '../scheduler/claude-scheduler.js';
+import { httpSurfaceFromConfig } from '../http/legacy-surface.js';
 import { keyRoute } from '../routes/shared/key-route.js';
 import type { RouteCall } from '../routes/shared/legacy-route.js';
 import type { MigratedDeps } from '../runtime/deps.js';
@@ -18,7 +19,7 @@ export function relayModule(
   const auth = createApiKeyAuthenticator(deps, { readAhead: (record) => schedulerReadAhead({ claudeAccountId: record['claudeAccountId'], claudeConsoleAccountId: record['claudeConsoleAccountId'] }) });
   return {
     name,
-    handle: keyRoute(deps, auth, (call, result) => handler(s, call, result)),
+    handle: keyRoute(deps, auth, (call, result) => handler(s, call, result), httpSurfaceFromConfig(deps.config)),
     async close() {
       s.close();
     },

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { GatewayConfig } from '../../gateway/config/env.js';
 import type { MigratedDeps } from '../runtime/deps.js';
 import { AccountCipher } from '../crypto/account-crypto.js';
 import { PgStore } from '../pg/store.js';
@@ -16,7 +17,7 @@ import type { MaxTokensLimit } from './request-transform.js';
 /**
  * Everything the Claude relay modules share, built once per set of deps: repositories,
  * scheduler, account marks, token source, keep-alive agents, usage recorder, pricing.
- * Settings the legacy reads from its own env (not in GatewayConfig) are read here once.
+ * The legacy's process settings come from `deps.config` (gateway/config/env.ts).
  */
 export interface RelaySettings {
   /** REQUEST_TIMEOUT (ms, default 600000): upstream socket inactivity timeout. */
@@ -27,15 +28,18 @@ export interface RelaySettings {
   renewalThresholdMinutes: number;
   /** Extra trusted CA for upstream TLS (lab / tests); production uses NODE_EXTRA_CA_CERTS. */
   upstreamCaFile?: string | undefined;
+  /** BILLING_EVENTS_ENABLED !== 'false'. */
+  billingEventsEnabled: boolean;
 }
 
-export function relaySettingsFromEnv(env: NodeJS.ProcessEnv = process.env): RelaySettings {
+export function relaySettingsFromConfig(config: GatewayConfig): RelaySettings {
   return {
-    requestTimeoutMs: Number.parseInt(env.REQUEST_TIMEOUT ?? '', 10) || 600_000,
-    apiVersion: env.CLAUDE_API_VERSION || '2023-06-01',
-    stickyTtlHours: Number.parseFloat(env.STICKY_SESSION_TTL_HOURS ?? '') || 1,
-    renewalThresholdMinutes: Number.parseInt(env.STICKY_SESSION_RENEWAL_THRESHOLD_MINUTES ?? '', 10) || 0,
-    upstreamCaFile: env.GATEWAY_UPSTREAM_CA_FILE || undefined,
+    requestTimeoutMs: config.REQUEST_TIMEOUT,
+    apiVersion: config.CLAUDE_API_VERSION,
+    stickyTtlHours: config.STICKY_SESSION_TTL_HOURS,
+    renewalThresholdMinutes: config.STICKY_SESSION_RENEWAL_THRESHOLD_MINUTES,
+    upstreamCaFile: config.GATEWAY_UPSTREAM_CA_FILE || undefined,
+    billingEventsEnabled: config.BILLING_EVENTS_ENABLED,
   };
 }
 
@@ -76,7 +80,7 @@ export interface RelayServices {
   close(): void;
 }
 
-export function createRelayServices(deps: MigratedDeps, settings: RelaySettings = relaySettingsFromEnv()): RelayServices {
+export function createRelayServices(deps: MigratedDeps, settings: RelaySettings = relaySettingsFromConfig(deps.config)): RelayServices {
   const { redis, clock, ids, log } = deps;
   const pgStore = deps.pg ? new PgStore(deps.pg, clock, log) : null;
   const accounts = new AccountRepository({ redis, clock, pgStore });
@@ -103,7 +107,7 @@ export function createRelayServices(deps: MigratedDeps, settings: RelaySettings 
     tokens: new AccessTokens({ redis, clock, ids, log, accounts, cipher, agents, upstreamOverride: deps.upstreamOverride }),
     cipher,
     agents,
-    usage: new UsageRecorder({ redis, clock, ids, log, pricing, pgStore }),
+    usage: new UsageRecorder({ redis, clock, ids, log, pricing, pgStore, billingEventsEnabled: settings.billingEventsEnabled }),
     codeHeaders: new ClaudeCodeHeaderStore(redis, clock),
     maxTokensLimit: outputLimits(deps.config.PRICING_FILE, log),
     close() {

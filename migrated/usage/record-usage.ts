@@ -82,7 +82,7 @@ export interface UsageRecorderDeps {
   pgStore?: PgStore | null;
   /** config.system.metricsWindow; undefined = the legacy's example config (no TTL on minute keys). */
   metricsWindowMinutes?: number;
-  /** process.env.BILLING_EVENTS_ENABLED !== 'false' (default true). */
+  /** config BILLING_EVENTS_ENABLED (legacy: env !== 'false'; default true). */
   billingEventsEnabled?: boolean;
 }
 
@@ -345,7 +345,7 @@ export function createUsageRecorder(
     log: deps.log,
     pricing,
     pgStore: opts.pgStore ?? null,
-    billingEventsEnabled: opts.billingEventsEnabled ?? process.env.BILLING_EVENTS_ENABLED !== 'false',
+    billingEventsEnabled: opts.billingEventsEnabled ?? deps.config.BILLING_EVENTS_ENABLED ?? true,
   };
   if (opts.metricsWindowMinutes !== undefined) d.metricsWindowMinutes = opts.metricsWindowMinutes;
   return new UsageRecorder(d);

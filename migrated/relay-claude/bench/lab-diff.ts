@@ -20,7 +20,7 @@ import { systemClock } from '../../runtime/clock.js';
 import { systemIds } from '../../runtime/ids.js';
 import type { MigratedModuleFactory } from '../../module.js';
 
-process.env.GATEWAY_UPSTREAM_CA_FILE ??= '/work/shared/lab/certs/ca.pem';
+const UPSTREAM_CA_FILE = process.env.GATEWAY_UPSTREAM_CA_FILE ?? '/work/shared/lab/certs/ca.pem';
 const { createClaudeMessagesModule } = await import('../messages-module.js');
 const { createClaudeCountTokensModule } = await import('../count-tokens-module.js');
 const { createOpenAiClaudeChatModule } = await import('../openai-chat-module.js');
@@ -79,7 +79,7 @@ async function copyLabState(): Promise<void> {
 
 async function serve(factory: MigratedModuleFactory): Promise<{ url: string; close(): Promise<void> }> {
   const module = factory({
-    config: loadConfig({ ENCRYPTION_KEY: 'lab-encryption-key-32chars-00000', LOG_LEVEL: 'silent' } as NodeJS.ProcessEnv),
+    config: loadConfig({ ENCRYPTION_KEY: 'lab-encryption-key-32chars-00000', LOG_LEVEL: 'silent', GATEWAY_UPSTREAM_CA_FILE: UPSTREAM_CA_FILE } as NodeJS.ProcessEnv),
     redis: mine,
     pg: null,
     clock: systemClock(8),
