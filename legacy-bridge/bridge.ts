@@ -3,6 +3,7 @@ import { createProxyServer } from 'http-proxy-3';
 import { writeLegacyFailure, type LegacyFailure } from './error-response.js';
 import type { ClientAddress } from './client-address.js';
 import { setForwardedHeaders } from './forwarded-headers.js';
+import { LegacyAgent } from './legacy-agent.js';
 
 /**
  * The legacy side: a transparent reverse proxy to LEGACY_URL (http-proxy-3).
@@ -108,8 +109,8 @@ function proxyTarget(url: URL): URL | { protocol: string; host: string; hostname
 
 export function createLegacyBridge(opts: LegacyBridgeOptions): LegacyBridge {
   const now = opts.now ?? Date.now;
-  const agent = new Agent({ keepAlive: true, keepAliveMsecs: 1000, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' });
   const target = new URL(opts.legacyUrl);
+  const agent = new LegacyAgent(target, { keepAlive: true, keepAliveMsecs: 1000, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' });
   const proxy = createProxyServer({
     target: proxyTarget(target) as URL,
     agent,
