@@ -40,6 +40,17 @@ describe('WriteBatch (one EVALSHA)', () => {
     expect(await redis.xlen('s')).toBe(1);
   });
 
+  it('arguments are binary-safe in the packed form (colons, digits, multi-byte characters, NUL, empty)', async () => {
+    await redis.flushdb();
+    const b = new WriteBatch();
+    const odd = ['12:34', '3:abc', 'héllo 漢字 😀', 'a\u0000b', '', ':'];
+    b.hset('h:odd', ...odd.flatMap((v, i) => [`f${i}:${v}`, v]));
+    b.lpush('l:odd', '{"a":"b:c","n":"5:x"}');
+    expect(await b.apply(redis)).toEqual([]);
+    expect(await redis.hgetall('h:odd')).toEqual(Object.fromEntries(odd.map((v, i) => [`f${i}:${v}`, v])));
+    expect(await redis.lrange('l:odd', 0, -1)).toEqual(['{"a":"b:c","n":"5:x"}']);
+  });
+
   it('declares every key it writes (numkeys), so key-routing tools such as the shadow sandbox see them', async () => {
     const b = new WriteBatch();
     b.hincrby('usage:k', 'totalRequests', 1);
