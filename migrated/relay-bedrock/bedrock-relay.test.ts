@@ -1,0 +1,214 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startMockUpstream, type MockUpstream } from '../../compat-tests/mock-upstream/server.js';
+import { legacyTracesDir } from '../../test-support/paths.js';
+import { startPrivateRedis, type PrivateRedis } from '../../test-support/redis-server.js';
+import { loadRedisSnapshot, type RedisSnapshot } from '../../test-support/redis-snapshot.js';
+import { AccountCipher } from '../crypto/account-crypto.js';
+import { KEYS, serveRelay, type RelayHarness } from '../relay-claude/relay-harness.test-helper.js';
+import { LAB_ENV, send } from '../routes/shared/trace-replay.test-helper.js';
+import { systemIds } from '../runtime/ids.js';
+import { relayBedrock } from './bedrock-relay.js';
+import { MISSING_CREDENTIALS } from './bedrock-clients.js';
+import { providerMessagesModule } from './provider-harness.test-helper.js';
+
+const STATE = JSON.parse(readFileSync(join(legacyTracesDir, '07-messages-nonstream-console', 'redis.before.json'), 'utf8')) as RedisSnapshot;
+const AT = Date.parse('2026-11-26T11:52:04.000Z');
+const POOL_KEY_ID = '816b7075-92e4-461d-bb9e-590ce5475d9c';
+const BEDROCK_ID = '5b0c1d7e-0000-4000-8000-00000000be01';
+const cipher = new AccountCipher(LAB_ENV.ENCRYPTION_KEY, systemIds());
+
+let server: PrivateRedis;
+let redis: Redis;
+let mock: MockUpstream;
+beforeAll(async () => {
+  delete process.env['AWS_ACCESS_KEY_ID'];
+  delete process.env['AWS_SECRET_ACCESS_KEY'];
+  server = await startPrivateRedis();
+  redis = server.client();
+  mock = await startMockUpstream({ settings: { chunkDelayMs: 0, splitDelayMs: 0, latencyMs: 0 } });
+});
+afterAll(async () => {
+  await mock.close();
+  redis.disconnect();
+  await server.stop();
+});
+
+/** A Bedrock account stored the way bedrockAccountService.createAccount stores it (JSON string, credentials encrypted). */
+function bedrockAccount(extra: Record<string, unknown> = {}, credentials: Record<string, unknown> | null = { accessKeyId: 'AKIALABTEST0001', secretAccessKey: 'lab-secret', sessionToken: 'lab-session' }) {
+  return {
+    id: BEDROCK_ID,
+    name: 'lab-bedrock',
+    description: '',
+    region: 'us-west-2',
+    defaultModel: null,
+    isActive: true,
+    accountType: 'shared',
+    priority: 50,
+    schedulable: true,
+    credentialType: 'default',
+    subscriptionExpiresAt: null,
+    createdAt: '2026-11-26T11:00:00.000Z',
+    updatedAt: '2026-11-26T11:00:00.000Z',
+    type: 'bedrock',
+    ...(credentials ? { awsCredentials: cipher.encryptBedrock(credentials) } : {}),
+    ...extra,
+  };
+}
+
+async function storeAccount(account: Record<string, unknown>): Promise<void> {
+  await redis.set(`bedrock_account:${BEDROCK_ID}`, JSON.stringify(account));
+}
+
+beforeEach(async () => {
+  await loadRedisSnapshot(redis, STATE);
+  await redis.hset(`apikey:${POOL_KEY_ID}`, 'bedrockAccountId', BEDROCK_ID);
+  await storeAccount(bedrockAccount());
+});
+
+async function withRelay<T>(fn: (h: RelayHarness) => Promise<T>): Promise<T> {
+  const h = await serveRelay(providerMessagesModule({ bedrock: relayBedrock }), redis, { atMs: AT, upstreamOverride: mock.url });
+  try {
+    return await fn(h);
+  } finally {
+    await h.close();
+  }
+}
+
+const headers: Array<[string, string]> = [
+  ['Host', '127.0.0.1:3000'],
+  ['x-api-key', KEYS.pool],
+  ['content-type', 'application/json'],
+];
+const since = () => mock.requests().at(-1)?.seq ?? 0;
+const upstreamAfter = (seq: number) => mock.requests().filter((r) => r.seq > seq);
+/** Header value by name from the raw `Name: value` list. */
+const hdr = (res: { rawHeaders: string[] }, name: string) => res.rawHeaders.find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}: `))?.slice(name.length + 2);
+const dailyModelUsage = (model: string) => redis.hgetall(`usage:${POOL_KEY_ID}:model:daily:${model}:2026-11-26`);
+
+describe('Bedrock relay, non-stream', () => {
+  it('calls InvokeModel with the mapped id, region and decrypted credentials; answers the converted message; records usage', async () => {
+    await withRelay(async (h) => {
+      const seq = since();
+      const reqBody = { model: 'claude-sonnet-4-20250514', max_tokens: 9000, metadata: { user_id: 'u' }, temperature: 0.2, system: 'be brief', messages: [{ role: 'user', content: 'hello bedrock' }] };
+      const res = await send(h.port, 'POST', '/api/v1/messages', headers, JSON.stringify(reqBody));
+      expect(res.status).toBe(200);
+      const up = upstreamAfter(seq);
+      expect(up).toHaveLength(1);
+      expect(up[0]!.url).toBe('/model/us.anthropic.claude-sonnet-4-20250514-v1%3A0/invoke');
+      // legacy payload: key order, max_tokens capped at 4096, metadata dropped
+      expect(up[0]!.bodyRaw).toBe(JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 4096, messages: reqBody.messages, system: 'be brief', temperature: 0.2 }));
+      const auth = String(up[0]!.headers['authorization']);
+      expect(auth).toContain('Credential=AKIALABTEST0001/');
+      expect(auth).toContain('/us-west-2/bedrock/aws4_request');
+      expect(up[0]!.headers['x-amz-security-token']).toBe('lab-session');
+      const json = JSON.parse(res.body.toString()) as Record<string, unknown>;
+      expect(Object.keys(json)).toEqual(['id', 'type', 'role', 'content', 'model', 'stop_reason', 'stop_sequence', 'usage']);
+      expect(json['id']).toBe(`msg_${AT}_bedrock`);
+      expect(json['model']).toBe('us.anthropic.claude-sonnet-4-20250514-v1:0');
+      const usage = json['usage'] as { input_tokens: number; output_tokens: number };
+      expect(usage.output_tokens).toBe(11);
+      expect(hdr(res, 'content-type')).toBe('application/json; charset=utf-8');
+      await new Promise((r) => setTimeout(r, 50));
+      console.log(await redis.keys('usage:*'));
+      // the recorder normalises Bedrock ids in key names (legacy normalizeModelName)
+      const u = await dailyModelUsage('claude-sonnet-4-20250514');
+      expect(u['inputTokens']).toBe(String(usage.input_tokens));
+      expect(u['outputTokens']).toBe('11');
+      expect(await redis.exists(`account_usage:${BEDROCK_ID}`)).toBe(1);
+    });
+  });
+
+  it('the account defaultModel wins over the request model; haiku ids without an account region use the default region', async () => {
+    await storeAccount(bedrockAccount({ defaultModel: 'claude-3-5-haiku', region: '' }));
+    await withRelay(async (h) => {
+      const seq = since();
+      const res = await send(h.port, 'POST', '/api/v1/messages', headers, JSON.stringify({ model: 'claude-opus-4-1', messages: [{ role: 'user', content: 'x' }] }));
+      expect(res.status).toBe(200);
+      const up = upstreamAfter(seq);
+      expect(up[0]!.url).toBe('/model/us.anthropic.claude-3-5-haiku-20241022-v1%3A0/invoke');
+      expect(String(up[0]!.headers['authorization'])).toContain('/us-east-1/bedrock/aws4_request');
+    });
+  });
+
+  it('SDK errors are mapped by name into the legacy 500 body, nothing recorded', async () => {
+    await withRelay(async (h) => {
+      const before = (await redis.keys('usage:*')).sort();
+      const res = await send(h.port, 'POST', '/api/v1/messages', headers, JSON.stringify({ model: 'claude-sonnet-4', messages: [{ role: 'user', content: '__MOCK_ERROR_403__' }] }));
+      expect(res.status).toBe(500);
+      expect(JSON.parse(res.body.toString())).toEqual({ error: 'Bedrock service error', message: 'Bedrock访问被拒绝，请检查IAM权限' });
+      expect((await redis.keys('usage:*')).sort()).toEqual(before);
+    });
+  });
+
+  it('no credentials on the account and none in the env: the legacy message, nothing sent upstream', async () => {
+    await storeAccount(bedrockAccount({}, null));
+    await withRelay(async (h) => {
+      const seq = since();
+      const res = await send(h.port, 'POST', '/api/v1/messages', headers, JSON.stringify({ model: 'claude-sonnet-4', messages: [{ role: 'user', content: 'x' }] }));
+      expect(res.status).toBe(500);
+      expect(JSON.parse(res.body.toString())).toEqual({ error: 'Bedrock service error', message: `Bedrock服务错误: ${MISSING_CREDENTIALS}` });
+      expect(upstreamAfter(seq)).toHaveLength(0);
+    });
+  });
+
+  it('undecryptable credentials: "Failed to get Bedrock account details"', async () => {
+    await storeAccount(bedrockAccount({ awsCredentials: { encrypted: 'zz', iv: '00' } }));
+    await withRelay(async (h) => {
+      const res = await send(h.port, 'POST', '/api/v1/messages', headers, JSON.stringify({ messages: [{ role: 'user', content: 'x' }] }));
+      expect(res.status).toBe(500);
+      expect(JSON.parse(res.body.toString())).toEqual({ error: 'Bedrock service error', message: 'Failed to get Bedrock account details' });
+    });
+  });
+});
+
+describe('Bedrock relay, stream', () => {
+  it('converts the event stream into the legacy SSE (four event types, bare shapes, done marker) and records message_stop usage', async () => {
+    await withRelay(async (h) => {
+      const seq = since();
+      const res = await send(h.port, 'POST', '/api/v1/messages', headers, JSON.stringify({ model: 'claude-3-7-sonnet', stream: true, messages: [{ role: 'user', content: 'stream please' }] }));
+      expect(res.status).toBe(200);
+      expect(upstreamAfter(seq)[0]!.url).toBe('/model/us.anthropic.claude-3-7-sonnet-20250219-v1%3A0/invoke-with-response-stream');
+      const names = res.rawHeaders.map((l) => l.slice(0, l.indexOf(':')));
+      // writeHead merges into api.js' SSE headers: the one new header goes last, before Node's own
+      expect(names.slice(-4)).toEqual(['X-Accel-Buffering', 'Access-Control-Allow-Headers', 'Date', 'Transfer-Encoding']);
+      expect(hdr(res, 'access-control-allow-headers')).toBe('Content-Type, Authorization');
+      const text = res.body.toString();
+      const events = text.split('\n\n').filter(Boolean);
+      expect(events.map((e) => e.split('\n')[0])).toEqual(['event: message_start', 'event: content_block_delta', 'event: message_delta', 'event: message_stop', 'event: done']);
+      const start = JSON.parse(events[0]!.split('\n')[1]!.slice(6)) as Record<string, unknown>;
+      expect(start).toMatchObject({ type: 'message', id: `msg_${AT}_bedrock`, role: 'assistant', content: [], model: 'us.anthropic.claude-sonnet-4-20250514-v1:0', stop_reason: null, stop_sequence: null });
+      expect(Object.keys(JSON.parse(events[1]!.split('\n')[1]!.slice(6)) as object)).toEqual(['index', 'delta']);
+      expect(events[2]).toBe('event: message_delta\ndata: {"delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":11}}');
+      expect(events[3]).toBe('event: message_stop\ndata: {"usage":{}}');
+      expect(events[4]).toBe('event: done\ndata: [DONE]');
+      await new Promise((r) => setTimeout(r, 50));
+      // message_stop carries no usage: the legacy records 0/0 under the Bedrock model id (one request)
+      const u = await dailyModelUsage('claude-3-7-sonnet-20250219');
+      expect(u['requests']).toBe('1');
+      expect(u['inputTokens']).toBe('0');
+      expect(u['outputTokens']).toBe('0');
+    });
+  });
+
+  it('an SDK error before the first event: 500 application/json with an SSE error event', async () => {
+    await withRelay(async (h) => {
+      const res = await send(h.port, 'POST', '/api/v1/messages', headers, JSON.stringify({ stream: true, messages: [{ role: 'user', content: '__MOCK_ERROR_403__' }] }));
+      expect(res.status).toBe(500);
+      expect(hdr(res, 'content-type')).toBe('application/json');
+      expect(res.body.toString()).toBe('event: error\ndata: {"error":"Bedrock访问被拒绝，请检查IAM权限"}\n\n');
+    });
+  });
+
+  it('account unreadable on a stream: the JSON 500 written over the SSE headers (api.js res.status(500).json)', async () => {
+    await storeAccount(bedrockAccount({ awsCredentials: { encrypted: 'zz', iv: '00' } }));
+    await withRelay(async (h) => {
+      const res = await send(h.port, 'POST', '/api/v1/messages', headers, JSON.stringify({ stream: true, messages: [{ role: 'user', content: 'x' }] }));
+      expect(res.status).toBe(500);
+      expect(hdr(res, 'content-type')).toBe('text/event-stream; charset=utf-8');
+      expect(JSON.parse(res.body.toString())).toEqual({ error: 'Bedrock service error', message: 'Failed to get Bedrock account details' });
+    });
+  });
+});
