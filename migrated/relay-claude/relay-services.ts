@@ -12,6 +12,7 @@ import { UsageRecorder } from '../usage/record-usage.js';
 import { AccessTokens } from './access-token.js';
 import { ConsoleMarks, OfficialMarks } from './account-marks.js';
 import { ClaudeCodeHeaderStore } from './claude-code-headers.js';
+import { MemoCipher } from './memo-cipher.js';
 import type { MaxTokensLimit } from './request-transform.js';
 
 /**
@@ -85,7 +86,7 @@ export function createRelayServices(deps: MigratedDeps, settings: RelaySettings 
   const pgStore = deps.pg ? new PgStore(deps.pg, clock, log) : null;
   const accounts = new AccountRepository({ redis, clock, pgStore });
   const sticky = new StickySessions(redis, { stickyTtlHours: settings.stickyTtlHours, renewalThresholdMinutes: settings.renewalThresholdMinutes });
-  const cipher = new AccountCipher(deps.config.ENCRYPTION_KEY, ids);
+  const cipher = new MemoCipher(deps.config.ENCRYPTION_KEY, ids);
   const agents = new AgentPool(settings.upstreamCaFile ? readFileSync(settings.upstreamCaFile) : undefined);
   const pricing = new PricingTable(deps.config.PRICING_FILE, log);
   try {
