@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { AuthenticatedKey } from '../auth/types.js';
 import type { AccountHash } from '../storage/accounts.js';
+import { keys } from '../storage/keys.js';
 import { sendUpstream } from '../upstream/client.js';
 import { parseProxy } from '../upstream/proxy.js';
 import { acquireConsoleSlot, releaseConsoleSlot } from './console-slot.js';
@@ -23,6 +24,11 @@ export interface ConsoleCall {
   countTokens?: boolean;
   /** The account hash the scheduler decided on (read in this request), if any. */
   snapshot?: AccountHash | undefined;
+  /**
+   * Non-stream: leave the account's lastUsedAt touch to the caller (RelayResult.accountTouchKey),
+   * which folds it into the usage write or issues it alone before writing the response.
+   */
+  deferTouch?: boolean;
 }
 
 const DISABLED_PATTERNS = [
@@ -157,7 +163,7 @@ export async function consoleNonStream(c: ConsoleCall): Promise<RelayResult> {
     const text = raw.toString('utf8');
     await markStatus(c, p, status, text);
     // lastUsedAt: issued now (before the response is written, as the legacy orders it), not waited for
-    void c.s.console.touch(c.accountId).catch((err: unknown) => c.s.deps.log.warn({ err }, 'console lastUsedAt touch failed'));
+    if (!c.deferTouch) void c.s.console.touch(c.accountId).catch((err: unknown) => c.s.deps.log.warn({ err }, 'console lastUsedAt touch failed'));
     const headers = upstreamHeaderPairs(response).filter(([k]) => k !== 'content-encoding');
     let body: string;
     if (status < 200 || status >= 300) body = sanitizedErrorBody(text);
@@ -168,7 +174,7 @@ export async function consoleNonStream(c: ConsoleCall): Promise<RelayResult> {
         body = text;
       }
     }
-    return { status, headers, body, accountId: c.accountId };
+    return { status, headers, body, accountId: c.accountId, ...(c.deferTouch ? { accountTouchKey: keys.account('claude-console', c.accountId) } : {}) };
   } finally {
     // issued before the response is written; its reply is not waited for
     if (p.member) void releaseConsoleSlot(c.s.redis(), c.accountId, p.member, now()).catch(() => undefined);

@@ -49,11 +49,14 @@ function recordStreamUsage(s: RelayServices, a: AuthSuccess, accountId: string, 
  * to the Redis connection synchronously by this call (before the response bytes), and the response
  * does not wait for its reply: Redis applies it before anything this process sends later.
  */
-function recordNonStreamUsage(s: RelayServices, a: AuthSuccess, body: MessagesBody, accountId: string, parsed: unknown): void {
-  if (!parsed || typeof parsed !== 'object') return;
+function recordNonStreamUsage(s: RelayServices, a: AuthSuccess, body: MessagesBody, accountId: string, parsed: unknown, touchAccountKey?: string): void {
+  const touchAlone = () => {
+    if (touchAccountKey) void s.console.touch(accountId).catch((err: unknown) => s.deps.log.warn({ err }, 'console lastUsedAt touch failed'));
+  };
+  if (!parsed || typeof parsed !== 'object') return touchAlone();
   const json = parsed as { usage?: Record<string, unknown>; model?: unknown };
   const u = json.usage;
-  if (!u || u['input_tokens'] === undefined || u['output_tokens'] === undefined) return;
+  if (!u || u['input_tokens'] === undefined || u['output_tokens'] === undefined) return touchAlone();
   const rawModel = (json.model as string) || (body['model'] as string) || 'unknown';
   const model = effectiveModel(rawModel) || rawModel;
   void s.usage.record({
@@ -69,6 +72,7 @@ function recordNonStreamUsage(s: RelayServices, a: AuthSuccess, body: MessagesBo
     recorder: 'basic',
     rateLimitWindow: !!a.rateLimit,
     keySnapshot: a.key.record,
+    touchAccountKey,
   });
 }
 
@@ -134,10 +138,13 @@ async function handleMessages(s: RelayServices, call: RouteCall, a: AuthSuccess,
         await consoleStream(common, streamSink(reply, res), (u) => recordStreamUsage(s, a, selected.accountId, 'claude-console', u));
         return;
       }
-      const result = await consoleNonStream(common);
-      if (res.destroyed || res.writableEnded) return;
+      const result = await consoleNonStream({ ...common, deferTouch: true });
+      if (res.destroyed || res.writableEnded) {
+        recordNonStreamUsage(s, a, body, result.accountId, null, result.accountTouchKey);
+        return;
+      }
       const parsed = parseJson(result.body);
-      recordNonStreamUsage(s, a, body, result.accountId, parsed);
+      recordNonStreamUsage(s, a, body, result.accountId, parsed, result.accountTouchKey);
       renderResult(reply, result, parsed);
       return;
     }

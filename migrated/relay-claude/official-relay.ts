@@ -36,6 +36,8 @@ export interface RelayResult {
   headers: Array<[string, string]>;
   body: string;
   accountId: string;
+  /** An account hash whose lastUsedAt the caller still has to touch (ConsoleCall.deferTouch). */
+  accountTouchKey?: string;
 }
 
 /** An error the handler catch block classifies by message (relay-claude.md §2.6). */

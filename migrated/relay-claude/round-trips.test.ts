@@ -15,7 +15,7 @@ import { countRedisTraffic, type RedisTraffic } from './redis-traffic.test-helpe
  * Redis traffic per request on the Console non-stream path (trace 07's key and account): a
  * regression guard for the hot path's round trips. From the key's second request on, everything
  * read before the upstream call is one pipeline; the usage batch and the account's lastUsedAt
- * are two EVALSHAs issued before the response is written.
+ * are one EVALSHA issued before the response is written.
  */
 let server: PrivateRedis;
 let redis: Redis;
@@ -61,7 +61,7 @@ afterAll(async () => {
 });
 
 describe('Redis round trips, Console non-stream', () => {
-  it('first request of a key: ordinary lookups; from the second on: one read pipeline + two EVALSHAs', async () => {
+  it('first request of a key: ordinary lookups; from the second on: one read pipeline + one EVALSHA (usage + account lastUsedAt)', async () => {
     traffic.reset();
     expect((await send()).status).toBe(200);
     await settle();
@@ -74,8 +74,8 @@ describe('Redis round trips, Console non-stream', () => {
       expect(r.status).toBe(200);
       expect(JSON.parse(r.text).usage).toEqual({ input_tokens: 20, output_tokens: 8 });
       await settle();
-      expect(traffic.commands).toEqual(['hget', 'hgetall', 'mget', 'hgetall', 'exists', 'evalsha', 'evalsha']);
-      expect(traffic.writes).toBe(3);
+      expect(traffic.commands).toEqual(['hget', 'hgetall', 'mget', 'hgetall', 'exists', 'evalsha']);
+      expect(traffic.writes).toBe(2);
       expect(traffic.waves).toBeLessThanOrEqual(2);
     }
     expect(await redis.hget(`claude_console_account:${CONSOLE_ACCOUNT}`, 'lastUsedAt')).toBe('2026-11-26T12:00:00.000Z');

@@ -51,6 +51,17 @@ describe('WriteBatch (one EVALSHA)', () => {
     expect(await redis.lrange('l:odd', 0, -1)).toEqual(['{"a":"b:c","n":"5:x"}']);
   });
 
+  it('hsetIfExists writes only into an existing hash', async () => {
+    await redis.flushdb();
+    await redis.hset('acc:1', 'id', '1');
+    const b = new WriteBatch();
+    b.hsetIfExists('acc:1', 'lastUsedAt', 't');
+    b.hsetIfExists('acc:2', 'lastUsedAt', 't');
+    expect(await b.apply(redis)).toEqual([]);
+    expect(await redis.hgetall('acc:1')).toEqual({ id: '1', lastUsedAt: 't' });
+    expect(await redis.exists('acc:2')).toBe(0);
+  });
+
   it('declares every key it writes (numkeys), so key-routing tools such as the shadow sandbox see them', async () => {
     const b = new WriteBatch();
     b.hincrby('usage:k', 'totalRequests', 1);

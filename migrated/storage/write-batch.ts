@@ -49,6 +49,11 @@ while pos <= n do
       redis.pcall('EXPIRE', key, ttl)
       if want == '1' then touched = redis.call('HGETALL', key) else touched = 1 end
     end
+  elseif cmd == 'HSETIFEXISTS' then
+    if redis.call('EXISTS', key) == 1 then
+      local r = redis.pcall('HSET', key, unpack(a))
+      if type(r) == 'table' and r.err then failed[#failed + 1] = 'HSET ' .. key .. ': ' .. r.err end
+    end
   else
     local r = redis.pcall(cmd, key, unpack(a))
     if type(r) == 'table' and r.err then failed[#failed + 1] = cmd .. ' ' .. key .. ': ' .. r.err end
@@ -138,6 +143,10 @@ export class WriteBatch implements WriteOps {
   }
   hset(key: string, ...fieldValues: string[]) {
     return this.push('HSET', key, ...fieldValues);
+  }
+  /** HSET only when the key exists (EXISTS + HSET in the same script: an account's lastUsedAt touch). */
+  hsetIfExists(key: string, ...fieldValues: string[]) {
+    return this.push('HSETIFEXISTS', key, ...fieldValues);
   }
   lpush(key: string, value: string) {
     return this.push('LPUSH', key, value);
