@@ -101,23 +101,59 @@ interface Exchange {
 
 const exchanges = new WeakMap<IncomingMessage, Exchange>();
 
+/** Set on the legacy's response while it is piped: the client's response and the meter (shared listeners read them). */
+const kClient = Symbol('gateway.client');
+const kMeter = Symbol('gateway.meter');
+type LegacyResponse = IncomingMessage & { [kClient]?: ServerResponse; [kMeter]?: ResponseMeter };
+
+function countBytes(this: LegacyResponse, chunk: Buffer): void {
+  this[kMeter]!.bytes += chunk.length;
+}
+
+function destroyClient(this: LegacyResponse): void {
+  this[kClient]?.destroy();
+}
+
+/**
+ * A streamed answer (SSE, chunked) shows its head at once — unless body bytes came with it: the pipe writes
+ * them in this same round of ticks, and the head goes out with them in one write (one packet, one wake-up
+ * for the client, as the legacy itself sends it). Runs after the pipe's first flow (ticks run in order).
+ */
+function flushHeadIfAlone(res: ServerResponse): void {
+  if (!res.destroyed && (res as unknown as { _headerSent: boolean })._headerSent === false) res.flushHeaders();
+}
+
 /** The upstream target as a plain object when LEGACY_URL has no path: http-proxy then joins paths without parsing a URL. */
 function proxyTarget(url: URL): URL | { protocol: string; host: string; hostname: string; port: string } {
   if (url.pathname !== '/' || url.search !== '' || url.username !== '' || url.password !== '') return url;
   return { protocol: url.protocol, host: url.host, hostname: url.hostname, port: url.port };
 }
 
+/**
+ * A request target that WHATWG URL parsing (what http-proxy does to every path) returns unchanged: only
+ * characters that are never percent-encoded, no dot segment (`/.`, `%2e`), no backslash, quote or fragment.
+ * Such paths are passed on as they are; any other goes through http-proxy's normalization as before.
+ */
+const PLAIN_PATH = /^\/[A-Za-z0-9\-_~!$&()*+,;=:@/?%.]*$/;
+export function isPlainPath(url: string): boolean {
+  return PLAIN_PATH.test(url) && !url.includes('/.') && !/%2e/i.test(url);
+}
+
 export function createLegacyBridge(opts: LegacyBridgeOptions): LegacyBridge {
   const now = opts.now ?? Date.now;
   const target = new URL(opts.legacyUrl);
   const agent = new LegacyAgent(target, { keepAlive: true, keepAliveMsecs: 1000, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' });
-  const proxy = createProxyServer({
+  const proxyOptions = {
     target: proxyTarget(target) as URL,
     agent,
     selfHandleResponse: true,
     xfwd: false,
     changeOrigin: false,
-  });
+  };
+  // Two proxies over one pool: `plain` takes the path as received (toProxy: no URL parse per request), for
+  // paths on which the parse changes nothing (isPlainPath); `normalizing` is http-proxy's default.
+  const normalizing = createProxyServer(proxyOptions);
+  const plain = createProxyServer({ ...proxyOptions, toProxy: true });
   const timeoutMessage = `no response within ${opts.timeoutMs} ms`;
 
   /** 'timeout' listener on the outgoing request (`this`): ends it with an ETIMEDOUT error (→ 504 before the head). */
@@ -127,11 +163,11 @@ export function createLegacyBridge(opts: LegacyBridgeOptions): LegacyBridge {
     this.destroy(err);
   }
 
-  proxy.on('proxyReq', (proxyReq) => {
+  const onProxyReq = (proxyReq: ClientRequest) => {
     proxyReq.setTimeout(opts.timeoutMs, onProxyTimeout);
-  });
+  };
 
-  proxy.on('proxyRes', (proxyRes, req, res) => {
+  const onProxyRes = (proxyRes: LegacyResponse, req: IncomingMessage, res: ServerResponse) => {
     if (res.headersSent || res.destroyed) {
       proxyRes.destroy();
       return;
@@ -140,20 +176,24 @@ export function createLegacyBridge(opts: LegacyBridgeOptions): LegacyBridge {
     // The idle timeout stays on while the body streams (like nginx's proxy_read_timeout): a legacy silent for
     // LEGACY_TIMEOUT_MS mid-body ends the client's connection (the answer cannot be completed).
     res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, responseHeaders(req, proxyRes, ex?.close === true));
+    proxyRes[kClient] = res;
     const meter = ex?.meter;
     if (meter) {
       meter.headAt = performance.now();
-      proxyRes.on('data', (chunk: Buffer) => {
-        meter.bytes += chunk.length;
-      });
+      proxyRes[kMeter] = meter;
+      proxyRes.on('data', countBytes);
     }
-    // A streamed answer (SSE, chunked) shows its head at once; a sized one goes out with its body in one write.
-    if (proxyRes.headers['content-length'] === undefined) res.flushHeaders();
-    const kill = () => res.destroy();
-    proxyRes.on('error', kill);
-    proxyRes.on('aborted', kill);
+    proxyRes.on('error', destroyClient);
+    proxyRes.on('aborted', destroyClient);
     proxyRes.pipe(res);
-  });
+    // A sized answer goes out with its body in one write; a streamed one shows its head at once (see flushHeadIfAlone).
+    if (proxyRes.headers['content-length'] === undefined) process.nextTick(flushHeadIfAlone, res);
+  };
+
+  for (const proxy of [normalizing, plain]) {
+    proxy.on('proxyReq', onProxyReq);
+    proxy.on('proxyRes', onProxyRes);
+  }
 
   const onError = (err: Error, req: IncomingMessage, res: ServerResponse | import('node:net').Socket) => {
     const e = err as NodeJS.ErrnoException;
@@ -179,10 +219,11 @@ export function createLegacyBridge(opts: LegacyBridgeOptions): LegacyBridge {
       if (close || meter) exchanges.set(req, { close, meter });
       if (!client.trustedPeer) setForwardedHeaders(req.headers, client.clientIp, client.encrypted);
       req.headers.connection = 'keep-alive';
-      proxy.web(req, res, onError);
+      (isPlainPath(req.url ?? '') ? plain : normalizing).web(req, res, onError);
     },
     close() {
-      proxy.close();
+      plain.close();
+      normalizing.close();
       agent.destroy();
     },
   };

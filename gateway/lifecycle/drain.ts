@@ -81,6 +81,9 @@ export function closeConnectionIn(headers: unknown): { headers: unknown; hadConn
   return { headers, hadConnection: false };
 }
 
+const kSocket = Symbol('gateway.drain.socket');
+type TrackedResponse = ServerResponse & { [kSocket]?: Socket };
+
 export function createConnectionDrain(): ConnectionDrain {
   const active = new Set<ServerResponse>();
   const perSocket = new WeakMap<Socket, number>();
@@ -116,6 +119,19 @@ export function createConnectionDrain(): ConnectionDrain {
     if (socket && !socket.destroyed && (perSocket.get(socket) ?? 0) === 0) socket.end();
   };
 
+  /** Shared 'close' listener (`this`: the response; no closure per request). */
+  function onClose(this: TrackedResponse): void {
+    const socket = this[kSocket]!;
+    active.delete(this);
+    perSocket.set(socket, (perSocket.get(socket) ?? 1) - 1);
+    if (draining) endIfUnused(socket);
+    if (active.size === 0 && idleWaiters.length) {
+      const w = idleWaiters;
+      idleWaiters = [];
+      for (const f of w) f();
+    }
+  }
+
   return {
     get draining() {
       return draining;
@@ -126,16 +142,9 @@ export function createConnectionDrain(): ConnectionDrain {
       const socket = req.socket;
       perSocket.set(socket, (perSocket.get(socket) ?? 0) + 1);
       if (draining) closeAfter(res);
-      res.once('close', () => {
-        active.delete(res);
-        perSocket.set(socket, (perSocket.get(socket) ?? 1) - 1);
-        if (draining) endIfUnused(socket);
-        if (active.size === 0 && idleWaiters.length) {
-          const w = idleWaiters;
-          idleWaiters = [];
-          for (const f of w) f();
-        }
-      });
+      // The response's socket is gone by 'close' (detached when it finished): remember it for the shared listener.
+      (res as TrackedResponse)[kSocket] = socket;
+      res.once('close', onClose);
     },
     async drain(server, timeoutMs) {
       draining = true;

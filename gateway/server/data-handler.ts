@@ -34,15 +34,33 @@ export interface DataHandlerDeps {
 
 export const DEFAULT_ROUTE_ID = '(default)';
 
-/** The request's measurements on the legacy path: filled by the bridge (no wrapped write methods). */
-class BridgeProbe implements ResponseProbe {
+/**
+ * One request's state, read by the shared 'close' listener (no closure per request). On the legacy path it is
+ * also the probe, filled by the bridge (head time, body bytes) instead of wrapping the response's methods.
+ */
+class Exchange implements ResponseProbe {
   headAt = 0;
   bytes = 0;
-  constructor(readonly startedAt: number) {}
+  probe: ResponseProbe = this;
+  constructor(
+    readonly startedAt: number,
+    readonly req: IncomingMessage,
+    readonly routeId: string,
+    readonly mode: RouteMode,
+    readonly side: Side,
+  ) {}
 }
+
+const kExchange = Symbol('gateway.exchange');
+type TrackedResponse = ServerResponse & { [kExchange]?: Exchange };
 
 export function createDataHandler(d: DataHandlerDeps) {
   const recordRequest = createRequestRecorder(d.log, d.metrics);
+  function onClose(this: TrackedResponse): void {
+    const x = this[kExchange]!;
+    recordRequest(x.req, this.headersSent ? this.statusCode : 0, x.routeId, x.mode, x.side, x.probe, !this.writableFinished);
+  }
+
   return function handle(req: IncomingMessage, res: ServerResponse): void {
     const startedAt = performance.now();
     const table = d.live.current;
@@ -64,13 +82,12 @@ export function createDataHandler(d: DataHandlerDeps) {
         d.tee.begin(req, res, route, opts, m.params, client, () => (probe = probeResponse(res, startedAt, { maxBytes: d.captureBytes })));
       }
     }
-    // The legacy side reports head time and bytes itself; anything else is probed by wrapping the response.
-    let meter: BridgeProbe | undefined;
-    if (!probe) {
-      if (side === 'legacy') probe = meter = new BridgeProbe(startedAt);
-      else probe = probeResponse(res, startedAt);
-    }
-    const p = probe;
+    const x = new Exchange(startedAt, req, routeId, mode, side);
+    // The legacy side reports head time and bytes itself (into `x`); anything else is probed by wrapping the response.
+    let meter: Exchange | undefined;
+    if (probe) x.probe = probe;
+    else if (side === 'legacy') meter = x;
+    else x.probe = probeResponse(res, startedAt);
 
     if (d.debugHeaders) {
       const orig = res.writeHead;
@@ -85,10 +102,8 @@ export function createDataHandler(d: DataHandlerDeps) {
       } as typeof res.writeHead;
     }
 
-    const s = side;
-    res.on('close', () => {
-      recordRequest(req, res.headersSent ? res.statusCode : 0, routeId, mode, s, p, !res.writableFinished);
-    });
+    (res as TrackedResponse)[kExchange] = x;
+    res.on('close', onClose);
 
     if (side === 'legacy') {
       d.bridge.forward(req, res, client, meter);
