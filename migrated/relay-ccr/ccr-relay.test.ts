@@ -1,0 +1,217 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startMockUpstream, type MockUpstream } from '../../compat-tests/mock-upstream/server.js';
+import { legacyTracesDir } from '../../test-support/paths.js';
+import { startPrivateRedis, type PrivateRedis } from '../../test-support/redis-server.js';
+import { loadRedisSnapshot, type RedisSnapshot } from '../../test-support/redis-snapshot.js';
+import { AccountCipher } from '../crypto/account-crypto.js';
+import { providerMessagesModule } from '../relay-bedrock/provider-harness.test-helper.js';
+import { KEYS, serveRelay, type RelayHarness } from '../relay-claude/relay-harness.test-helper.js';
+import { LAB_ENV, send } from '../routes/shared/trace-replay.test-helper.js';
+import { systemIds } from '../runtime/ids.js';
+import { relayCcr } from './ccr-relay.js';
+import { selectCcrAccount } from './ccr-select.js';
+
+const STATE = JSON.parse(readFileSync(join(legacyTracesDir, '07-messages-nonstream-console', 'redis.before.json'), 'utf8')) as RedisSnapshot;
+const AT = Date.parse('2026-11-26T11:52:04.000Z');
+const AT_ISO = new Date(AT).toISOString();
+const POOL_KEY_ID = '816b7075-92e4-461d-bb9e-590ce5475d9c';
+const CCR_ID = 'c0c0c0c0-0000-4000-8000-0000000000cc';
+const cipher = new AccountCipher(LAB_ENV.ENCRYPTION_KEY, systemIds());
+
+let server: PrivateRedis;
+let redis: Redis;
+let mock: MockUpstream;
+beforeAll(async () => {
+  server = await startPrivateRedis();
+  redis = server.client();
+  mock = await startMockUpstream({ settings: { chunkDelayMs: 0, splitDelayMs: 0, latencyMs: 0 } });
+});
+afterAll(async () => {
+  await mock.close();
+  redis.disconnect();
+  await server.stop();
+});
+
+/** A CCR account as ccrAccountService.createAccount stores it (hash, apiKey encrypted, models as a mapping). */
+async function storeCcr(extra: Record<string, string> = {}, id = CCR_ID): Promise<void> {
+  await redis.hset(`ccr_account:${id}`, {
+    id,
+    platform: 'ccr',
+    name: 'lab-ccr',
+    description: '',
+    apiUrl: 'https://ccr.example.com/v1/messages/',
+    apiKey: cipher.encrypt('ccr', 'ccr-key-123'),
+    priority: '50',
+    supportedModels: JSON.stringify({ 'claude-sonnet-4-5': 'claude-sonnet-4-5-20250929' }),
+    userAgent: '',
+    rateLimitDuration: '60',
+    proxy: '',
+    isActive: 'true',
+    accountType: 'shared',
+    subscriptionExpiresAt: '',
+    createdAt: '2026-11-26T11:00:00.000Z',
+    lastUsedAt: '',
+    status: 'active',
+    errorMessage: '',
+    rateLimitedAt: '',
+    rateLimitStatus: '',
+    schedulable: 'true',
+    dailyQuota: '0',
+    dailyUsage: '0',
+    lastResetDate: '2026-11-26',
+    quotaResetTime: '00:00',
+    quotaStoppedAt: '',
+    ...extra,
+  });
+}
+
+beforeEach(async () => {
+  await loadRedisSnapshot(redis, STATE);
+  await storeCcr();
+});
+
+async function withRelay<T>(fn: (h: RelayHarness) => Promise<T>): Promise<T> {
+  const h = await serveRelay(providerMessagesModule({ ccr: relayCcr, selectCcr: selectCcrAccount }), redis, { atMs: AT, upstreamOverride: mock.url });
+  try {
+    return await fn(h);
+  } finally {
+    await h.close();
+  }
+}
+
+const headers: Array<[string, string]> = [
+  ['Host', '127.0.0.1:3000'],
+  ['x-api-key', KEYS.pool],
+  ['content-type', 'application/json'],
+  ['user-agent', 'claude-cli/2.0.52 (external, cli)'],
+  ['anthropic-beta', 'oauth-2025-04-20'],
+  ['x-stainless-os', 'Linux'],
+];
+const since = () => mock.requests().at(-1)?.seq ?? 0;
+const upstreamAfter = (seq: number) => mock.requests().filter((r) => r.seq > seq);
+const hdr = (res: { rawHeaders: string[] }, name: string) => res.rawHeaders.find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}: `))?.slice(name.length + 2);
+const settle = () => new Promise((r) => setTimeout(r, 50));
+
+describe('CCR relay, non-stream', () => {
+  it('strips the ccr, prefix, maps the model, sends the CCR headers to the account apiUrl; passes the answer; records usage, lastUsedAt and the sticky mapping', async () => {
+    await withRelay(async (h) => {
+      const seq = since();
+      const body = { model: 'ccr,claude-sonnet-4-5', max_tokens: 50, messages: [{ role: 'user', content: 'hello ccr' }] };
+      const res = await send(h.port, 'POST', '/api/v1/messages', headers, JSON.stringify(body));
+      expect(res.status).toBe(200);
+      const up = upstreamAfter(seq);
+      expect(up).toHaveLength(1);
+      expect(up[0]!.url).toBe('/v1/messages');
+      expect(up[0]!.bodyRaw).toBe(JSON.stringify({ ...body, model: 'claude-sonnet-4-5-20250929' }));
+      const raw = up[0]!.rawHeaders;
+      const pairs: string[] = [];
+      for (let i = 0; i < raw.length; i += 2) pairs.push(`${raw[i]}: ${raw[i + 1]}`);
+      expect(pairs).toEqual([
+        'Accept: application/json, text/plain, */*',
+        'Content-Type: application/json',
+        'anthropic-version: 2023-06-01',
+        'User-Agent: claude-cli/2.0.52 (external, cli)',
+        'anthropic-beta: oauth-2025-04-20',
+        'Authorization: Bearer ccr-key-123',
+        `Content-Length: ${Buffer.byteLength(up[0]!.bodyRaw)}`,
+        'Accept-Encoding: gzip, compress, deflate, br',
+        'Host: ccr.example.com',
+        'Connection: keep-alive',
+      ]);
+      const json = JSON.parse(res.body.toString()) as { model: string; usage: { input_tokens: number; output_tokens: number } };
+      expect(json.model).toBe('claude-sonnet-4-5-20250929');
+      await settle();
+      const u = await redis.hgetall(`usage:${POOL_KEY_ID}:model:daily:claude-sonnet-4-5-20250929:2026-11-26`);
+      expect(u['inputTokens']).toBe(String(json.usage.input_tokens));
+      expect(u['outputTokens']).toBe(String(json.usage.output_tokens));
+      expect(await redis.hget(`ccr_account:${CCR_ID}`, 'lastUsedAt')).toBe(AT_ISO);
+      const mappings = await redis.keys('unified_claude_session_mapping:*');
+      const values = await Promise.all(mappings.map((k) => redis.get(k)));
+      expect(values).toContain(JSON.stringify({ accountId: CCR_ID, accountType: 'ccr' }));
+    });
+  });
+
+  it('sk-ant- keys go as x-api-key; the account User-Agent wins', async () => {
+    await storeCcr({ apiKey: cipher.encrypt('ccr', 'sk-ant-api03-xyz'), userAgent: 'my-ccr/1.0' });
+    await withRelay(async (h) => {
+      const seq = since();
+      const res = await send(h.port, 'POST', '/api/v1/messages', headers, JSON.stringify({ model: 'ccr,other-model', messages: [{ role: 'user', content: 'x' }] }));
+      expect(res.status).toBe(200);
+      const up = upstreamAfter(seq)[0]!;
+      expect(up.headers['x-api-key']).toBe('sk-ant-api03-xyz');
+      expect(up.headers['authorization']).toBeUndefined();
+      expect(up.headers['user-agent']).toBe('my-ccr/1.0');
+      expect(JSON.parse(up.bodyRaw).model).toBe('other-model');
+    });
+  });
+
+  it('429: passed through unsanitised, account marked rate-limited; the next request finds no CCR account', async () => {
+    await withRelay(async (h) => {
+      const body = JSON.stringify({ model: 'ccr,mock-429', messages: [{ role: 'user', content: 'limit me' }] });
+      const res = await send(h.port, 'POST', '/api/v1/messages', headers, body);
+      expect(res.status).toBe(429);
+      expect(JSON.parse(res.body.toString())).toHaveProperty('error');
+      const acc = await redis.hgetall(`ccr_account:${CCR_ID}`);
+      expect(acc).toMatchObject({ status: 'rate_limited', rateLimitedAt: AT_ISO, rateLimitStatus: 'active', errorMessage: 'Rate limited by upstream service', lastUsedAt: AT_ISO });
+      const again = await send(h.port, 'POST', '/api/v1/messages', headers, body);
+      expect(again.status).toBe(500);
+      expect(JSON.parse(again.body.toString())).toMatchObject({ error: 'Relay service error', message: 'No available CCR accounts support the requested model: mock-429' });
+    });
+  });
+
+  it('rateLimitDuration 0 disables the rate-limit mark', async () => {
+    await storeCcr({ rateLimitDuration: '0' });
+    await withRelay(async (h) => {
+      const res = await send(h.port, 'POST', '/api/v1/messages', headers, JSON.stringify({ model: 'ccr,mock-429', messages: [{ role: 'user', content: 'x' }] }));
+      expect(res.status).toBe(429);
+      expect(await redis.hget(`ccr_account:${CCR_ID}`, 'status')).toBe('active');
+    });
+  });
+});
+
+describe('CCR relay, stream', () => {
+  it('forwards the SSE lines, adds the CCR CORS header, records the message_delta usage via the details recorder', async () => {
+    await withRelay(async (h) => {
+      const seq = since();
+      const res = await send(h.port, 'POST', '/api/v1/messages', headers, JSON.stringify({ model: 'ccr,claude-sonnet-4-5', stream: true, messages: [{ role: 'user', content: 'stream ccr' }] }));
+      expect(res.status).toBe(200);
+      const up = upstreamAfter(seq)[0]!;
+      const upstreamText = Buffer.from(up.response.bodyBase64, 'base64').toString('utf8');
+      expect(res.body.toString()).toBe(upstreamText);
+      expect(hdr(res, 'access-control-allow-headers')).toBe('Cache-Control');
+      expect(hdr(res, 'content-type')).toBe('text/event-stream');
+      await settle();
+      const delta = upstreamText.split('\n').find((l) => l.includes('"message_delta"'))!;
+      const usage = (JSON.parse(delta.slice(6)) as { usage: { input_tokens: number; output_tokens: number } }).usage;
+      const u = await redis.hgetall(`usage:${POOL_KEY_ID}:model:daily:claude-sonnet-4-5-20250929:2026-11-26`);
+      expect(u['inputTokens']).toBe(String(usage.input_tokens));
+      expect(u['outputTokens']).toBe(String(usage.output_tokens));
+      expect(await redis.hget(`ccr_account:${CCR_ID}`, 'lastUsedAt')).toBe(AT_ISO);
+    });
+  });
+
+  it('401 on a stream: status and body passed through, account marked unauthorized', async () => {
+    await withRelay(async (h) => {
+      const res = await send(h.port, 'POST', '/api/v1/messages', headers, JSON.stringify({ model: 'ccr,mock-401', stream: true, messages: [{ role: 'user', content: 'x' }] }));
+      expect(res.status).toBe(401);
+      expect(JSON.parse(res.body.toString())).toHaveProperty('error');
+      await settle();
+      expect(await redis.hgetall(`ccr_account:${CCR_ID}`)).toMatchObject({ status: 'unauthorized', errorMessage: 'API key invalid or unauthorized' });
+    });
+  });
+
+  it('unreachable CCR upstream on a stream: 500 with the legacy SSE error line', async () => {
+    const h = await serveRelay(providerMessagesModule({ ccr: relayCcr, selectCcr: selectCcrAccount }), redis, { atMs: AT, upstreamOverride: 'http://127.0.0.1:1' });
+    try {
+      const res = await send(h.port, 'POST', '/api/v1/messages', headers, JSON.stringify({ model: 'ccr,claude-sonnet-4-5', stream: true, messages: [{ role: 'user', content: 'x' }] }));
+      expect(res.status).toBe(500);
+      expect(hdr(res, 'content-type')).toBe('application/json');
+      expect(res.body.toString()).toBe('data: {"error":{"type":"internal_error","message":"CCR API request failed"}}\n\n');
+    } finally {
+      await h.close();
+    }
+  });
+});
