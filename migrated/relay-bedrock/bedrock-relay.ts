@@ -2,7 +2,7 @@ import { InvokeModelCommand, InvokeModelWithResponseStreamCommand } from '@aws-s
 import { effectiveModel } from '../auth/permissions.js';
 import { renderResult } from '../relay-claude/legacy-render.js';
 import { bedrockClientsFor, type AwsCredentials } from './bedrock-clients.js';
-import type { ProviderRelayCall } from './relay-call.js';
+import { nonStreamUsage, type ProviderRelayCall } from './relay-call.js';
 import { bedrockPayload, selectModelId, selectRegion } from './request-mapping.js';
 import { bedrockErrorMessage, claudeMessageFromBedrock, convertStreamEvent, sseOf } from './response-mapping.js';
 
@@ -76,21 +76,8 @@ async function bedrockNonStream(c: ProviderRelayCall, p: Prepared): Promise<void
   }
   // api.js: a client that went away gets nothing and nothing is recorded
   if (c.res.destroyed || c.res.socket?.destroyed || c.res.writableEnded) return;
-  const usage = json['usage'] as Record<string, unknown> | undefined;
-  if (usage && usage['input_tokens'] !== undefined && usage['output_tokens'] !== undefined) {
-    const raw = (json['model'] as string) || (c.body['model'] as string) || 'unknown';
-    c.onUsage({
-      accountId: c.accountId,
-      model: effectiveModel(raw) || raw,
-      usage: {
-        input_tokens: (usage['input_tokens'] as number) || 0,
-        output_tokens: (usage['output_tokens'] as number) || 0,
-        cache_creation_input_tokens: (usage['cache_creation_input_tokens'] as number) || 0,
-        cache_read_input_tokens: (usage['cache_read_input_tokens'] as number) || 0,
-      },
-      recorder: 'basic',
-    });
-  }
+  const usage = nonStreamUsage(json, c.body['model'], c.accountId, effectiveModel);
+  if (usage) c.onUsage(usage);
   renderResult(c.reply, { status, headers: [['Content-Type', 'application/json']], body: JSON.stringify(json), accountId: c.accountId }, json);
 }
 

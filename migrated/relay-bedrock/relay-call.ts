@@ -31,3 +31,23 @@ export interface ProviderRelayCall {
   res: ServerResponse;
   onUsage: (u: ProviderUsage) => void;
 }
+
+/**
+ * api.js' non-stream usage step, shared by every account type it renders: when the JSON answer
+ * has `usage.input_tokens` and `usage.output_tokens`, recordUsage(key, the four counts, model
+ * = (answer model || request model || 'unknown') without a `ccr,` prefix, account).
+ */
+export function nonStreamUsage(parsed: unknown, requestModel: unknown, accountId: string, stripPrefix: (m: string) => string): ProviderUsage | null {
+  if (!parsed || typeof parsed !== 'object') return null;
+  const json = parsed as Record<string, unknown>;
+  const u = json['usage'] as Record<string, unknown> | undefined;
+  if (!u || typeof u !== 'object' || u['input_tokens'] === undefined || u['output_tokens'] === undefined) return null;
+  const raw = (json['model'] as string) || (requestModel as string) || 'unknown';
+  const n = (k: string) => (u[k] as number) || 0;
+  return {
+    accountId,
+    model: stripPrefix(raw) || raw,
+    usage: { input_tokens: n('input_tokens'), output_tokens: n('output_tokens'), cache_creation_input_tokens: n('cache_creation_input_tokens'), cache_read_input_tokens: n('cache_read_input_tokens') },
+    recorder: 'basic',
+  };
+}

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -212,6 +213,33 @@ describe('CCR relay, stream', () => {
       expect(res.body.toString()).toBe('data: {"error":{"type":"internal_error","message":"CCR API request failed"}}\n\n');
     } finally {
       await h.close();
+    }
+  });
+
+  it('client leaves mid-stream: the upstream is stopped, the handler settles without error, nothing recorded before message_delta', async () => {
+    mock.settings.chunkDelayMs = 150;
+    try {
+      await withRelay(async (h) => {
+        const before = (await redis.keys(`usage:${POOL_KEY_ID}*`)).sort();
+        await new Promise<void>((resolve, reject) => {
+          const req = request({ host: '127.0.0.1', port: h.port, method: 'POST', path: '/api/v1/messages', agent: false }, (res) => {
+            res.once('data', () => {
+              req.destroy();
+              resolve();
+            });
+          });
+          req.on('error', () => undefined);
+          for (const [k, v] of headers) req.setHeader(k, v);
+          req.end(JSON.stringify({ model: 'ccr,claude-sonnet-4-5', stream: true, messages: [{ role: 'user', content: 'a long answer please' }] }));
+          setTimeout(() => reject(new Error('no data')), 3000);
+        });
+        for (let i = 0; i < 100 && h.settled < 1; i++) await new Promise((r) => setTimeout(r, 20));
+        expect(h.settled).toBe(1);
+        expect(h.failures).toEqual([]);
+        expect((await redis.keys(`usage:${POOL_KEY_ID}*`)).sort()).toEqual(before);
+      });
+    } finally {
+      mock.settings.chunkDelayMs = 0;
     }
   });
 });

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { effectiveModel } from '../auth/permissions.js';
-import type { ProviderRelayCall } from '../relay-bedrock/relay-call.js';
+import { nonStreamUsage, type ProviderRelayCall } from '../relay-bedrock/relay-call.js';
 import { renderResult } from '../relay-claude/legacy-render.js';
 import { RelayError } from '../relay-claude/official-relay.js';
 import { decodedBody, readAll, targetUrl, upstreamHeaderPairs } from '../relay-claude/upstream-target.js';
@@ -110,21 +110,8 @@ async function ccrNonStream(c: ProviderRelayCall): Promise<void> {
   } catch {
     parsed = undefined;
   }
-  const usage = parsed && typeof parsed === 'object' ? ((parsed as Record<string, unknown>)['usage'] as Record<string, unknown> | undefined) : undefined;
-  if (usage && usage['input_tokens'] !== undefined && usage['output_tokens'] !== undefined) {
-    const rawModel = ((parsed as Record<string, unknown>)['model'] as string) || (c.body['model'] as string) || 'unknown';
-    c.onUsage({
-      accountId: c.accountId,
-      model: effectiveModel(rawModel) || rawModel,
-      usage: {
-        input_tokens: (usage['input_tokens'] as number) || 0,
-        output_tokens: (usage['output_tokens'] as number) || 0,
-        cache_creation_input_tokens: (usage['cache_creation_input_tokens'] as number) || 0,
-        cache_read_input_tokens: (usage['cache_read_input_tokens'] as number) || 0,
-      },
-      recorder: 'basic',
-    });
-  }
+  const usage = nonStreamUsage(parsed, c.body['model'], c.accountId, effectiveModel);
+  if (usage) c.onUsage(usage);
   renderResult(c.reply, { status, headers: upstreamHeaderPairs(response).filter(([k]) => k !== 'content-encoding'), body, accountId: c.accountId }, parsed);
 }
 

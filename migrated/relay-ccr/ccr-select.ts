@@ -1,13 +1,11 @@
 import type { RelayServices } from '../relay-claude/relay-services.js';
-import { SchedulerError, sortCandidates } from '../scheduler/claude-scheduler.js';
+import { SchedulerError, sortCandidates, type Selection } from '../scheduler/claude-scheduler.js';
 import { parseVendorPrefixedModel } from '../scheduler/model-support.js';
 import { ccrAccountOf, ccrSupportsModel, loadCcrAccount, subscriptionExpired } from './ccr-account.js';
 import { CcrMarks } from './ccr-marks.js';
 
-export interface CcrSelection {
-  accountId: string;
-  accountType: 'ccr';
-}
+/** The scheduler's Selection shape (accountType 'ccr', no snapshot). */
+export type CcrSelection = Selection & { accountType: 'ccr' };
 
 /** Parsed like getAllAccounts' summaries: supportedModels kept only when it is a JSON array. */
 function listedModels(raw: string | undefined): unknown[] {
