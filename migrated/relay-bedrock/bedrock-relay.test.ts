@@ -143,6 +143,16 @@ describe('Bedrock relay, non-stream', () => {
     });
   });
 
+  it('ThrottlingException: retried by the SDK like the legacy (3 attempts), then the legacy throttling message', async () => {
+    await withRelay(async (h) => {
+      const seq = since();
+      const res = await send(h.port, 'POST', '/api/v1/messages', headers, JSON.stringify({ messages: [{ role: 'user', content: '__MOCK_ERROR_429__' }] }));
+      expect(res.status).toBe(500);
+      expect(JSON.parse(res.body.toString())).toEqual({ error: 'Bedrock service error', message: 'Bedrock请求限流，请稍后重试' });
+      expect(upstreamAfter(seq)).toHaveLength(3);
+    });
+  });
+
   it('no credentials on the account and none in the env: the legacy message, nothing sent upstream', async () => {
     await storeAccount(bedrockAccount({}, null));
     await withRelay(async (h) => {
