@@ -11,6 +11,9 @@ import { rateLimitMessage } from './messages-text.js';
 import { officialNonStream, officialStream, RelayError } from './official-relay.js';
 import type { RelayServices } from './relay-services.js';
 import { relayModule } from './relay-module.js';
+import { relayBedrock } from '../relay-bedrock/bedrock-relay.js';
+import { relayCcr } from '../relay-ccr/ccr-relay.js';
+import { selectCcrAccount } from '../relay-ccr/ccr-select.js';
 import { usageForRecording, type StreamUsage } from './usage.js';
 
 /**
@@ -109,7 +112,8 @@ async function handleMessages(s: RelayServices, call: RouteCall, a: AuthSuccess,
     sessionHash = sessionHashOf(body);
     let selected;
     try {
-      selected = await s.scheduler.select(key, sessionHash, model, null, a.readAhead);
+      // `ccr,<model>` goes to the CCR pool (the legacy's own selection); every other model to the unified scheduler
+      selected = (await selectCcrAccount(s, sessionHash, model)) ?? (await s.scheduler.select(key, sessionHash, model, null, a.readAhead));
     } catch (err) {
       if (err instanceof SchedulerError && err.code === 'CLAUDE_DEDICATED_RATE_LIMITED') {
         const payload = { error: 'upstream_rate_limited', message: rateLimitMessage(err.rateLimitEndAt ?? null, s.deps.clock.timezoneOffsetHours) };
@@ -148,8 +152,19 @@ async function handleMessages(s: RelayServices, call: RouteCall, a: AuthSuccess,
       renderResult(reply, result, parsed);
       return;
     }
-    // Bedrock / CCR relays are not part of this module (scheduler knows Bedrock accounts).
-    if (!res.headersSent) reply.json(500, { error: 'Bedrock service error', message: `${selected.accountType} relay is not migrated` });
+    if (selected.accountType === 'bedrock' || selected.accountType === 'ccr') {
+      const relay = selected.accountType === 'bedrock' ? relayBedrock : relayCcr;
+      await relay({
+        ...common,
+        sessionHash,
+        isStream,
+        reply,
+        res,
+        onUsage: (u) => void s.usage.record({ ...u, keyId: a.key.id, rateLimitWindow: !!a.rateLimit, keySnapshot: a.key.record }),
+      });
+      return;
+    }
+    if (!res.headersSent) reply.json(500, { error: 'Claude relay error', message: `${selected.accountType} relay is not migrated` });
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'CONSOLE_ACCOUNT_CONCURRENCY_FULL') {
