@@ -1,4 +1,5 @@
 import { Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { createProxyServer } from 'http-proxy-3';
 import { writeLegacyFailure, type LegacyFailure } from './error-response.js';
 import type { ClientAddress } from './client-address.js';
@@ -110,6 +111,30 @@ function countBytes(this: LegacyResponse, chunk: Buffer): void {
   this[kMeter]!.bytes += chunk.length;
 }
 
+/**
+ * A streamed answer's last bytes and its end usually come in one read (the legacy's `res.end(lastEvent)`):
+ * 'data' is emitted during the parse, the end a tick later, and Node writes each on its own (two writes, two
+ * packets). Checked on the tick after a chunk: when the answer is complete, the client socket stays corked
+ * until `res.end()` (which uncorks fully), so the last chunk and the chunked terminator leave in one write.
+ */
+function holdForEnd(proxyRes: LegacyResponse): void {
+  if (!proxyRes.complete) return;
+  const socket = proxyRes[kClient]?.socket;
+  if (!socket || socket.destroyed) return;
+  socket.cork();
+  // The end is already queued (it was scheduled during the same parse); should it be held back (the client
+  // reading slowly: the pipe paused), this uncork, a tick later, lets the data flow on regardless.
+  process.nextTick(release, socket);
+}
+
+function release(socket: Socket): void {
+  if (socket.writableCorked > 0) socket.uncork();
+}
+
+function onStreamedChunk(this: LegacyResponse): void {
+  process.nextTick(holdForEnd, this);
+}
+
 function destroyClient(this: LegacyResponse): void {
   this[kClient]?.destroy();
 }
@@ -185,9 +210,11 @@ export function createLegacyBridge(opts: LegacyBridgeOptions): LegacyBridge {
     }
     proxyRes.on('error', destroyClient);
     proxyRes.on('aborted', destroyClient);
+    const streamed = proxyRes.headers['content-length'] === undefined;
+    if (streamed) proxyRes.on('data', onStreamedChunk);
     proxyRes.pipe(res);
     // A sized answer goes out with its body in one write; a streamed one shows its head at once (see flushHeadIfAlone).
-    if (proxyRes.headers['content-length'] === undefined) process.nextTick(flushHeadIfAlone, res);
+    if (streamed) process.nextTick(flushHeadIfAlone, res);
   };
 
   for (const proxy of [normalizing, plain]) {
