@@ -76,3 +76,37 @@ describe('sandbox overlay', () => {
     expect(await prodClient.get('counter')).toBe('5');
   });
 });
+
+describe('sandbox overlay on a non-zero sandbox database', () => {
+  it('lands a client that never sends SELECT (ioredis db 0) on the sandbox database, not on db 0', async () => {
+    const [prod, box] = await Promise.all([startPrivateRedis(), startPrivateRedis()]);
+    const prodClient = prod.client();
+    await prodClient.set('k', 'production');
+    const boxAdmin = box.client();
+    await boxAdmin.set('k', 'stale-in-db0'); // what a run on db 0 might have left behind
+    const overlay = await new SandboxOverlay({
+      production: prod.client(),
+      sandbox: box.client(),
+      sandboxHost: box.host,
+      sandboxPort: box.port,
+      sandboxDb: 2,
+    }).start();
+    const candidate = new Redis({ host: '127.0.0.1', port: overlay.port });
+    candidate.on('error', () => {});
+    try {
+      const run = await overlay.beginRun();
+      expect(await candidate.get('k')).toBe('production');
+      await candidate.set('written', '1');
+      run.finish();
+      expect(await boxAdmin.get('k')).toBe('stale-in-db0');
+      expect(await boxAdmin.exists('written')).toBe(0);
+      await boxAdmin.select(2);
+      expect(await boxAdmin.get('written')).toBe('1');
+      expect(await boxAdmin.get('k')).toBe('production');
+    } finally {
+      candidate.disconnect();
+      await overlay.close();
+      await Promise.all([prod.stop(), box.stop()]);
+    }
+  });
+});

@@ -150,7 +150,29 @@ export class SandboxOverlay {
       this.sockets.delete(client);
       this.sockets.delete(upstream);
     };
-    upstream.on('data', (d) => client.write(d));
+    // A fresh connection starts on database 0; a client that never sends SELECT (ioredis with db 0)
+    // must still land on the sandbox database, so select it first and swallow that one reply.
+    const db = this.opts.sandboxDb ?? 0;
+    let pendingSelectReply = db !== 0 ? Buffer.alloc(0) : null;
+    if (db !== 0) upstream.write(encodeCommand(['SELECT', String(db)]));
+    upstream.on('data', (d: Buffer) => {
+      if (pendingSelectReply) {
+        pendingSelectReply = Buffer.concat([pendingSelectReply, d]);
+        const end = pendingSelectReply.indexOf('\r\n');
+        if (end < 0) return;
+        const reply = pendingSelectReply.subarray(0, end).toString('latin1');
+        const rest = pendingSelectReply.subarray(end + 2);
+        pendingSelectReply = null;
+        if (reply !== '+OK') {
+          this.run.warnings.push(`sandbox SELECT ${db} failed: ${reply}`);
+          closeBoth();
+          return;
+        }
+        if (rest.length > 0) client.write(rest);
+        return;
+      }
+      client.write(d);
+    });
     upstream.on('error', closeBoth);
     upstream.on('close', closeBoth);
     client.on('error', closeBoth);
