@@ -23,7 +23,9 @@ export const byteLen = (s: string): number => Buffer.byteLength(s, 'utf8');
  * the observed side has it. A rule with a `check` only passes when `actual` is what the body implies.
  */
 export function ignoreByRule(ctx: DiffContext, path: string, expected: string | undefined, actual?: string): boolean {
-  const rule = ctx.noise.ruleFor(path);
+  const values = [expected, actual];
+  // a decoded body (`response.body(decoded gzip)...`) is the same body: rules written for `response.body...` apply
+  const rule = ctx.noise.ruleFor(path, values) ?? ctx.noise.ruleFor(ruleLocation(path), values);
   if (!rule) return false;
   if (rule.check) {
     // a derived value: accepted only when it is what the observed body implies
@@ -31,6 +33,11 @@ export function ignoreByRule(ctx: DiffContext, path: string, expected: string | 
   }
   tallyIgnored(ctx.tally, `rule:${rule.id}`, byteLen(expected ?? ''));
   return true;
+}
+
+/** The location noise rules are written against: a decoded body's path without its `(decoded <encoding>)` tag. */
+export function ruleLocation(path: string): string {
+  return path.replace(/^response\.body\(decoded [a-z-]+\)/, 'response.body');
 }
 
 export function areaOf(path: string): Area {

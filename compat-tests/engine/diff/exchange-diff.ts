@@ -6,6 +6,7 @@ import { emptyTally, type Difference, type IgnoredTally } from '../report/model.
 import { difference, type DiffContext } from './context.js';
 import { compareHeaders } from './headers.js';
 import { comparePg } from './pg.js';
+import { bodyView, compareResponseBody } from './encoded-body.js';
 import { compareRedis, touched } from './redis.js';
 import { compareBytes, compareText } from './text.js';
 import { Binder, bindTokens } from './variables.js';
@@ -60,6 +61,10 @@ function fixedIds(noise: CompiledNoise, ex: Exchange, other?: Observed['before']
 
 /** Everything observable, recorded vs observed: response, upstream requests, Redis, PostgreSQL. */
 export function diffExchange(ex: Exchange, obs: Observed, noise: CompiledNoise, opts: { slackMs?: number } = {}): ExchangeDiff {
+  const recordedBody = decodeBytes(ex.response.body);
+  const view = bodyView(ex.response.rawHeaders, obs.response.rawHeaders, recordedBody, obs.response.body);
+  // the body the client reads: Express's ETag is computed before compression, so it follows the decoded body
+  const observedBody = view.kind === 'decoded' ? view.actual : obs.response.body;
   const ctx: DiffContext = {
     noise,
     binder: new Binder(fixedIds(noise, ex, obs.before)),
@@ -67,7 +72,8 @@ export function diffExchange(ex: Exchange, obs: Observed, noise: CompiledNoise, 
     toleranceMs: ex.clock.elapsedMs + (opts.slackMs ?? 2000),
     timeShiftMs: obs.startMs !== undefined ? obs.startMs - ex.clock.startMs : 0,
     derived: {
-      'etag-of-body': `W/"${obs.response.body.length.toString(16)}-${createHash('sha1').update(obs.response.body).digest('base64').slice(0, 27)}"`,
+      'etag-of-body': `W/"${observedBody.length.toString(16)}-${createHash('sha1').update(observedBody).digest('base64').slice(0, 27)}"`,
+      // Content-Length counts the bytes sent (compressed, when encoded)
       'length-of-body': String(obs.response.body.length),
     },
   };
@@ -76,7 +82,7 @@ export function diffExchange(ex: Exchange, obs: Observed, noise: CompiledNoise, 
   if (ex.response.status !== obs.response.status)
     diffs.push(...compareText(ctx, 'response.status', String(ex.response.status), String(obs.response.status)));
   diffs.push(...compareHeaders(ctx, 'response.header', ex.response.rawHeaders, obs.response.rawHeaders));
-  const bodyDiffs = compareBytes(ctx, 'response.body', decodeBytes(ex.response.body), obs.response.body);
+  const bodyDiffs = compareResponseBody(ctx, view, recordedBody, obs.response.body);
   diffs.push(...bodyDiffs);
   // upstream, in order
   const n = Math.max(ex.upstream.length, obs.upstream.length);
@@ -111,7 +117,7 @@ export function diffExchange(ex: Exchange, obs: Observed, noise: CompiledNoise, 
   const renamed = ctx.binder.renamed();
   if (renamed.length) {
     const places: Array<[string, string]> = [
-      ['response.body', obs.response.body.toString('utf8')],
+      [view.kind === 'decoded' ? `response.body(decoded ${view.encoding})` : 'response.body', observedBody.toString('utf8')],
       ['response.header', obs.response.rawHeaders.join('\n')],
       ...obs.upstream.map((u, i): [string, string] => [`upstream[${i}]`, `${u.url}\n${u.rawHeaders.join('\n')}\n${decodeBytes(u.body).toString('utf8')}`]),
       ...Object.entries(obs.redisAfter).map(([k, e]): [string, string] => [`redis.${k}`, `${k}\n${JSON.stringify(e.value)}`]),

@@ -47,7 +47,7 @@ function compareJson(ctx: DiffContext, base: string, e: string, a: string): Diff
       continue;
     }
     if (le.raw === la.raw) continue;
-    if (ignoreByRule(ctx, path, le.raw)) {
+    if (ignoreByRule(ctx, path, le.raw, la.raw)) {
       spans.push({ start: le.start, end: le.end, with: la.raw });
       continue;
     }

@@ -34,6 +34,11 @@ export const RuleSchema = v.strictObject({
   exchanges: v.optional(v.array(v.string())),
   /** Only for exchanges of these routing-table routes (ids); absent = every route. */
   routes: v.optional(v.array(v.string())),
+  /**
+   * Only when the value on each side that has one matches this glob (a JSON string is matched by
+   * its text, without quotes): `chatcmpl-*` skips an id only while both ids still have that form.
+   */
+  value: v.optional(v.string()),
 });
 export type NoiseRule = v.InferOutput<typeof RuleSchema>;
 
@@ -59,7 +64,24 @@ export interface CompiledNoise {
   /** One regex with a named group per variable class (`v0`, `v1`, ... in priority order). */
   tokenizer: RegExp | null;
   rules: NoiseRule[];
-  ruleFor(path: string): NoiseRule | undefined;
+  /**
+   * The first rule for `path`. Rules with a `value` constraint only count when `values` are given
+   * and every one of them (undefined = that side has no value) matches it.
+   */
+  ruleFor(path: string, values?: ReadonlyArray<string | undefined>): NoiseRule | undefined;
+}
+
+/** The text a `value` glob is matched against: a JSON string literal's content, else the text as is. */
+function valueText(raw: string): string {
+  if (raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"')) {
+    try {
+      const s: unknown = JSON.parse(raw);
+      if (typeof s === 'string') return s;
+    } catch {
+      // not a JSON string literal: matched as it is
+    }
+  }
+  return raw;
 }
 
 export function globToRegExp(glob: string): RegExp {
@@ -77,18 +99,21 @@ export function compileNoise(files: NoiseFile[], exchange?: string, route?: stri
     .flatMap((f) => f.rules)
     .filter((r) => !r.exchanges || exchange === undefined || r.exchanges.includes(exchange))
     .filter((r) => !r.routes || route === undefined || (route !== null && r.routes.includes(route)));
-  const compiled = rules.map((r) => ({ r, re: globToRegExp(r.match) }));
+  const compiled = rules.map((r) => ({ r, re: globToRegExp(r.match), value: r.value !== undefined ? globToRegExp(r.value) : null }));
   const tokenizer = variables.length ? new RegExp(variables.map((x, i) => `(?<v${i}>${x.pattern})`).join('|'), 'g') : null;
-  const cache = new Map<string, NoiseRule | undefined>();
+  const cache = new Map<string, typeof compiled>();
   return {
     variables,
     tokenizer,
     rules,
-    ruleFor(path) {
-      if (cache.has(path)) return cache.get(path);
-      const hit = compiled.find((c) => c.re.test(path))?.r;
-      cache.set(path, hit);
-      return hit;
+    ruleFor(path, values) {
+      let candidates = cache.get(path);
+      if (!candidates) {
+        candidates = compiled.filter((c) => c.re.test(path));
+        cache.set(path, candidates);
+      }
+      const present = values?.filter((x): x is string => x !== undefined) ?? [];
+      return candidates.find((c) => !c.value || (present.length > 0 && present.every((x) => c.value!.test(valueText(x)))))?.r;
     },
   };
 }
