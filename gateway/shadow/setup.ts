@@ -6,7 +6,7 @@ import type { ShadowSink } from '../server/shadow-sink.js';
 import { shadowAdminRoutes } from './admin/routes.js';
 import { ActivityTracker } from './attribution/activity.js';
 import { ShadowEngine } from './engine/engine.js';
-import { DEFAULT_NOISE_FILE, loadShadowNoise } from './engine/noise.js';
+import { DEFAULT_NOISE_FILE, loadShadowNoiseByRoute } from './engine/noise.js';
 import type { AcceptedDeviation } from '../../compat-tests/engine/replay/deviations.js';
 import { PrimaryRedisTap } from './redis-tap/tap.js';
 import { CommandTable } from './resp/command-table.js';
@@ -153,7 +153,7 @@ export async function startShadowMode(o: ShadowModeOptions): Promise<ShadowMode>
     ...(o.candidateTimeoutMs !== undefined ? { candidateTimeoutMs: o.candidateTimeoutMs } : {}),
     ...(o.maxQueue !== undefined ? { maxQueue: o.maxQueue } : {}),
     ...(o.keepDifferences !== undefined ? { keepDifferences: o.keepDifferences } : {}),
-    noise: loadShadowNoise(o.noiseFiles ?? [DEFAULT_NOISE_FILE]),
+    noise: loadShadowNoiseByRoute(o.noiseFiles ?? [DEFAULT_NOISE_FILE]),
     timezoneOffsetHours: o.timezoneOffsetHours ?? 8,
     legacyCandidateSandboxed: o.legacyCandidateSandboxed ?? false,
     ...(o.deviations ? { deviations: o.deviations } : {}),

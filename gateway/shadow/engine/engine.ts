@@ -15,7 +15,7 @@ import type { SandboxOverlay, SandboxRunResult } from '../sandbox/overlay.js';
 import { readKeyStates, type KeyStates } from '../side-effects/key-state.js';
 import { buildSnapshots, type Snapshots } from '../side-effects/snapshots.js';
 import { detailToExchange } from '../save/to-exchange.js';
-import { DEFAULT_DEVIATIONS_FILE, loadShadowNoise } from './noise.js';
+import { DEFAULT_DEVIATIONS_FILE, loadShadowNoiseByRoute, type ShadowNoiseByRoute } from './noise.js';
 import { readDeviations, splitDeviations, type AcceptedDeviation } from '../../../compat-tests/engine/replay/deviations.js';
 import { CandidateTime, rawHeaderValue } from './replay-time.js';
 import type { CandidateUpstreamLog, UpstreamTap } from '../upstream-tap/tap.js';
@@ -64,8 +64,11 @@ export interface ShadowEngineOptions {
   legacyCandidateSandboxed?: boolean;
   /** TIMEZONE_OFFSET for the candidate's clock (date-bucketed keys). */
   timezoneOffsetHours?: number;
-  /** Noise rules: the offline suites' files (default: compat-tests/noise.default.json). */
-  noise?: CompiledNoise;
+  /**
+   * Noise rules: the offline suites' files (default: compat-tests/noise.default.json), compiled per
+   * route so route-scoped rules only apply to their route. A plain CompiledNoise applies to every route.
+   */
+  noise?: CompiledNoise | ShadowNoiseByRoute;
   /** Accepted deviations (default: compat-tests/accepted-deviations.json). */
   deviations?: AcceptedDeviation[];
   now?: () => number;
@@ -80,7 +83,7 @@ export class ShadowEngine implements ShadowSink {
   private readonly settleMs: number;
   private readonly candidateDeps: Partial<MigratedDeps>;
   private readonly time: CandidateTime;
-  private readonly noise: CompiledNoise;
+  private readonly noiseFor: ShadowNoiseByRoute;
   private readonly deviations: AcceptedDeviation[];
   private closed = false;
   private readonly pending = new Set<Promise<void>>();
@@ -90,7 +93,8 @@ export class ShadowEngine implements ShadowSink {
     this.queue = new SerialQueue(o.maxQueue ?? 64);
     this.now = o.now ?? Date.now;
     this.settleMs = o.settleMs ?? 300;
-    this.noise = o.noise ?? loadShadowNoise();
+    const noise = o.noise ?? loadShadowNoiseByRoute();
+    this.noiseFor = typeof noise === 'function' ? noise : () => noise;
     this.deviations = o.deviations ?? readDeviations(DEFAULT_DEVIATIONS_FILE);
     // One stable object: the gateway builds the candidate module once per deps object.
     // pg: null — the candidate never dual-writes production PostgreSQL (not sandboxed, not compared).
@@ -291,7 +295,7 @@ export class ShadowEngine implements ShadowSink {
       redisAfter: sideEffects === true && snapshots ? snapshots.candidateAfter : expected.redis.after,
       pgAfter: null,
     };
-    const diff = diffExchange(expected, observed, this.noise);
+    const diff = diffExchange(expected, observed, this.noiseFor(x.routeId));
     const differences: Difference[] = [];
     for (const c of detail.candidateUpstream) {
       if (c.outcome === 'not-available') {

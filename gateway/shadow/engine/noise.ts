@@ -15,3 +15,19 @@ export const DEFAULT_DEVIATIONS_FILE = join(projectRoot, 'compat-tests', 'accept
 export function loadShadowNoise(files: string[] = [DEFAULT_NOISE_FILE]): CompiledNoise {
   return compileNoise(files.map(readNoiseFile), '(shadow)');
 }
+
+/** Noise per routing-table route: rules scoped to other routes (`routes: [...]`) do not apply. */
+export type ShadowNoiseByRoute = (routeId: string) => CompiledNoise;
+
+export function loadShadowNoiseByRoute(files: string[] = [DEFAULT_NOISE_FILE]): ShadowNoiseByRoute {
+  const parsed = files.map(readNoiseFile);
+  const cache = new Map<string, CompiledNoise>();
+  return (routeId) => {
+    let compiled = cache.get(routeId);
+    if (!compiled) {
+      compiled = compileNoise(parsed, '(shadow)', routeId);
+      cache.set(routeId, compiled);
+    }
+    return compiled;
+  };
+}
