@@ -214,16 +214,26 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         watcher?.close();
         // Stop accepting; Connection: close on every response from now on; idle keep-alive connections closed
         // at once, busy ones after their response; resolves when nothing is in flight (or at the timeout).
-        const closed = new Promise<void>((r) => dataServer.once('close', () => r()));
-        const drained = await inFlight.drain(dataServer, config.GATEWAY_DRAIN_TIMEOUT_MS);
-        if (drained) {
-          // Every connection was told close or ended: give peers a moment to close their side.
+        let isClosed = false;
+        const closed = new Promise<void>((r) => dataServer.once('close', () => r())).then(() => {
+          isClosed = true;
+        });
+        const deadline = Date.now() + config.GATEWAY_DRAIN_TIMEOUT_MS;
+        let drained = await inFlight.drain(dataServer, config.GATEWAY_DRAIN_TIMEOUT_MS);
+        while (drained && !isClosed) {
+          // Every connection was told close or ended: give peers a moment to close their side. A request whose
+          // bytes were already on a connection when the drain began arrives now: serve it too (it says close).
           let grace: NodeJS.Timeout | undefined;
           await Promise.race([closed, new Promise<void>((r) => (grace = setTimeout(r, 500)))]);
           clearTimeout(grace);
+          if (isClosed || inFlight.inFlight() === 0) break;
+          drained = await inFlight.waitIdle(deadline - Date.now());
         }
         dataServer.closeAllConnections();
         await closed;
+        // The server reports 'close' when its last socket closed; the responses on those sockets emit their own
+        // 'close' (which ends their in-flight count) shortly after: wait for them (bounded).
+        await inFlight.waitIdle(1_000);
         adminServer.closeAllConnections?.();
         await new Promise<void>((r) => adminServer.close(() => r()));
         await candidates.close();

@@ -27,6 +27,8 @@ export interface ConnectionDrain {
    * until no request is in flight (true) or `timeoutMs` passed (false). The caller closes what is left.
    */
   drain(server: Server, timeoutMs: number): Promise<boolean>;
+  /** Wait (already draining) until no request is in flight (true) or `timeoutMs` passed (false). */
+  waitIdle(timeoutMs: number): Promise<boolean>;
 }
 
 /** `headers` (flat array, array of pairs, or object) with Connection set to `close` in place and Keep-Alive removed. */
@@ -132,6 +134,18 @@ export function createConnectionDrain(): ConnectionDrain {
     }
   }
 
+  const waitIdle = async (timeoutMs: number): Promise<boolean> => {
+    if (active.size === 0) return true;
+    if (timeoutMs <= 0) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const idle = await Promise.race([
+      new Promise<boolean>((r) => idleWaiters.push(() => r(true))),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    return idle;
+  };
+
   return {
     get draining() {
       return draining;
@@ -152,14 +166,8 @@ export function createConnectionDrain(): ConnectionDrain {
       // close() stops accepting and (Node >= 19) closes idle keep-alive connections; say it explicitly anyway.
       server.close();
       server.closeIdleConnections();
-      if (active.size === 0) return true;
-      let timer: NodeJS.Timeout | undefined;
-      const drained = await Promise.race([
-        new Promise<boolean>((r) => idleWaiters.push(() => r(true))),
-        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs))),
-      ]);
-      clearTimeout(timer);
-      return drained;
+      return waitIdle(timeoutMs);
     },
+    waitIdle,
   };
 }
