@@ -8,7 +8,7 @@ import type { AccountHash, AccountRepository } from '../storage/accounts.js';
 import { keys } from '../storage/keys.js';
 import type { AgentPool } from '../upstream/agents.js';
 import { readBody, sendUpstream } from '../upstream/client.js';
-import { parseProxy } from '../upstream/proxy.js';
+import { resolveEffectiveProxy } from '../upstream/proxy-policy.js';
 import { applySessionWindow } from './account-marks.js';
 
 /**
@@ -94,7 +94,7 @@ export class AccessTokens {
       }
       lockValue = value;
 
-      const data = await this.postRefresh(account, refreshToken);
+      const data = await this.postRefresh(accountId, account, refreshToken);
       const next: AccountHash = { ...account };
       if (data['subscription'] || data['plan'] || data['tier'] || data['account_type']) {
         next['subscriptionInfo'] = JSON.stringify({
@@ -127,9 +127,12 @@ export class AccessTokens {
     }
   }
 
-  private async postRefresh(account: AccountHash, refreshToken: string): Promise<Record<string, unknown>> {
+  private async postRefresh(accountId: string, account: AccountHash, refreshToken: string): Promise<Record<string, unknown>> {
     const url = this.d.upstreamOverride ? new URL('/v1/oauth/token', this.d.upstreamOverride) : new URL(TOKEN_URL);
     const body = Buffer.from(JSON.stringify({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: OAUTH_CLIENT_ID }));
+    const proxy = this.d.upstreamOverride
+      ? null
+      : (await resolveEffectiveProxy(this.d.redis, { accountId, platform: account['platform'] || 'claude', accountProxy: account['proxy'] })).proxy;
     const { response } = await sendUpstream(this.d.agents, {
       url,
       method: 'POST',
@@ -146,7 +149,7 @@ export class AccessTokens {
         'Connection', 'keep-alive',
       ],
       body,
-      proxy: this.d.upstreamOverride ? null : parseProxy(account['proxy']),
+      proxy,
       timeoutMs: 30_000,
     });
     const raw = await readBody(response);

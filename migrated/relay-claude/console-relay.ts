@@ -3,7 +3,7 @@ import type { AuthenticatedKey } from '../auth/types.js';
 import type { AccountHash } from '../storage/accounts.js';
 import { keys } from '../storage/keys.js';
 import { sendUpstream } from '../upstream/client.js';
-import { parseProxy } from '../upstream/proxy.js';
+import { resolveEffectiveProxy } from '../upstream/proxy-policy.js';
 import { acquireConsoleSlot, releaseConsoleSlot } from './console-slot.js';
 import { buildConsoleHeaders, flatten, type ClientHeaders } from './headers.js';
 import { RelayError, type RelayResult, type StreamSink } from './official-relay.js';
@@ -84,13 +84,14 @@ async function prepare(c: ConsoleCall): Promise<Prepared> {
   return { account, url: targetUrl(real, s.deps.upstreamOverride), headers: flatten(headers), payload, member, model: payloadBody['model'] };
 }
 
-function send(c: ConsoleCall, p: Prepared, signal: AbortSignal) {
+async function send(c: ConsoleCall, p: Prepared, signal: AbortSignal) {
+  const proxy = c.s.deps.upstreamOverride ? null : (await resolveEffectiveProxy(c.s.deps.redis, { accountId: c.accountId, platform: p.account['platform'] || 'claude-console', accountProxy: p.account['proxy'] })).proxy;
   return sendUpstream(c.s.agents, {
     url: p.url,
     method: 'POST',
     headers: p.headers,
     body: p.payload,
-    proxy: c.s.deps.upstreamOverride ? null : parseProxy(p.account['proxy']),
+    proxy,
     timeoutMs: c.s.settings.requestTimeoutMs,
     signal,
   });

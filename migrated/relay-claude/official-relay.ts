@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { AuthenticatedKey } from '../auth/types.js';
 import { isOpusModel } from './models.js';
-import { parseProxy } from '../upstream/proxy.js';
+import { resolveEffectiveProxy } from '../upstream/proxy-policy.js';
 import { sendUpstream } from '../upstream/client.js';
 import { buildOfficialHeaders, flatten, type ClientHeaders } from './headers.js';
 import { isRealClaudeCodeRequest } from './claude-code-detect.js';
@@ -152,13 +152,14 @@ function fiveHourStatus(response: IncomingMessage): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-function send(c: OfficialCall, p: Prepared) {
+async function send(c: OfficialCall, p: Prepared) {
+  const proxy = c.s.deps.upstreamOverride ? null : (await resolveEffectiveProxy(c.s.deps.redis, { accountId: c.accountId, platform: p.account['platform'] || 'claude', accountProxy: p.account['proxy'] })).proxy;
   return sendUpstream(c.s.agents, {
     url: p.url,
     method: 'POST',
     headers: p.headers,
     body: p.payload,
-    proxy: c.s.deps.upstreamOverride ? null : parseProxy(p.account['proxy']),
+    proxy,
     timeoutMs: c.s.settings.requestTimeoutMs,
     signal: c.signal,
   });

@@ -16,6 +16,14 @@ export type ProxyConfig = v.InferOutput<typeof ProxySchema>;
 
 /** The account's proxy, or null when absent or invalid (the legacy then connects directly). */
 export function parseProxy(raw: unknown): ProxyConfig | null {
+  const value = proxyObject(raw);
+  if (!value) return null;
+  const r = v.safeParse(ProxySchema, value);
+  return r.success ? r.output : null;
+}
+
+/** A stored proxy value (JSON text or object) as an object, or null when empty or not JSON. */
+export function proxyObject(raw: unknown): Record<string, unknown> | null {
   if (!raw) return null;
   let value: unknown = raw;
   if (typeof raw === 'string') {
@@ -25,8 +33,7 @@ export function parseProxy(raw: unknown): ProxyConfig | null {
       return null;
     }
   }
-  const r = v.safeParse(ProxySchema, value);
-  return r.success ? r.output : null;
+  return value && typeof value === 'object' ? (value as Record<string, unknown>) : null;
 }
 
 export function proxyKey(p: ProxyConfig | null): string {

@@ -1,0 +1,156 @@
+import { createServer, type Server } from 'node:http';
+import { connect as netConnect, createServer as createNetServer, type Server as NetServer } from 'node:net';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startPrivateRedis, type PrivateRedis } from '../../test-support/redis-server.js';
+import { keys } from '../storage/keys.js';
+import { AgentPool } from './agents.js';
+import { readBody, sendUpstream } from './client.js';
+import { isUsableProxy, normalizePlatform, resolveEffectiveProxy } from './proxy-policy.js';
+
+let server: PrivateRedis;
+let redis: Redis;
+let target: Server;
+let targetPort: number;
+const proxies: Array<{ server: NetServer; port: number; connects: number }> = [];
+
+const listen = (s: Server | NetServer): Promise<number> =>
+  new Promise((r) => s.listen(0, '127.0.0.1', () => r((s.address() as { port: number }).port)));
+
+async function connectProxy(): Promise<{ server: NetServer; port: number; connects: number }> {
+  const entry = { server: createNetServer(), port: 0, connects: 0 };
+  entry.server.on('connection', (client) => {
+    client.once('data', (head: Buffer) => {
+      entry.connects++;
+      const m = /^CONNECT ([^:]+):(\d+)/.exec(head.toString('latin1'))!;
+      const upstream = netConnect(Number(m[2]), '127.0.0.1', () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        client.pipe(upstream).pipe(client);
+      });
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
+  });
+  entry.port = await listen(entry.server);
+  proxies.push(entry);
+  return entry;
+}
+
+const proxyJson = (port: number, type = 'http') => JSON.stringify({ type, host: '127.0.0.1', port });
+
+async function group(id: string, fields: Record<string, string>, members: string[]): Promise<void> {
+  await redis.sadd(keys.accountGroups(), id);
+  await redis.hset(keys.accountGroup(id), { id, name: id, platform: 'claude', ...fields });
+  if (members.length) await redis.sadd(keys.accountGroupMembers(id), ...members);
+}
+
+beforeAll(async () => {
+  server = await startPrivateRedis();
+  redis = server.client();
+  target = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.end(`ok ${req.url}`));
+  });
+  targetPort = await listen(target);
+});
+afterAll(async () => {
+  for (const s of [target, ...proxies.map((p) => p.server)]) await new Promise((r) => s.close(r));
+  await server.stop();
+});
+beforeEach(async () => {
+  await redis.flushdb();
+});
+
+describe('proxy policy resolution (legacy resolveEffectiveProxyConfig)', () => {
+  it('normalizes platforms and checks proxies like the legacy', () => {
+    expect(normalizePlatform('claude-console')).toBe('claude');
+    expect(normalizePlatform('Claude')).toBe('claude');
+    expect(normalizePlatform('azure-openai')).toBe('openai');
+    expect(normalizePlatform('openai-responses')).toBe('openai');
+    expect(normalizePlatform('gemini-api')).toBe('gemini');
+    expect(normalizePlatform('CCR')).toBe('ccr');
+    expect(normalizePlatform('')).toBeNull();
+    expect(isUsableProxy(proxyJson(8080))).toBe(true);
+    expect(isUsableProxy({ type: 'socks5', host: 'h', port: '1080' })).toBe(true);
+    expect(isUsableProxy(proxyJson(8080, 'socks5h'))).toBe(false);
+    expect(isUsableProxy(proxyJson(70000))).toBe(false);
+    expect(isUsableProxy('{"type":"http","host":"h"}')).toBe(false);
+    expect(isUsableProxy('not json')).toBe(false);
+  });
+
+  it('prefers the account proxy over group, platform and global proxies', async () => {
+    await group('g1', { proxy: proxyJson(2001) }, ['acc']);
+    await redis.set(keys.proxyPolicyConfig(), JSON.stringify({ globalAccountProxy: { type: 'http', host: '127.0.0.1', port: 4001 } }));
+    const r = await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude', accountProxy: proxyJson(1001) });
+    expect(r).toEqual({ proxy: { type: 'http', host: '127.0.0.1', port: 1001 }, source: 'account', platform: 'claude' });
+  });
+
+  it('falls through an unusable account proxy to the best group proxy (priority, then updatedAt, then createdAt)', async () => {
+    await group('low-prio', { proxy: proxyJson(2001), proxyPriority: '200', updatedAt: '2026-01-05T00:00:00Z' }, ['acc']);
+    await group('old', { proxy: proxyJson(2002), proxyPriority: '10', updatedAt: '2026-01-01T00:00:00Z' }, ['acc']);
+    await group('new', { proxy: proxyJson(2003), proxyPriority: '10', updatedAt: '2026-01-02T00:00:00Z' }, ['acc']);
+    await group('best-not-member', { proxy: proxyJson(2004), proxyPriority: '1' }, ['other']);
+    await group('best-other-platform', { proxy: proxyJson(2005), proxyPriority: '1', platform: 'gemini' }, ['acc']);
+    await group('best-bad-proxy', { proxy: proxyJson(2006, 'socks5h'), proxyPriority: '1' }, ['acc']);
+    const r = await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude-console', accountProxy: proxyJson(1001, 'ftp') });
+    expect(r).toEqual({ proxy: { type: 'http', host: '127.0.0.1', port: 2003 }, source: 'group', platform: 'claude', groupId: 'new' });
+  });
+
+  it('uses a missing or non-numeric proxyPriority as 100 and breaks updatedAt ties by createdAt', async () => {
+    await group('p150', { proxy: proxyJson(2001), proxyPriority: '150' }, ['acc']);
+    await group('c-old', { proxy: proxyJson(2002), proxyPriority: 'x', createdAt: '2026-01-01T00:00:00Z' }, ['acc']);
+    await group('c-new', { proxy: proxyJson(2003), createdAt: '2026-02-01T00:00:00Z' }, ['acc']);
+    const r = await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude', accountProxy: '' });
+    expect(r.groupId).toBe('c-new');
+  });
+
+  it('then the platform proxy, then the global proxy, then direct', async () => {
+    const cfg = {
+      globalAccountProxy: { type: 'http', host: '127.0.0.1', port: 4001 },
+      platformProxies: { claude: { type: 'socks5', host: '127.0.0.1', port: 3001, username: 'u', password: 'p' }, gemini: { type: 'http', host: '127.0.0.1', port: 3002 } },
+      updatedAt: null,
+      updatedBy: null,
+    };
+    await redis.set(keys.proxyPolicyConfig(), JSON.stringify(cfg));
+    await group('g-empty', { proxy: '' }, ['acc']);
+    expect(await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude', accountProxy: undefined })).toEqual({
+      proxy: { type: 'socks5', host: '127.0.0.1', port: 3001, username: 'u', password: 'p' },
+      source: 'platform',
+      platform: 'claude',
+    });
+    expect((await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'bedrock', accountProxy: undefined })).source).toBe('global');
+    await redis.set(keys.proxyPolicyConfig(), JSON.stringify({ ...cfg, platformProxies: { claude: { type: 'http', host: '127.0.0.1' } } }));
+    expect((await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude', accountProxy: undefined })).source).toBe('global');
+    await redis.set(keys.proxyPolicyConfig(), 'not json');
+    expect(await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude', accountProxy: undefined })).toEqual({ proxy: null, source: 'none', platform: 'claude' });
+    await redis.del(keys.proxyPolicyConfig());
+    expect((await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude', accountProxy: undefined })).source).toBe('none');
+  });
+
+  it('falls back to platform/global when the group keys cannot be read', async () => {
+    await redis.set(keys.accountGroups(), 'wrong type');
+    await redis.set(keys.proxyPolicyConfig(), JSON.stringify({ globalAccountProxy: { type: 'http', host: '127.0.0.1', port: 4001 } }));
+    const r = await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude', accountProxy: null });
+    expect(r.source).toBe('global');
+  });
+
+  it('the resolved group proxy carries the request (not the global one)', async () => {
+    const groupProxy = await connectProxy();
+    const globalProxy = await connectProxy();
+    await group('g1', { proxy: proxyJson(groupProxy.port) }, ['acc']);
+    await redis.set(keys.proxyPolicyConfig(), JSON.stringify({ globalAccountProxy: JSON.parse(proxyJson(globalProxy.port)) }));
+    const { proxy } = await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude', accountProxy: '' });
+    const pool = new AgentPool();
+    const { response } = await sendUpstream(pool, {
+      url: new URL(`http://127.0.0.1:${targetPort}/via-group`),
+      method: 'POST',
+      headers: ['host', 'api.anthropic.com', 'content-length', '2'],
+      body: Buffer.from('{}'),
+      proxy,
+      timeoutMs: 5000,
+    });
+    expect((await readBody(response)).toString()).toBe('ok /via-group');
+    expect([groupProxy.connects, globalProxy.connects]).toEqual([1, 0]);
+    pool.destroy();
+  });
+});

@@ -1,0 +1,127 @@
+import type { Redis } from 'ioredis';
+import { keys } from '../storage/keys.js';
+import { parseProxy, proxyObject, type ProxyConfig } from './proxy.js';
+
+/**
+ * The legacy's effective-proxy resolution (proxyPolicyService.resolveEffectiveProxyConfig):
+ * account proxy, else the best proxy of the account's groups on the same platform
+ * (lowest proxyPriority, then newest updatedAt, then newest createdAt), else the
+ * platform proxy of `proxy_policy_config`, else its global account proxy, else direct.
+ * A candidate counts only when it passes the legacy's proxy check (type socks5|http|https,
+ * host, port 1..65535); anything else falls through to the next level.
+ */
+export type ProxySource = 'account' | 'group' | 'platform' | 'global' | 'none';
+
+export interface ProxyResolution {
+  proxy: ProxyConfig | null;
+  source: ProxySource;
+  platform: string | null;
+  groupId?: string | null;
+}
+
+export interface ProxyLookup {
+  accountId: string;
+  platform: string | undefined;
+  accountProxy: unknown;
+}
+
+/** The legacy's platform families: claude*, gemini*, openai*|azure-openai, droid, bedrock, ccr; others lower-cased. */
+export function normalizePlatform(platform: unknown): string | null {
+  if (!platform || typeof platform !== 'string') return null;
+  const lower = platform.toLowerCase();
+  if (lower.startsWith('claude')) return 'claude';
+  if (lower.startsWith('gemini')) return 'gemini';
+  if (lower === 'azure-openai' || lower.startsWith('openai')) return 'openai';
+  return lower;
+}
+
+/** The legacy's proxy check: type, host and port present; type socks5|http|https; parseInt(port) in 1..65535. */
+export function isUsableProxy(raw: unknown): boolean {
+  const p = proxyObject(raw);
+  if (!p || !p['type'] || !p['host'] || !p['port']) return false;
+  if (!['socks5', 'http', 'https'].includes(p['type'] as string)) return false;
+  const port = Number.parseInt(String(p['port']), 10);
+  return !Number.isNaN(port) && port >= 1 && port <= 65535;
+}
+
+function priority(value: unknown): number {
+  if (value === null || value === undefined || value === '') return 100;
+  const n = Number.parseInt(String(value), 10);
+  return Number.isFinite(n) ? n : 100;
+}
+
+const time = (value: unknown): number => (typeof value === 'string' && Date.parse(value)) || 0;
+
+interface GroupCandidate {
+  id: string;
+  proxy: Record<string, unknown>;
+  priority: number;
+  updatedAt: number;
+  createdAt: number;
+}
+
+/** The account's groups on `platform` that carry a usable proxy (account_groups / account_group:* / account_group_members:*). */
+async function groupCandidates(redis: Redis, accountId: string, platform: string): Promise<GroupCandidate[]> {
+  const groupIds = await redis.smembers(keys.accountGroups());
+  if (groupIds.length === 0) return [];
+  const pipe = redis.pipeline();
+  for (const id of groupIds) {
+    pipe.hgetall(keys.accountGroup(id));
+    pipe.sismember(keys.accountGroupMembers(id), accountId);
+  }
+  const results = (await pipe.exec()) ?? [];
+  const out: GroupCandidate[] = [];
+  groupIds.forEach((id, i) => {
+    const [hErr, data] = results[i * 2] ?? [];
+    const [mErr, member] = results[i * 2 + 1] ?? [];
+    if (hErr || mErr) throw hErr ?? mErr;
+    const group = (data ?? {}) as Record<string, string>;
+    if (member !== 1 || Object.keys(group).length === 0 || group['platform'] !== platform) return;
+    const proxy = proxyObject(group['proxy']);
+    if (!proxy || !isUsableProxy(proxy)) return;
+    out.push({ id, proxy, priority: priority(group['proxyPriority']), updatedAt: time(group['updatedAt']), createdAt: time(group['createdAt']) });
+  });
+  return out;
+}
+
+function bestGroup(candidates: GroupCandidate[]): GroupCandidate | undefined {
+  return [...candidates].sort(
+    (a, b) => a.priority - b.priority || b.updatedAt - a.updatedAt || b.createdAt - a.createdAt,
+  )[0];
+}
+
+interface PolicyConfig {
+  globalAccountProxy?: unknown;
+  platformProxies?: Record<string, unknown>;
+}
+
+/** `proxy_policy_config` (JSON), or the empty default when absent or unreadable. */
+async function policyConfig(redis: Redis): Promise<PolicyConfig> {
+  try {
+    const raw = await redis.get(keys.proxyPolicyConfig());
+    const parsed = raw ? (JSON.parse(raw) as unknown) : null;
+    return parsed && typeof parsed === 'object' ? (parsed as PolicyConfig) : {};
+  } catch {
+    return {};
+  }
+}
+
+export async function resolveEffectiveProxy(redis: Redis, lookup: ProxyLookup): Promise<ProxyResolution> {
+  const platform = normalizePlatform(lookup.platform);
+  if (isUsableProxy(lookup.accountProxy)) {
+    return { proxy: parseProxy(lookup.accountProxy), source: 'account', platform };
+  }
+  if (lookup.accountId && platform) {
+    try {
+      const best = bestGroup(await groupCandidates(redis, lookup.accountId, platform));
+      if (best) return { proxy: parseProxy(best.proxy), source: 'group', platform, groupId: best.id };
+    } catch {
+      // the legacy logs and falls back to the platform / global proxy
+    }
+  }
+  const cfg = await policyConfig(redis);
+  const platformProxy = cfg.platformProxies && typeof cfg.platformProxies === 'object' ? cfg.platformProxies[String(platform)] : null;
+  if (isUsableProxy(platformProxy)) return { proxy: parseProxy(platformProxy), source: 'platform', platform };
+  if (isUsableProxy(cfg.globalAccountProxy)) return { proxy: parseProxy(cfg.globalAccountProxy), source: 'global', platform };
+  return { proxy: null, source: 'none', platform };
+}
