@@ -10,13 +10,12 @@
  * both servers then call the same lab mock upstream (127.0.0.1:18080). Without a reachable legacy,
  * the section prints absolute figures for the migrated relay against a local bench upstream.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ChildService } from '../lib/child.js';
+import { startPlainChild, type ChildService } from '../lib/child.js';
 import { runLoad } from '../lib/load.js';
 import { fmt, printTable, summarize } from '../lib/percentiles.js';
 import { legacyTracesDir } from '../../test-support/paths.js';
@@ -48,34 +47,6 @@ function compileBenchServers(): void {
   );
 }
 
-/** Like bench/lib/child.ts startChild, but plain node (no loader flags) on a compiled file. */
-function startPlain<T>(file: string, env: Record<string, string> = {}): Promise<ChildService<T>> {
-  const proc = spawn(process.execPath, [file], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`${file} did not report ready`));
-    }, 15_000);
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${file} exited early (${code})`));
-    });
-    createInterface({ input: proc.stdout! }).once('line', (line) => {
-      clearTimeout(timer);
-      proc.removeAllListeners('exit');
-      resolve({
-        info: JSON.parse(line) as T,
-        proc,
-        stop: () =>
-          new Promise<void>((r) => {
-            if (proc.exitCode !== null) return r();
-            proc.once('exit', () => r());
-            proc.kill('SIGTERM');
-          }),
-      });
-    });
-  });
-}
 const LEGACY = process.env.BENCH_LEGACY_URL ?? 'http://127.0.0.1:3000';
 const LAB_MOCK = process.env.BENCH_LAB_MOCK_URL ?? 'http://127.0.0.1:18080';
 const LAB_ENV = process.env.BENCH_LAB_ENV ?? '/work/lab/lab.env';
@@ -185,14 +156,14 @@ export async function run(): Promise<void> {
   const legacyUp = (await reachable(`${LEGACY}/health`)) && !!env['LAB_CONSOLE_KEY'] && (await reachable(`${LAB_MOCK}/__mock/stats`));
   compileBenchServers();
   const redis = await startPrivateRedis();
-  const origin = await startPlain<{ port: number }>(join(benchDir, 'sse-origin.js'));
+  const origin = await startPlainChild<{ port: number }>(join(benchDir, 'sse-origin.js'));
   const originUrl = `http://127.0.0.1:${origin.info.port}`;
   const snapshot = JSON.parse(readFileSync(join(legacyTracesDir, TRACE, 'redis.before.json'), 'utf8')) as RedisSnapshot;
   const client = redis.client();
   await loadRedisSnapshot(client, snapshot);
   // The usage window of this key must not trip any limit during the run.
   const relayFor = (upstream: string) =>
-    startPlain<{ port: number; pid: number }>(join(benchDir, 'relay-server.js'), { BENCH_REDIS_PORT: String(redis.port), BENCH_UPSTREAM_OVERRIDE: upstream });
+    startPlainChild<{ port: number; pid: number }>(join(benchDir, 'relay-server.js'), { BENCH_REDIS_PORT: String(redis.port), BENCH_UPSTREAM_OVERRIDE: upstream });
   const relay = await relayFor(legacyUp ? LAB_MOCK : originUrl);
   const relayUrl = `http://127.0.0.1:${relay.info.port}/api/v1/messages`;
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
