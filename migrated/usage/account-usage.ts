@@ -1,4 +1,5 @@
 import type { WriteOps } from '../storage/write-batch.js';
+import { incTokenCounters, type TokenCounts } from './token-counters.js';
 import type { PricingTable } from '../pricing/pricing-table.js';
 import { costCalculatorCost } from '../pricing/cost.js';
 import { keys, normalizeModelName, ttl, type Buckets } from '../storage/keys.js';
@@ -57,14 +58,8 @@ export function queueAccountUsage(p: WriteOps, table: PricingTable, a: AccountUs
   const core = fI + fO;
   const cost = accountRequestCost(table, a);
   const inc = (key: string, field: string, by: number) => p.hincrby(key, field, by);
-  const counters = (key: string, prefix: string, req = 'requests') => {
-    inc(key, `${prefix}inputTokens`, fI);
-    inc(key, `${prefix}outputTokens`, fO);
-    inc(key, `${prefix}cacheCreateTokens`, fCC);
-    inc(key, `${prefix}cacheReadTokens`, fCR);
-    inc(key, `${prefix}allTokens`, all);
-    inc(key, `${prefix}${req}`, 1);
-  };
+  const counts: TokenCounts = { input: fI, output: fO, cacheCreate: fCC, cacheRead: fCR, all };
+  const counters = (key: string, prefix: string, req = 'requests') => incTokenCounters(p, key, counts, prefix, req);
 
   inc(total, 'totalTokens', core);
   inc(total, 'totalInputTokens', fI);

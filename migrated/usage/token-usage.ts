@@ -1,4 +1,5 @@
 import type { WriteOps } from '../storage/write-batch.js';
+import { incTokenCounters, type TokenCounts } from './token-counters.js';
 import { epochMinute, keys, normalizeModelName, ttl, type Buckets } from '../storage/keys.js';
 
 /**
@@ -54,14 +55,8 @@ export function queueTokenUsage(p: WriteOps, a: TokenUsageArgs): void {
   const e1 = a.ephemeral1hTokens;
   const lc = a.isLongContextRequest;
   const inc = (key: string, field: string, by: number) => p.hincrby(key, field, by);
-  const six = (key: string) => {
-    inc(key, 'inputTokens', fI);
-    inc(key, 'outputTokens', fO);
-    inc(key, 'cacheCreateTokens', fCC);
-    inc(key, 'cacheReadTokens', fCR);
-    inc(key, 'allTokens', all);
-    inc(key, 'requests', 1);
-  };
+  const counts: TokenCounts = { input: fI, output: fO, cacheCreate: fCC, cacheRead: fCR, all };
+  const six = (key: string) => incTokenCounters(p, key, counts);
 
   inc(total, 'totalTokens', core);
   inc(total, 'totalInputTokens', fI);
@@ -80,12 +75,7 @@ export function queueTokenUsage(p: WriteOps, a: TokenUsageArgs): void {
 
   for (const key of [daily, monthly]) {
     inc(key, 'tokens', core);
-    inc(key, 'inputTokens', fI);
-    inc(key, 'outputTokens', fO);
-    inc(key, 'cacheCreateTokens', fCC);
-    inc(key, 'cacheReadTokens', fCR);
-    inc(key, 'allTokens', all);
-    inc(key, 'requests', 1);
+    six(key);
     inc(key, 'ephemeral5mTokens', e5);
     inc(key, 'ephemeral1hTokens', e1);
     if (lc && key === daily) {
