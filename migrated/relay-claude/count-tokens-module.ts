@@ -2,6 +2,7 @@ import type { MigratedModule, MigratedModuleFactory } from '../module.js';
 import { hasPermission, permissionBodies } from '../auth/permissions.js';
 import type { AuthSuccess } from '../auth/types.js';
 import type { RouteCall } from '../routes/shared/legacy-route.js';
+import { selectCcrAccount } from '../relay-ccr/ccr-select.js';
 import { sessionHashOf } from '../scheduler/session-hash.js';
 import { consoleNonStream } from './console-relay.js';
 import { CONCURRENCY_FULL_BODY, parseJson, renderResult } from './legacy-render.js';
@@ -14,7 +15,8 @@ import { sanitizeUpstreamError } from './sanitize.js';
  * `claude-count-tokens`: POST /api/v1/messages/count_tokens, /claude/v1/messages/count_tokens
  * (relay-claude.md §6). No body validation (as the legacy); up to two scheduling attempts when
  * all console accounts are at their concurrency limit; console 404 → `{"input_tokens":0}` and the
- * account remembers that its endpoint has no count_tokens.
+ * account remembers that its endpoint has no count_tokens. Bedrock and CCR accounts (a `ccr,` model
+ * is scheduled from the CCR pool, sticky mapping included) → 501 not_supported, no upstream call.
  */
 export const createClaudeCountTokensModule: MigratedModuleFactory = (deps): MigratedModule => relayModule('claude-count-tokens', deps, handleCountTokens);
 
@@ -51,7 +53,8 @@ async function handleCountTokens(s: RelayServices, call: RouteCall, a: AuthSucce
   for (let attempt = 0; attempt < 2; attempt++) {
     const reply = call.reply();
     try {
-      const selected = await s.scheduler.select(a.key, sessionHash, model);
+      // `ccr,<model>` is scheduled from the CCR pool (mapping written) before the 501, as the legacy scheduler does
+      const selected = (await selectCcrAccount(s, sessionHash, model)) ?? (await s.scheduler.select(a.key, sessionHash, model));
       if (selected.accountType === 'ccr' || selected.accountType === 'bedrock') {
         const what = selected.accountType === 'ccr' ? 'CCR' : 'Bedrock';
         throw new HttpStatusError(501, { error: { type: 'not_supported', message: `Token counting is not supported for ${what} accounts` } });
