@@ -146,6 +146,20 @@ export const EnvSchema = v.object({
     v.optional(v.string(), 'true'),
     v.transform((s) => s !== 'false'),
   ),
+
+  // The legacy Bedrock relay's settings (bedrockRelayService constructor; relay-bedrock/settings.ts).
+  /** AWS_REGION || 'us-east-1': the Bedrock region when the account has none. */
+  AWS_REGION: v.optional(v.string(), 'us-east-1'),
+  /** Region for model ids containing `haiku` when the account has none; unset → AWS_REGION. */
+  ANTHROPIC_SMALL_FAST_MODEL_AWS_REGION: v.optional(v.string()),
+  /** Bedrock model when neither the account nor the request names one. */
+  ANTHROPIC_MODEL: v.optional(v.string(), 'us.anthropic.claude-sonnet-4-20250514-v1:0'),
+  /** parseInt(CLAUDE_CODE_MAX_OUTPUT_TOKENS) || 4096: the Bedrock max_tokens cap. */
+  CLAUDE_CODE_MAX_OUTPUT_TOKENS: legacyInt(4096),
+  /** Used by Bedrock accounts without credentials of their own (both ID and secret needed). */
+  AWS_ACCESS_KEY_ID: v.optional(v.string()),
+  AWS_SECRET_ACCESS_KEY: v.optional(v.string()),
+  AWS_SESSION_TOKEN: v.optional(v.string()),
 });
 
 export type GatewayConfig = v.InferOutput<typeof EnvSchema>;

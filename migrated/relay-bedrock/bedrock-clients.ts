@@ -2,7 +2,7 @@ import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import type { Agent } from 'node:http';
 import type { RelayServices } from '../relay-claude/relay-services.js';
 import { Http1Handler } from './http1-handler.js';
-import { bedrockSettingsFromEnv, type BedrockSettings } from './settings.js';
+import { bedrockSettingsFromConfig, type BedrockSettings } from './settings.js';
 
 export const MISSING_CREDENTIALS = 'AWS凭证未配置。请在Bedrock账户中配置AWS访问密钥，或设置环境变量AWS_ACCESS_KEY_ID和AWS_SECRET_ACCESS_KEY';
 
@@ -52,13 +52,13 @@ export class BedrockClients {
   }
 }
 
-/** One client set per relay-services instance (they share deps and lifetime). */
+/** One client set per relay-services instance (they share deps and lifetime); settings from deps.config. */
 const perServices = new WeakMap<RelayServices, BedrockClients>();
 
 export function bedrockClientsFor(s: RelayServices): BedrockClients {
   let c = perServices.get(s);
   if (!c) {
-    c = new BedrockClients(bedrockSettingsFromEnv(), s.deps.upstreamOverride, (protocol) => s.agents.agentFor(protocol, null));
+    c = new BedrockClients(bedrockSettingsFromConfig(s.deps.config), s.deps.upstreamOverride, (protocol) => s.agents.agentFor(protocol, null));
     perServices.set(s, c);
   }
   return c;

@@ -24,13 +24,16 @@ let server: PrivateRedis;
 let redis: Redis;
 let mock: MockUpstream;
 beforeAll(async () => {
-  delete process.env['AWS_ACCESS_KEY_ID'];
-  delete process.env['AWS_SECRET_ACCESS_KEY'];
+  // the relay reads the gateway config, never process.env: these must not count as "env credentials"
+  process.env['AWS_ACCESS_KEY_ID'] = 'AKIAPROCESSENV';
+  process.env['AWS_SECRET_ACCESS_KEY'] = 'process-env-secret';
   server = await startPrivateRedis();
   redis = server.client();
   mock = await startMockUpstream({ settings: { chunkDelayMs: 0, splitDelayMs: 0, latencyMs: 0 } });
 });
 afterAll(async () => {
+  delete process.env['AWS_ACCESS_KEY_ID'];
+  delete process.env['AWS_SECRET_ACCESS_KEY'];
   await mock.close();
   redis.disconnect();
   await server.stop();
@@ -153,7 +156,7 @@ describe('Bedrock relay, non-stream', () => {
     });
   });
 
-  it('no credentials on the account and none in the env: the legacy message, nothing sent upstream', async () => {
+  it('no credentials on the account and none in the config (process.env has some): the legacy message, nothing sent upstream', async () => {
     await storeAccount(bedrockAccount({}, null));
     await withRelay(async (h) => {
       const seq = since();

@@ -1,9 +1,36 @@
+import { Agent } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { bedrockPayload, selectModelId, selectRegion, toBedrockModelId } from './request-mapping.js';
 import { bedrockErrorMessage, claudeMessageFromBedrock, convertStreamEvent } from './response-mapping.js';
-import { bedrockSettingsFromEnv } from './settings.js';
+import { loadConfig } from '../../gateway/config/env.js';
+import { BedrockClients, MISSING_CREDENTIALS } from './bedrock-clients.js';
+import { bedrockSettingsFromConfig } from './settings.js';
 
-const settings = bedrockSettingsFromEnv({});
+const settingsFor = (env: Record<string, string>) => bedrockSettingsFromConfig(loadConfig(env));
+
+const settings = settingsFor({});
+
+describe('settings from the gateway config', () => {
+  it("defaults and the legacy's parsing (parseInt(x) || 4096, empty counts as unset, haiku region falls back to AWS_REGION)", () => {
+    expect(settingsFor({})).toEqual({ defaultRegion: 'us-east-1', smallFastModelRegion: 'us-east-1', defaultModel: 'us.anthropic.claude-sonnet-4-20250514-v1:0', maxOutputTokens: 4096, envCredentials: null });
+    expect(settingsFor({ AWS_REGION: 'eu-west-3', ANTHROPIC_MODEL: 'claude-3-7-sonnet', CLAUDE_CODE_MAX_OUTPUT_TOKENS: '8192tokens' })).toMatchObject({ defaultRegion: 'eu-west-3', smallFastModelRegion: 'eu-west-3', defaultModel: 'claude-3-7-sonnet', maxOutputTokens: 8192 });
+    for (const bad of ['abc', '0', '']) expect(settingsFor({ CLAUDE_CODE_MAX_OUTPUT_TOKENS: bad }).maxOutputTokens).toBe(4096);
+    expect(settingsFor({ AWS_REGION: '' }).defaultRegion).toBe('us-east-1');
+  });
+
+  it('env credentials only when both the id and the secret are set; the SDK client of an account without credentials uses them', async () => {
+    expect(settingsFor({ AWS_ACCESS_KEY_ID: 'AKIAONLY' }).envCredentials).toBeNull();
+    const withEnv = settingsFor({ AWS_ACCESS_KEY_ID: 'AKIAENV', AWS_SECRET_ACCESS_KEY: 'env-secret', AWS_SESSION_TOKEN: 'env-token' });
+    expect(withEnv.envCredentials).toEqual({ accessKeyId: 'AKIAENV', secretAccessKey: 'env-secret', sessionToken: 'env-token' });
+    const agent = new Agent();
+    const clients = new BedrockClients(withEnv, undefined, () => agent);
+    const creds = await clients.clientFor('us-east-1', 'acc', null).config.credentials();
+    expect([creds.accessKeyId, creds.secretAccessKey, creds.sessionToken]).toEqual(['AKIAENV', 'env-secret', 'env-token']);
+    expect(() => new BedrockClients(settingsFor({}), undefined, () => agent).clientFor('us-east-1', 'acc', null)).toThrow(MISSING_CREDENTIALS);
+    clients.destroy();
+    agent.destroy();
+  });
+});
 
 describe('request mapping', () => {
   it('maps the legacy table exactly, keeps Bedrock ids, passes unknown names', () => {
@@ -19,7 +46,7 @@ describe('request mapping', () => {
   it('model: account default > request > ANTHROPIC_MODEL; region: account > haiku region > default', () => {
     expect(selectModelId({ model: 'claude-3-haiku' }, { defaultModel: 'claude-sonnet-4' }, settings)).toBe('us.anthropic.claude-sonnet-4-20250514-v1:0');
     expect(selectModelId({}, {}, settings)).toBe('us.anthropic.claude-sonnet-4-20250514-v1:0');
-    const s2 = bedrockSettingsFromEnv({ AWS_REGION: 'eu-west-1', ANTHROPIC_SMALL_FAST_MODEL_AWS_REGION: 'us-west-2' });
+    const s2 = settingsFor({ AWS_REGION: 'eu-west-1', ANTHROPIC_SMALL_FAST_MODEL_AWS_REGION: 'us-west-2' });
     expect(selectRegion('us.anthropic.claude-3-5-haiku-20241022-v1:0', {}, s2)).toBe('us-west-2');
     expect(selectRegion('us.anthropic.claude-sonnet-4-20250514-v1:0', {}, s2)).toBe('eu-west-1');
     expect(selectRegion('x-haiku', { region: 'ap-1' }, s2)).toBe('ap-1');
@@ -29,7 +56,7 @@ describe('request mapping', () => {
     const p = bedrockPayload({ tool_choice: { type: 'auto' }, tools: [], top_k: 0, top_p: undefined, max_tokens: 100, model: 'm', stream: true, thinking: {}, messages: [1] }, 4096);
     expect(JSON.stringify(p)).toBe('{"anthropic_version":"bedrock-2023-05-31","max_tokens":100,"messages":[1],"top_k":0,"tools":[],"tool_choice":{"type":"auto"}}');
     expect(bedrockPayload({ max_tokens: 64000 }, 4096)).toEqual({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 4096, messages: [] });
-    expect(bedrockPayload({ max_tokens: 0 }, bedrockSettingsFromEnv({ CLAUDE_CODE_MAX_OUTPUT_TOKENS: '8192' }).maxOutputTokens)['max_tokens']).toBe(8192);
+    expect(bedrockPayload({ max_tokens: 0 }, settingsFor({ CLAUDE_CODE_MAX_OUTPUT_TOKENS: '8192' }).maxOutputTokens)['max_tokens']).toBe(8192);
   });
 });
 

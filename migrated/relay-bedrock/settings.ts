@@ -1,7 +1,8 @@
+import type { GatewayConfig } from '../../gateway/config/env.js';
+
 /**
- * The legacy Bedrock relay's process settings (relay-openai-gemini-bedrock.md §D), read once
- * when the relay's client cache is created. They are not in gateway/config/env.ts yet (the lead
- * may move them there); read from the environment with the legacy's defaults.
+ * The legacy Bedrock relay's process settings (relay-openai-gemini-bedrock.md §D), taken from the
+ * gateway configuration (gateway/config/env.ts parses the legacy's variables with its defaults).
  */
 export interface BedrockSettings {
   /** AWS_REGION || 'us-east-1' (config.bedrock.defaultRegion is the same env var in the example config). */
@@ -16,15 +17,19 @@ export interface BedrockSettings {
   envCredentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string | undefined } | null;
 }
 
-export function bedrockSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): BedrockSettings {
-  const defaultRegion = env['AWS_REGION'] || 'us-east-1';
-  const id = env['AWS_ACCESS_KEY_ID'];
-  const secret = env['AWS_SECRET_ACCESS_KEY'];
+export type BedrockConfig = Pick<
+  GatewayConfig,
+  'AWS_REGION' | 'ANTHROPIC_SMALL_FAST_MODEL_AWS_REGION' | 'ANTHROPIC_MODEL' | 'CLAUDE_CODE_MAX_OUTPUT_TOKENS' | 'AWS_ACCESS_KEY_ID' | 'AWS_SECRET_ACCESS_KEY' | 'AWS_SESSION_TOKEN'
+>;
+
+export function bedrockSettingsFromConfig(config: BedrockConfig): BedrockSettings {
+  const id = config.AWS_ACCESS_KEY_ID;
+  const secret = config.AWS_SECRET_ACCESS_KEY;
   return {
-    defaultRegion,
-    smallFastModelRegion: env['ANTHROPIC_SMALL_FAST_MODEL_AWS_REGION'] || defaultRegion,
-    defaultModel: env['ANTHROPIC_MODEL'] || 'us.anthropic.claude-sonnet-4-20250514-v1:0',
-    maxOutputTokens: Number.parseInt(env['CLAUDE_CODE_MAX_OUTPUT_TOKENS'] ?? '', 10) || 4096,
-    envCredentials: id && secret ? { accessKeyId: id, secretAccessKey: secret, sessionToken: env['AWS_SESSION_TOKEN'] || undefined } : null,
+    defaultRegion: config.AWS_REGION,
+    smallFastModelRegion: config.ANTHROPIC_SMALL_FAST_MODEL_AWS_REGION || config.AWS_REGION,
+    defaultModel: config.ANTHROPIC_MODEL,
+    maxOutputTokens: config.CLAUDE_CODE_MAX_OUTPUT_TOKENS,
+    envCredentials: id && secret ? { accessKeyId: id, secretAccessKey: secret, sessionToken: config.AWS_SESSION_TOKEN || undefined } : null,
   };
 }
