@@ -6,13 +6,14 @@ import { sendUpstream } from '../upstream/client.js';
 import { resolveEffectiveProxy } from '../upstream/proxy-policy.js';
 import { acquireConsoleSlot, releaseConsoleSlot } from './console-slot.js';
 import { buildConsoleHeaders, flatten, type ClientHeaders } from './headers.js';
-import { RelayError, type RelayResult, type StreamSink } from './official-relay.js';
+import { queueRejectedResult, RelayError, writeQueueRejection, type RelayResult, type StreamSink } from './official-relay.js';
 import type { RelayServices } from './relay-services.js';
 import { transformConsoleBody } from './request-transform.js';
 import { sanitizeErrorMessage, sanitizeUpstreamError } from './sanitize.js';
 import { pumpSse } from './sse-pump.js';
 import { consoleUrl, decodedBody, readAll, targetUrl, upstreamHeaderPairs } from './upstream-target.js';
 import { ConsoleUsageCollector, type StreamUsage } from './usage.js';
+import { inUserMessageQueue, type QueueGate } from './user-message-queue.js';
 
 export interface ConsoleCall {
   s: RelayServices;
@@ -143,6 +144,10 @@ function networkError(err: unknown, signal: AbortSignal): RelayError {
 
 /** relayRequest on a console account (non-stream, incl. count_tokens with its 404 handling in the caller). */
 export async function consoleNonStream(c: ConsoleCall): Promise<RelayResult> {
+  return inUserMessageQueue(c.s, c.accountId, c.body, (r) => queueRejectedResult(r, c.accountId), (gate) => nonStream(c, gate));
+}
+
+async function nonStream(c: ConsoleCall, gate: QueueGate): Promise<RelayResult> {
   const p = await prepare(c);
   const now = () => c.s.deps.clock.now();
   try {
@@ -160,6 +165,7 @@ export async function consoleNonStream(c: ConsoleCall): Promise<RelayResult> {
       if (c.signal.aborted) throw new RelayError('Client disconnected');
       throw new RelayError((err as { code?: string }).code === 'ECONNRESET' ? 'stream has been aborted' : (err as Error).message);
     }
+    await gate.release(); // axios resolved: the upstream has the request
     const status = response.statusCode ?? 500;
     const text = raw.toString('utf8');
     await markStatus(c, p, status, text);
@@ -182,8 +188,12 @@ export async function consoleNonStream(c: ConsoleCall): Promise<RelayResult> {
   }
 }
 
-/** Streaming on a console account (§5.4). */
+/** Streaming on a console account (§5.4), inside the user-message queue. */
 export async function consoleStream(c: ConsoleCall, out: StreamSink, onUsage: (u: StreamUsage) => void): Promise<void> {
+  return inUserMessageQueue(c.s, c.accountId, c.body, (r) => writeQueueRejection(out, r), (gate) => stream(c, out, onUsage, gate));
+}
+
+async function stream(c: ConsoleCall, out: StreamSink, onUsage: (u: StreamUsage) => void, gate: QueueGate): Promise<void> {
   const { s } = c;
   const p = await prepare(c);
   const nowIso = () => new Date(s.deps.clock.now()).toISOString();
@@ -216,6 +226,7 @@ export async function consoleStream(c: ConsoleCall, out: StreamSink, onUsage: (u
       await s.console.touch(c.accountId);
       return;
     }
+    await gate.release(); // 200 headers: the upstream accepted the request
     void s.console.success(c.accountId, p.account).catch(() => undefined);
     out.start(200);
     const defaultModel = typeof c.body['model'] === 'string' ? c.body['model'] : p.account['defaultModel'] || null;

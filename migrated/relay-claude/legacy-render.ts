@@ -55,8 +55,10 @@ export function streamSink(reply: LegacyReply, res: ServerResponse): StreamSink 
     start(status) {
       if (!res.headersSent) reply.writeHead(status);
     },
-    startError(status) {
-      if (!res.headersSent) reply.writeHead(status);
+    startError(status, extra) {
+      if (res.headersSent) return;
+      for (const [name, value] of extra ?? []) reply.headers.set(name, value);
+      reply.writeHead(status);
     },
     write(chunk) {
       if (!res.headersSent) reply.writeHead(200);

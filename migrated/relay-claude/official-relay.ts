@@ -12,6 +12,7 @@ import type { RelayServices } from './relay-services.js';
 import { decodedBody, officialNetworkMessage, officialUrl, readAll, targetUrl, upstreamHeaderPairs } from './upstream-target.js';
 import { pumpSse } from './sse-pump.js';
 import { OfficialUsageCollector, type StreamUsage } from './usage.js';
+import { inUserMessageQueue, type QueueGate, type QueueRejection } from './user-message-queue.js';
 import type { AccountHash } from '../storage/accounts.js';
 
 /** One relay call on an official OAuth account, after scheduling. */
@@ -165,8 +166,17 @@ async function send(c: OfficialCall, p: Prepared) {
   });
 }
 
-/** relayRequest (non-stream, incl. count_tokens). */
+/** relayRequest (non-stream, incl. count_tokens): the user-message queue around the call. */
 export async function officialNonStream(c: OfficialCall): Promise<RelayResult> {
+  return inUserMessageQueue(c.s, c.accountId, c.body, (r) => queueRejectedResult(r, c.accountId), (gate) => nonStream(c, gate));
+}
+
+/** What relayRequest returns when the user-message queue refused (api.js copies these headers). */
+export function queueRejectedResult(r: QueueRejection, accountId: string): RelayResult {
+  return { status: r.status, headers: [['Content-Type', 'application/json'], ['x-user-message-queue-error', r.errorType]], body: r.body, accountId };
+}
+
+async function nonStream(c: OfficialCall, gate: QueueGate): Promise<RelayResult> {
   const pre = await prepare(c);
   if (pre.kind === 'local') return local(pre.status, pre.body, c.accountId);
   const p = pre.p;
@@ -181,6 +191,7 @@ export async function officialNonStream(c: OfficialCall): Promise<RelayResult> {
     if (code === 'TIMEOUT' || code === 'ETIMEDOUT') await c.s.official.serverError(c.accountId, null);
     throw new RelayError(officialNetworkMessage(err), code);
   }
+  await gate.release(); // the request reached the upstream: next user turn may go
   const status = response.statusCode ?? 500;
   const text = raw.toString('utf8');
   const headers = upstreamHeaderPairs(response);
@@ -251,8 +262,8 @@ export interface StreamSink {
   rawJson(status: number, text: string): void;
   /** Flush the status line with the SSE headers already set. */
   start(status: number): void;
-  /** writeHead with SSE headers for request-level failures (status ≠ 200). */
-  startError(status: number): void;
+  /** writeHead with SSE headers for request-level failures (status ≠ 200), plus `extra` headers after them. */
+  startError(status: number, extra?: Array<[string, string]>): void;
   write(chunk: Buffer | string): void;
   end(): void;
 }
@@ -264,6 +275,18 @@ export async function officialStream(
   onUsage: (u: StreamUsage) => void,
   transform?: (batch: string) => string,
 ): Promise<void> {
+  return inUserMessageQueue(c.s, c.accountId, c.body, (r) => writeQueueRejection(out, r), (gate) => stream(c, out, onUsage, gate, transform));
+}
+
+/** The stream relays' queue refusal: SSE headers + `x-user-message-queue-error`, one error event, `[DONE]`. */
+export function writeQueueRejection(out: StreamSink, r: QueueRejection): void {
+  if (!out.headersSent()) out.startError(r.status, [['x-user-message-queue-error', r.errorType]]);
+  out.write(`event: error\ndata: ${r.body}\n\n`);
+  out.write('data: [DONE]\n\n');
+  out.end();
+}
+
+async function stream(c: OfficialCall, out: StreamSink, onUsage: (u: StreamUsage) => void, gate: QueueGate, transform?: (batch: string) => string): Promise<void> {
   const s = c.s;
   const pre = await prepare(c);
   if (pre.kind === 'local') {
@@ -338,6 +361,7 @@ export async function officialStream(
     throw new RelayError(`Claude API error: ${status}`);
   }
 
+  await gate.release(); // 200 headers: the upstream accepted the request
   out.start(200);
   const usage = new OfficialUsageCollector(typeof c.body['model'] === 'string' ? c.body['model'] : null);
   const outcome = await pumpSse(response, out, { signal: c.signal, abort, onEvent: (event) => usage.feed(event), ...(transform ? { transform } : {}) });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { GatewayConfig } from '../../gateway/config/env.js';
 import type { MigratedDeps } from '../runtime/deps.js';
+import { RelayConfigReader } from '../auth/relay-config.js';
 import { AccountCipher } from '../crypto/account-crypto.js';
 import { PgStore } from '../pg/store.js';
 import { PricingTable } from '../pricing/pricing-table.js';
@@ -78,6 +79,8 @@ export interface RelayServices {
   usage: UsageRecorder;
   codeHeaders: ClaudeCodeHeaderStore;
   maxTokensLimit: MaxTokensLimit;
+  /** `claude_relay_config` (60 s cache): user-message queue, global session binding. */
+  relayConfig: RelayConfigReader;
   close(): void;
 }
 
@@ -111,6 +114,7 @@ export function createRelayServices(deps: MigratedDeps, settings: RelaySettings 
     usage: new UsageRecorder({ redis, clock, ids, log, pricing, pgStore, billingEventsEnabled: settings.billingEventsEnabled }),
     codeHeaders: new ClaudeCodeHeaderStore(redis, clock),
     maxTokensLimit: outputLimits(deps.config.PRICING_FILE, log),
+    relayConfig: new RelayConfigReader(redis, clock),
     close() {
       stopWatch();
       agents.destroy();
