@@ -1,95 +1,42 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startMockUpstream, type MockUpstream } from '../../compat-tests/mock-upstream/server.js';
-import { legacyTracesDir } from '../../test-support/paths.js';
-import { startPrivateRedis, type PrivateRedis } from '../../test-support/redis-server.js';
-import { loadRedisSnapshot, type RedisSnapshot } from '../../test-support/redis-snapshot.js';
-import { AccountCipher } from '../crypto/account-crypto.js';
-import { KEYS, serveRelay, type RelayHarness } from '../relay-claude/relay-harness.test-helper.js';
-import { LAB_ENV, send } from '../routes/shared/trace-replay.test-helper.js';
-import { systemIds } from '../runtime/ids.js';
-import { relayBedrock } from './bedrock-relay.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useRelayFixture } from '../../test-support/relay-fixture.js';
+import createClaudeMessagesModule from '../relay-claude/messages-module.js';
+import { KEYS, type RelayHarness } from '../relay-claude/relay-harness.test-helper.js';
+import { send } from '../routes/shared/trace-replay.test-helper.js';
 import { MISSING_CREDENTIALS } from './bedrock-clients.js';
-import { providerMessagesModule } from './provider-harness.test-helper.js';
+import { BEDROCK_ID, POOL_KEY_ID, bedrockAccount, headerOf as hdr, storeBedrock } from './provider-accounts.test-helper.js';
 
-const STATE = JSON.parse(readFileSync(join(legacyTracesDir, '07-messages-nonstream-console', 'redis.before.json'), 'utf8')) as RedisSnapshot;
+/** The claude-messages module serving a key bound to a Bedrock account (trace 07 state + the account), upstream = the mock. */
 const AT = Date.parse('2026-11-26T11:52:04.000Z');
-const POOL_KEY_ID = '816b7075-92e4-461d-bb9e-590ce5475d9c';
-const BEDROCK_ID = '5b0c1d7e-0000-4000-8000-00000000be01';
-const cipher = new AccountCipher(LAB_ENV.ENCRYPTION_KEY, systemIds());
-
-let server: PrivateRedis;
-let redis: Redis;
-let mock: MockUpstream;
-beforeAll(async () => {
-  // the relay reads the gateway config, never process.env: these must not count as "env credentials"
+const f = useRelayFixture({
+  trace: '07-messages-nonstream-console',
+  atMs: AT,
+  seed: async (redis) => {
+    await redis.hset(`apikey:${POOL_KEY_ID}`, 'bedrockAccountId', BEDROCK_ID);
+    await storeBedrock(redis);
+  },
+});
+// the relay reads the gateway config, never process.env: these must not count as "env credentials"
+beforeAll(() => {
   process.env['AWS_ACCESS_KEY_ID'] = 'AKIAPROCESSENV';
   process.env['AWS_SECRET_ACCESS_KEY'] = 'process-env-secret';
-  server = await startPrivateRedis();
-  redis = server.client();
-  mock = await startMockUpstream({ settings: { chunkDelayMs: 0, splitDelayMs: 0, latencyMs: 0 } });
 });
-afterAll(async () => {
+afterAll(() => {
   delete process.env['AWS_ACCESS_KEY_ID'];
   delete process.env['AWS_SECRET_ACCESS_KEY'];
-  await mock.close();
-  redis.disconnect();
-  await server.stop();
 });
 
-/** A Bedrock account stored the way bedrockAccountService.createAccount stores it (JSON string, credentials encrypted). */
-function bedrockAccount(extra: Record<string, unknown> = {}, credentials: Record<string, unknown> | null = { accessKeyId: 'AKIALABTEST0001', secretAccessKey: 'lab-secret', sessionToken: 'lab-session' }) {
-  return {
-    id: BEDROCK_ID,
-    name: 'lab-bedrock',
-    description: '',
-    region: 'us-west-2',
-    defaultModel: null,
-    isActive: true,
-    accountType: 'shared',
-    priority: 50,
-    schedulable: true,
-    credentialType: 'default',
-    subscriptionExpiresAt: null,
-    createdAt: '2026-11-26T11:00:00.000Z',
-    updatedAt: '2026-11-26T11:00:00.000Z',
-    type: 'bedrock',
-    ...(credentials ? { awsCredentials: cipher.encryptBedrock(credentials) } : {}),
-    ...extra,
-  };
-}
-
-async function storeAccount(account: Record<string, unknown>): Promise<void> {
-  await redis.set(`bedrock_account:${BEDROCK_ID}`, JSON.stringify(account));
-}
-
-beforeEach(async () => {
-  await loadRedisSnapshot(redis, STATE);
-  await redis.hset(`apikey:${POOL_KEY_ID}`, 'bedrockAccountId', BEDROCK_ID);
-  await storeAccount(bedrockAccount());
-});
-
-async function withRelay<T>(fn: (h: RelayHarness) => Promise<T>): Promise<T> {
-  const h = await serveRelay(providerMessagesModule({ bedrock: relayBedrock }), redis, { atMs: AT, upstreamOverride: mock.url });
-  try {
-    return await fn(h);
-  } finally {
-    await h.close();
-  }
-}
+const withRelay = <T>(fn: (h: RelayHarness) => Promise<T>) => f.withRelay(createClaudeMessagesModule, fn);
+const storeAccount = (account: Record<string, unknown>) => storeBedrock(f.redis, account);
+const since = f.mark;
+const upstreamAfter = f.upstreamAfter;
 
 const headers: Array<[string, string]> = [
   ['Host', '127.0.0.1:3000'],
   ['x-api-key', KEYS.pool],
   ['content-type', 'application/json'],
 ];
-const since = () => mock.requests().at(-1)?.seq ?? 0;
-const upstreamAfter = (seq: number) => mock.requests().filter((r) => r.seq > seq);
-/** Header value by name from the raw `Name: value` list. */
-const hdr = (res: { rawHeaders: string[] }, name: string) => res.rawHeaders.find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}: `))?.slice(name.length + 2);
-const dailyModelUsage = (model: string) => redis.hgetall(`usage:${POOL_KEY_ID}:model:daily:${model}:2026-11-26`);
+const dailyModelUsage = (model: string) => f.redis.hgetall(`usage:${POOL_KEY_ID}:model:daily:${model}:2026-11-26`);
 
 describe('Bedrock relay, non-stream', () => {
   it('calls InvokeModel with the mapped id, region and decrypted credentials; answers the converted message; records usage', async () => {
@@ -115,12 +62,11 @@ describe('Bedrock relay, non-stream', () => {
       expect(usage.output_tokens).toBe(11);
       expect(hdr(res, 'content-type')).toBe('application/json; charset=utf-8');
       await new Promise((r) => setTimeout(r, 50));
-      console.log(await redis.keys('usage:*'));
       // the recorder normalises Bedrock ids in key names (legacy normalizeModelName)
       const u = await dailyModelUsage('claude-sonnet-4-20250514');
       expect(u['inputTokens']).toBe(String(usage.input_tokens));
       expect(u['outputTokens']).toBe('11');
-      expect(await redis.exists(`account_usage:${BEDROCK_ID}`)).toBe(1);
+      expect(await f.redis.exists(`account_usage:${BEDROCK_ID}`)).toBe(1);
     });
   });
 
@@ -138,11 +84,11 @@ describe('Bedrock relay, non-stream', () => {
 
   it('SDK errors are mapped by name into the legacy 500 body, nothing recorded', async () => {
     await withRelay(async (h) => {
-      const before = (await redis.keys('usage:*')).sort();
+      const before = (await f.redis.keys('usage:*')).sort();
       const res = await send(h.port, 'POST', '/api/v1/messages', headers, JSON.stringify({ model: 'claude-sonnet-4', messages: [{ role: 'user', content: '__MOCK_ERROR_403__' }] }));
       expect(res.status).toBe(500);
       expect(JSON.parse(res.body.toString())).toEqual({ error: 'Bedrock service error', message: 'Bedrock访问被拒绝，请检查IAM权限' });
-      expect((await redis.keys('usage:*')).sort()).toEqual(before);
+      expect((await f.redis.keys('usage:*')).sort()).toEqual(before);
     });
   });
 

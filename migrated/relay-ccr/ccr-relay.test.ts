@@ -1,87 +1,20 @@
-import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { join } from 'node:path';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startMockUpstream, type MockUpstream } from '../../compat-tests/mock-upstream/server.js';
-import { legacyTracesDir } from '../../test-support/paths.js';
-import { startPrivateRedis, type PrivateRedis } from '../../test-support/redis-server.js';
-import { loadRedisSnapshot, type RedisSnapshot } from '../../test-support/redis-snapshot.js';
-import { AccountCipher } from '../crypto/account-crypto.js';
-import { providerMessagesModule } from '../relay-bedrock/provider-harness.test-helper.js';
-import { KEYS, serveRelay, type RelayHarness } from '../relay-claude/relay-harness.test-helper.js';
-import { LAB_ENV, send } from '../routes/shared/trace-replay.test-helper.js';
-import { systemIds } from '../runtime/ids.js';
-import { relayCcr } from './ccr-relay.js';
-import { selectCcrAccount } from './ccr-select.js';
+import { describe, expect, it } from 'vitest';
+import { useRelayFixture } from '../../test-support/relay-fixture.js';
+import { CCR_ID, POOL_KEY_ID, headerOf as hdr, labCipher as cipher, storeCcr as storeCcrIn } from '../relay-bedrock/provider-accounts.test-helper.js';
+import createClaudeMessagesModule from '../relay-claude/messages-module.js';
+import { KEYS, type RelayHarness } from '../relay-claude/relay-harness.test-helper.js';
+import { send } from '../routes/shared/trace-replay.test-helper.js';
 
-const STATE = JSON.parse(readFileSync(join(legacyTracesDir, '07-messages-nonstream-console', 'redis.before.json'), 'utf8')) as RedisSnapshot;
+/** The claude-messages module with `ccr,` models (unbound pool key of trace 07 + one shared CCR account), upstream = the mock. */
 const AT = Date.parse('2026-11-26T11:52:04.000Z');
 const AT_ISO = new Date(AT).toISOString();
-const POOL_KEY_ID = '816b7075-92e4-461d-bb9e-590ce5475d9c';
-const CCR_ID = 'c0c0c0c0-0000-4000-8000-0000000000cc';
-const cipher = new AccountCipher(LAB_ENV.ENCRYPTION_KEY, systemIds());
+const f = useRelayFixture({ trace: '07-messages-nonstream-console', atMs: AT, seed: (redis) => storeCcrIn(redis) });
 
-let server: PrivateRedis;
-let redis: Redis;
-let mock: MockUpstream;
-beforeAll(async () => {
-  server = await startPrivateRedis();
-  redis = server.client();
-  mock = await startMockUpstream({ settings: { chunkDelayMs: 0, splitDelayMs: 0, latencyMs: 0 } });
-});
-afterAll(async () => {
-  await mock.close();
-  redis.disconnect();
-  await server.stop();
-});
-
-/** A CCR account as ccrAccountService.createAccount stores it (hash, apiKey encrypted, models as a mapping). */
-async function storeCcr(extra: Record<string, string> = {}, id = CCR_ID): Promise<void> {
-  await redis.hset(`ccr_account:${id}`, {
-    id,
-    platform: 'ccr',
-    name: 'lab-ccr',
-    description: '',
-    apiUrl: 'https://ccr.example.com/v1/messages/',
-    apiKey: cipher.encrypt('ccr', 'ccr-key-123'),
-    priority: '50',
-    supportedModels: JSON.stringify({ 'claude-sonnet-4-5': 'claude-sonnet-4-5-20250929' }),
-    userAgent: '',
-    rateLimitDuration: '60',
-    proxy: '',
-    isActive: 'true',
-    accountType: 'shared',
-    subscriptionExpiresAt: '',
-    createdAt: '2026-11-26T11:00:00.000Z',
-    lastUsedAt: '',
-    status: 'active',
-    errorMessage: '',
-    rateLimitedAt: '',
-    rateLimitStatus: '',
-    schedulable: 'true',
-    dailyQuota: '0',
-    dailyUsage: '0',
-    lastResetDate: '2026-11-26',
-    quotaResetTime: '00:00',
-    quotaStoppedAt: '',
-    ...extra,
-  });
-}
-
-beforeEach(async () => {
-  await loadRedisSnapshot(redis, STATE);
-  await storeCcr();
-});
-
-async function withRelay<T>(fn: (h: RelayHarness) => Promise<T>): Promise<T> {
-  const h = await serveRelay(providerMessagesModule({ ccr: relayCcr, selectCcr: selectCcrAccount }), redis, { atMs: AT, upstreamOverride: mock.url });
-  try {
-    return await fn(h);
-  } finally {
-    await h.close();
-  }
-}
+const withRelay = <T>(fn: (h: RelayHarness) => Promise<T>, upstream?: string) => f.withRelay(createClaudeMessagesModule, fn, { upstream });
+const storeCcr = (extra: Record<string, string>) => storeCcrIn(f.redis, extra);
+const since = f.mark;
+const upstreamAfter = f.upstreamAfter;
 
 const headers: Array<[string, string]> = [
   ['Host', '127.0.0.1:3000'],
@@ -91,9 +24,6 @@ const headers: Array<[string, string]> = [
   ['anthropic-beta', 'oauth-2025-04-20'],
   ['x-stainless-os', 'Linux'],
 ];
-const since = () => mock.requests().at(-1)?.seq ?? 0;
-const upstreamAfter = (seq: number) => mock.requests().filter((r) => r.seq > seq);
-const hdr = (res: { rawHeaders: string[] }, name: string) => res.rawHeaders.find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}: `))?.slice(name.length + 2);
 const settle = () => new Promise((r) => setTimeout(r, 50));
 
 describe('CCR relay, non-stream', () => {
@@ -125,12 +55,12 @@ describe('CCR relay, non-stream', () => {
       const json = JSON.parse(res.body.toString()) as { model: string; usage: { input_tokens: number; output_tokens: number } };
       expect(json.model).toBe('claude-sonnet-4-5-20250929');
       await settle();
-      const u = await redis.hgetall(`usage:${POOL_KEY_ID}:model:daily:claude-sonnet-4-5-20250929:2026-11-26`);
+      const u = await f.redis.hgetall(`usage:${POOL_KEY_ID}:model:daily:claude-sonnet-4-5-20250929:2026-11-26`);
       expect(u['inputTokens']).toBe(String(json.usage.input_tokens));
       expect(u['outputTokens']).toBe(String(json.usage.output_tokens));
-      expect(await redis.hget(`ccr_account:${CCR_ID}`, 'lastUsedAt')).toBe(AT_ISO);
-      const mappings = await redis.keys('unified_claude_session_mapping:*');
-      const values = await Promise.all(mappings.map((k) => redis.get(k)));
+      expect(await f.redis.hget(`ccr_account:${CCR_ID}`, 'lastUsedAt')).toBe(AT_ISO);
+      const mappings = await f.redis.keys('unified_claude_session_mapping:*');
+      const values = await Promise.all(mappings.map((k) => f.redis.get(k)));
       expect(values).toContain(JSON.stringify({ accountId: CCR_ID, accountType: 'ccr' }));
     });
   });
@@ -155,7 +85,7 @@ describe('CCR relay, non-stream', () => {
       const res = await send(h.port, 'POST', '/api/v1/messages', headers, body);
       expect(res.status).toBe(429);
       expect(JSON.parse(res.body.toString())).toHaveProperty('error');
-      const acc = await redis.hgetall(`ccr_account:${CCR_ID}`);
+      const acc = await f.redis.hgetall(`ccr_account:${CCR_ID}`);
       expect(acc).toMatchObject({ status: 'rate_limited', rateLimitedAt: AT_ISO, rateLimitStatus: 'active', errorMessage: 'Rate limited by upstream service', lastUsedAt: AT_ISO });
       const again = await send(h.port, 'POST', '/api/v1/messages', headers, body);
       expect(again.status).toBe(500);
@@ -168,7 +98,7 @@ describe('CCR relay, non-stream', () => {
     await withRelay(async (h) => {
       const res = await send(h.port, 'POST', '/api/v1/messages', headers, JSON.stringify({ model: 'ccr,mock-429', messages: [{ role: 'user', content: 'x' }] }));
       expect(res.status).toBe(429);
-      expect(await redis.hget(`ccr_account:${CCR_ID}`, 'status')).toBe('active');
+      expect(await f.redis.hget(`ccr_account:${CCR_ID}`, 'status')).toBe('active');
     });
   });
 });
@@ -187,10 +117,10 @@ describe('CCR relay, stream', () => {
       await settle();
       const delta = upstreamText.split('\n').find((l) => l.includes('"message_delta"'))!;
       const usage = (JSON.parse(delta.slice(6)) as { usage: { input_tokens: number; output_tokens: number } }).usage;
-      const u = await redis.hgetall(`usage:${POOL_KEY_ID}:model:daily:claude-sonnet-4-5-20250929:2026-11-26`);
+      const u = await f.redis.hgetall(`usage:${POOL_KEY_ID}:model:daily:claude-sonnet-4-5-20250929:2026-11-26`);
       expect(u['inputTokens']).toBe(String(usage.input_tokens));
       expect(u['outputTokens']).toBe(String(usage.output_tokens));
-      expect(await redis.hget(`ccr_account:${CCR_ID}`, 'lastUsedAt')).toBe(AT_ISO);
+      expect(await f.redis.hget(`ccr_account:${CCR_ID}`, 'lastUsedAt')).toBe(AT_ISO);
     });
   });
 
@@ -200,27 +130,24 @@ describe('CCR relay, stream', () => {
       expect(res.status).toBe(401);
       expect(JSON.parse(res.body.toString())).toHaveProperty('error');
       await settle();
-      expect(await redis.hgetall(`ccr_account:${CCR_ID}`)).toMatchObject({ status: 'unauthorized', errorMessage: 'API key invalid or unauthorized' });
+      expect(await f.redis.hgetall(`ccr_account:${CCR_ID}`)).toMatchObject({ status: 'unauthorized', errorMessage: 'API key invalid or unauthorized' });
     });
   });
 
   it('unreachable CCR upstream on a stream: 500 with the legacy SSE error line', async () => {
-    const h = await serveRelay(providerMessagesModule({ ccr: relayCcr, selectCcr: selectCcrAccount }), redis, { atMs: AT, upstreamOverride: 'http://127.0.0.1:1' });
-    try {
+    await withRelay(async (h) => {
       const res = await send(h.port, 'POST', '/api/v1/messages', headers, JSON.stringify({ model: 'ccr,claude-sonnet-4-5', stream: true, messages: [{ role: 'user', content: 'x' }] }));
       expect(res.status).toBe(500);
       expect(hdr(res, 'content-type')).toBe('application/json');
       expect(res.body.toString()).toBe('data: {"error":{"type":"internal_error","message":"CCR API request failed"}}\n\n');
-    } finally {
-      await h.close();
-    }
+    }, 'http://127.0.0.1:1');
   });
 
   it('client leaves mid-stream: the upstream is stopped, the handler settles without error, nothing recorded before message_delta', async () => {
-    mock.settings.chunkDelayMs = 150;
+    f.mock.settings.chunkDelayMs = 150;
     try {
       await withRelay(async (h) => {
-        const before = (await redis.keys(`usage:${POOL_KEY_ID}*`)).sort();
+        const before = (await f.redis.keys(`usage:${POOL_KEY_ID}*`)).sort();
         await new Promise<void>((resolve, reject) => {
           const req = request({ host: '127.0.0.1', port: h.port, method: 'POST', path: '/api/v1/messages', agent: false }, (res) => {
             res.once('data', () => {
@@ -236,10 +163,10 @@ describe('CCR relay, stream', () => {
         for (let i = 0; i < 100 && h.settled < 1; i++) await new Promise((r) => setTimeout(r, 20));
         expect(h.settled).toBe(1);
         expect(h.failures).toEqual([]);
-        expect((await redis.keys(`usage:${POOL_KEY_ID}*`)).sort()).toEqual(before);
+        expect((await f.redis.keys(`usage:${POOL_KEY_ID}*`)).sort()).toEqual(before);
       });
     } finally {
-      mock.settings.chunkDelayMs = 0;
+      f.mock.settings.chunkDelayMs = 0;
     }
   });
 });
