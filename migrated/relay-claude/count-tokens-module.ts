@@ -10,6 +10,7 @@ import { officialNonStream, type RelayResult } from './official-relay.js';
 import type { RelayServices } from './relay-services.js';
 import { relayModule } from './relay-module.js';
 import { sanitizeUpstreamError } from './sanitize.js';
+import { countTokensSessionCheck } from './session-binding.js';
 
 /**
  * `claude-count-tokens`: POST /api/v1/messages/count_tokens, /claude/v1/messages/count_tokens
@@ -46,6 +47,11 @@ async function handleCountTokens(s: RelayServices, call: RouteCall, a: AuthSucce
     sessionHash = sessionHashOf(body);
   } catch {
     call.reply().json(500, FAILED);
+    return;
+  }
+  const refused = await countTokensSessionCheck(s, body);
+  if (refused) {
+    call.reply().json(refused.status, refused.body);
     return;
   }
   const model = typeof body['model'] === 'string' ? body['model'] : null;

@@ -11,6 +11,7 @@ import { rateLimitMessage } from './messages-text.js';
 import { officialNonStream, officialStream, RelayError } from './official-relay.js';
 import type { RelayServices } from './relay-services.js';
 import { relayModule } from './relay-module.js';
+import { scheduleWithSessionBinding } from './session-binding.js';
 import { relayBedrock } from '../relay-bedrock/bedrock-relay.js';
 import { relayCcr } from '../relay-ccr/ccr-relay.js';
 import { selectCcrAccount } from '../relay-ccr/ccr-select.js';
@@ -113,7 +114,13 @@ async function handleMessages(s: RelayServices, call: RouteCall, a: AuthSuccess,
     let selected;
     try {
       // `ccr,<model>` goes to the CCR pool (the legacy's own selection); every other model to the unified scheduler
-      selected = (await selectCcrAccount(s, sessionHash, model)) ?? (await s.scheduler.select(key, sessionHash, model, null, a.readAhead));
+      const schedule = async () => (await selectCcrAccount(s, sessionHash, model)) ?? (await s.scheduler.select(key, sessionHash, model, null, a.readAhead));
+      const bound = await scheduleWithSessionBinding(s, key, body, sessionHash, model, schedule, a.readAhead);
+      if (bound.refused) {
+        reply.json(bound.refused.status, bound.refused.body);
+        return;
+      }
+      selected = bound.selection!;
     } catch (err) {
       if (err instanceof SchedulerError && err.code === 'CLAUDE_DEDICATED_RATE_LIMITED') {
         const payload = { error: 'upstream_rate_limited', message: rateLimitMessage(err.rateLimitEndAt ?? null, s.deps.clock.timezoneOffsetHours) };

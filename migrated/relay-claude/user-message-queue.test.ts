@@ -1,20 +1,14 @@
-import { readFileSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { legacyTracesDir } from '../../test-support/paths.js';
-import { startPrivateRedis, type PrivateRedis } from '../../test-support/redis-server.js';
-import { loadRedisSnapshot, type RedisSnapshot } from '../../test-support/redis-snapshot.js';
+import { describe, expect, it } from 'vitest';
+import { useRelayFixture } from '../../test-support/relay-fixture.js';
 import { send } from '../routes/shared/trace-replay.test-helper.js';
 import { DEFAULT_RELAY_CONFIG } from '../auth/relay-config.js';
 import { UserMessageQueue } from '../locks/user-message-queue.js';
 import { createClaudeMessagesModule } from './messages-module.js';
-import { CONSOLE_ACCOUNT, KEYS, OAUTH_ACCOUNT, serveRelay, type RelayHarness } from './relay-harness.test-helper.js';
+import { CONSOLE_ACCOUNT, KEYS, OAUTH_ACCOUNT, type RelayHarness } from './relay-harness.test-helper.js';
 import { acquireUserMessageLock, isUserMessageRequest, queueSettings } from './user-message-queue.js';
 
-const STATE = JSON.parse(readFileSync(join(legacyTracesDir, '07-messages-nonstream-console', 'redis.before.json'), 'utf8')) as RedisSnapshot;
 const AT = Date.parse('2026-11-26T11:52:04.000Z');
 const ACCOUNTS = [
   ['console', KEYS.console, CONSOLE_ACCOUNT],
@@ -23,19 +17,7 @@ const ACCOUNTS = [
 const lockKey = (id: string) => `user_msg_queue_lock:${id}`;
 const lastKey = (id: string) => `user_msg_queue_last:${id}`;
 
-let server: PrivateRedis;
-let redis: Redis;
-beforeAll(async () => {
-  server = await startPrivateRedis();
-  redis = server.client();
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
-});
-beforeEach(async () => {
-  await loadRedisSnapshot(redis, STATE);
-});
+const fx = useRelayFixture({ trace: '07-messages-nonstream-console', atMs: AT });
 
 /**
  * A scripted upstream: records, for every request, the user-message lock of both accounts as Redis
@@ -57,7 +39,7 @@ async function startUpstream(opts: { status?: number; hold?: boolean; headerDela
     req.on('end', async () => {
       u.inFlight++;
       u.maxInFlight = Math.max(u.maxInFlight, u.inFlight);
-      const lock = (await redis.get(lockKey(CONSOLE_ACCOUNT))) ?? (await redis.get(lockKey(OAUTH_ACCOUNT)));
+      const lock = (await fx.redis.get(lockKey(CONSOLE_ACCOUNT))) ?? (await fx.redis.get(lockKey(OAUTH_ACCOUNT)));
       u.seen.push({ lock });
       u.waiters.splice(0).forEach((w) => w());
       if (opts.hold) await new Promise<void>((r) => (u.inFlight >= 2 ? r() : (u.waiters.push(r), setTimeout(r, 400))));
@@ -93,16 +75,9 @@ async function startUpstream(opts: { status?: number; hold?: boolean; headerDela
   };
 }
 
-async function withRelay<T>(upstream: string, fn: (h: RelayHarness) => Promise<T>): Promise<T> {
-  const h = await serveRelay(createClaudeMessagesModule, redis, { atMs: AT, upstreamOverride: upstream });
-  try {
-    return await fn(h);
-  } finally {
-    await h.close();
-  }
-}
+const withRelay = <T>(upstream: string, fn: (h: RelayHarness) => Promise<T>): Promise<T> => fx.withRelay(createClaudeMessagesModule, fn, { upstream });
 
-const enableQueue = (extra: Record<string, unknown> = {}) => redis.set('claude_relay_config', JSON.stringify({ userMessageQueueEnabled: true, ...extra }));
+const enableQueue = (extra: Record<string, unknown> = {}) => fx.redis.set('claude_relay_config', JSON.stringify({ userMessageQueueEnabled: true, ...extra }));
 const headers = (key: string): Array<[string, string]> => [
   ['Host', '127.0.0.1:3000'],
   ['x-api-key', key],
@@ -138,25 +113,25 @@ describe('isUserMessageRequest and settings (userMessageQueueService)', () => {
   });
 
   it('acquire loop: waits out the delay since the last release, times out on a held lock', async () => {
-    const q = new UserMessageQueue(redis);
+    const q = new UserMessageQueue(fx.redis);
     const slept: number[] = [];
     let t = 0;
     const wait = { elapsed: () => t, sleep: async (ms: number) => void (slept.push(ms), (t += ms)), random: () => 0.5 };
     const cfg = { enabled: true, delayMs: 10_000, timeoutMs: 1000, lockTtlMs: 5000 };
-    await redis.set(lastKey('acc'), String(Date.now()));
+    await fx.redis.set(lastKey('acc'), String(Date.now()));
     expect(await acquireUserMessageLock(q, 'acc', 'r1', cfg, wait)).toBe('queue_timeout');
     expect(slept.length).toBeGreaterThan(0);
     expect(slept[0]).toBeLessThanOrEqual(1000); // min(delay left, time left)
-    await redis.del(lastKey('acc'));
+    await fx.redis.del(lastKey('acc'));
     t = 0;
     expect(await acquireUserMessageLock(q, 'acc', 'r2', cfg, wait)).toBe('acquired');
-    expect(await redis.get(lockKey('acc'))).toBe('r2');
+    expect(await fx.redis.get(lockKey('acc'))).toBe('r2');
     slept.length = 0;
     t = 0;
     expect(await acquireUserMessageLock(q, 'acc', 'r3', cfg, wait)).toBe('queue_timeout');
     // back-off 50 × 1.5^n ms capped at 500 (jitter factor 1.0 with random 0.5)
     expect(slept.slice(0, 5)).toEqual([50, 75, 112.5, 168.75, 253.125]);
-    expect(await redis.get(lockKey('acc'))).toBe('r2');
+    expect(await fx.redis.get(lockKey('acc'))).toBe('r2');
   });
 });
 
@@ -169,7 +144,7 @@ describe('user-message queue in the relay (console and official accounts)', () =
         expect(res.status).toBe(200);
       });
       expect(up.seen).toEqual([{ lock: null }]);
-      expect(await redis.keys('user_msg_queue_*')).toEqual([]);
+      expect(await fx.redis.keys('user_msg_queue_*')).toEqual([]);
     } finally {
       await up.close();
     }
@@ -187,10 +162,10 @@ describe('user-message queue in the relay (console and official accounts)', () =
           });
           expect(up.seen).toHaveLength(1);
           expect(up.seen[0]!.lock).toMatch(/^[0-9a-f-]{36}$/);
-          expect(await redis.exists(lockKey(account))).toBe(0);
-          const last = Number(await redis.get(lastKey(account)));
+          expect(await fx.redis.exists(lockKey(account))).toBe(0);
+          const last = Number(await fx.redis.get(lastKey(account)));
           expect(Math.abs(last - Date.now())).toBeLessThan(60_000);
-          const ttl = await redis.ttl(lastKey(account));
+          const ttl = await fx.redis.ttl(lastKey(account));
           expect(ttl).toBeGreaterThan(0);
           expect(ttl).toBeLessThanOrEqual(60);
         } finally {
@@ -208,7 +183,7 @@ describe('user-message queue in the relay (console and official accounts)', () =
         expect((await send(h.port, 'POST', '/api/v1/messages', headers(KEYS.console), toolTurn)).status).toBe(200);
       });
       expect(up.seen).toEqual([{ lock: null }]);
-      expect(await redis.keys('user_msg_queue_*')).toEqual([]);
+      expect(await fx.redis.keys('user_msg_queue_*')).toEqual([]);
     } finally {
       await up.close();
     }
@@ -216,8 +191,8 @@ describe('user-message queue in the relay (console and official accounts)', () =
 
   it('two user turns on one account reach the upstream one after the other (and together when the queue is off)', async () => {
     for (const enabled of [true, false]) {
-      await loadRedisSnapshot(redis, STATE);
       if (enabled) await enableQueue({ userMessageQueueDelayMs: 0 });
+      else await fx.redis.del('claude_relay_config');
       const up = await startUpstream({ hold: true });
       try {
         await withRelay(up.url, async (h) => {
@@ -233,7 +208,7 @@ describe('user-message queue in the relay (console and official accounts)', () =
 
   it('timeout: 503 queue_timeout with the header (non-stream JSON, stream SSE), the holder keeps its lock, nothing sent upstream', async () => {
     await enableQueue({ userMessageQueueTimeoutMs: 150 });
-    await redis.set(lockKey(CONSOLE_ACCOUNT), 'someone-else', 'PX', 60_000);
+    await fx.redis.set(lockKey(CONSOLE_ACCOUNT), 'someone-else', 'PX', 60_000);
     const up = await startUpstream();
     const expected = { type: 'error', error: { type: 'queue_timeout', code: 'QUEUE_TIMEOUT', message: 'User message queue wait timeout, please retry later' } };
     try {
@@ -251,7 +226,7 @@ describe('user-message queue in the relay (console and official accounts)', () =
         expect(sse.body.toString()).toBe(`event: error\ndata: ${JSON.stringify(expected)}\n\ndata: [DONE]\n\n`);
       });
       expect(up.seen).toEqual([]);
-      expect(await redis.get(lockKey(CONSOLE_ACCOUNT))).toBe('someone-else');
+      expect(await fx.redis.get(lockKey(CONSOLE_ACCOUNT))).toBe('someone-else');
     } finally {
       await up.close();
     }
@@ -259,7 +234,7 @@ describe('user-message queue in the relay (console and official accounts)', () =
 
   it('a Redis error in the lock script: 500 queue_backend_error at once', async () => {
     await enableQueue();
-    await redis.hset(lockKey(CONSOLE_ACCOUNT), 'x', '1'); // WRONGTYPE for GET inside the script
+    await fx.redis.hset(lockKey(CONSOLE_ACCOUNT), 'x', '1'); // WRONGTYPE for GET inside the script
     const up = await startUpstream();
     try {
       await withRelay(up.url, async (h) => {
@@ -287,7 +262,7 @@ describe('user-message queue in the relay (console and official accounts)', () =
           await send(h.port, 'POST', '/api/v1/messages', headers(key), userTurn(false));
         });
         expect(failing.seen.map((s) => typeof s.lock)).toEqual(['string', 'string']);
-        expect(await redis.exists(lockKey(account))).toBe(0);
+        expect(await fx.redis.exists(lockKey(account))).toBe(0);
       } finally {
         await failing.close();
       }
@@ -296,7 +271,7 @@ describe('user-message queue in the relay (console and official accounts)', () =
         await send(h.port, 'POST', '/api/v1/messages', headers(key), userTurn(true));
         await send(h.port, 'POST', '/api/v1/messages', headers(key), userTurn(false));
       });
-      expect(await redis.exists(lockKey(account))).toBe(0);
+      expect(await fx.redis.exists(lockKey(account))).toBe(0);
 
       const slow = await startUpstream({ headerDelayMs: 300 });
       try {
@@ -319,7 +294,7 @@ describe('user-message queue in the relay (console and official accounts)', () =
         });
         expect(slow.seen).toHaveLength(1);
         expect(typeof slow.seen[0]!.lock).toBe('string');
-        expect(await redis.exists(lockKey(account))).toBe(0);
+        expect(await fx.redis.exists(lockKey(account))).toBe(0);
       } finally {
         await slow.close();
       }
