@@ -160,6 +160,19 @@ export const EnvSchema = v.object({
   AWS_ACCESS_KEY_ID: v.optional(v.string()),
   AWS_SECRET_ACCESS_KEY: v.optional(v.string()),
   AWS_SESSION_TOKEN: v.optional(v.string()),
+
+  /** Console 400 "account disabled" block length: parseInt, unset / non-numeric / <= 0 → 0 (no block mark; .env.example has 10). */
+  CLAUDE_CONSOLE_BLOCKED_HANDLING_MINUTES: v.pipe(
+    v.optional(v.string(), '0'),
+    v.transform((s) => Math.max(Number.parseInt(s, 10) || 0, 0)),
+  ),
+  // The fallback proxy of ProxyHelper.getGlobalProxyConfig (used when no account/group/policy proxy
+  // applies and TYPE, HOST and PORT are all set; migrated/upstream/proxy-policy.ts globalEnvProxy).
+  GLOBAL_PROXY_TYPE: v.optional(v.string()),
+  GLOBAL_PROXY_HOST: v.optional(v.string()),
+  GLOBAL_PROXY_PORT: v.optional(v.string()),
+  GLOBAL_PROXY_USERNAME: v.optional(v.string()),
+  GLOBAL_PROXY_PASSWORD: v.optional(v.string()),
 });
 
 export type GatewayConfig = v.InferOutput<typeof EnvSchema>;
