@@ -105,8 +105,11 @@ async function markStatus(c: ConsoleCall, p: Prepared, status: number, text: str
   if (status === 401) {
     if (!protectionOff) await s.console.unauthorized(c.accountId);
   } else if (status === 400 && DISABLED_PATTERNS.some((t) => errorText(text).toLowerCase().includes(t))) {
-    // markConsoleAccountBlocked is effective only with CLAUDE_CONSOLE_BLOCKED_HANDLING_MINUTES > 0 (default 0)
+    // blocked for CLAUDE_CONSOLE_BLOCKED_HANDLING_MINUTES (0: an old block is lifted instead)
+    if (!protectionOff) await s.consoleState.markBlocked(c.accountId);
   } else if (status === 429) {
+    // first: did the account's own daily quota cause it?
+    await s.consoleState.checkQuotaUsage(c.accountId);
     if (!protectionOff) await s.console.rateLimited(c.accountId);
   } else if (status === 529) {
     if (!protectionOff) await s.console.overloaded(c.accountId);

@@ -34,11 +34,11 @@ export interface RelayHarness {
  * Serve a relay module on 127.0.0.1 like the gateway does: the context signal aborts when the
  * client goes away before the response finished.
  */
-export async function serveRelay(factory: MigratedModuleFactory, redis: Redis, opts: { atMs: number; upstreamOverride: string }): Promise<RelayHarness> {
+export async function serveRelay(factory: MigratedModuleFactory, redis: Redis, opts: { atMs: number; upstreamOverride: string; env?: Record<string, string> }): Promise<RelayHarness> {
   const clock = frozenClock(opts.atMs, 8);
   const ids = scriptedIds(3);
   const deps: MigratedDeps = {
-    config: loadConfig({ ...LAB_ENV } as unknown as NodeJS.ProcessEnv),
+    config: loadConfig({ ...LAB_ENV, ...opts.env } as unknown as NodeJS.ProcessEnv),
     redis,
     pg: null,
     clock,

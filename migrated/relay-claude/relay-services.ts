@@ -6,6 +6,7 @@ import { AccountCipher } from '../crypto/account-crypto.js';
 import { PgStore } from '../pg/store.js';
 import { PricingTable } from '../pricing/pricing-table.js';
 import { ClaudeScheduler } from '../scheduler/claude-scheduler.js';
+import { ConsoleAccountState } from '../scheduler/console-quota.js';
 import { AccountRepository } from '../storage/accounts.js';
 import { StickySessions } from '../storage/sessions.js';
 import { AgentPool } from '../upstream/agents.js';
@@ -71,6 +72,8 @@ export interface RelayServices {
   accounts: AccountRepository;
   sticky: StickySessions;
   scheduler: ClaudeScheduler;
+  /** Console daily quota and 400-block state (CLAUDE_CONSOLE_BLOCKED_HANDLING_MINUTES). */
+  consoleState: ConsoleAccountState;
   official: OfficialMarks;
   console: ConsoleMarks;
   tokens: AccessTokens;
@@ -99,13 +102,15 @@ export function createRelayServices(deps: MigratedDeps, settings: RelaySettings 
   }
   const stopWatch = pricing.watch(60_000);
   const markDeps = { redis, clock, accounts, sticky };
+  const consoleState = new ConsoleAccountState({ redis, clock, accounts, blockedMinutes: deps.config.CLAUDE_CONSOLE_BLOCKED_HANDLING_MINUTES, log });
   return {
     deps,
     redis: () => redis,
     settings,
     accounts,
     sticky,
-    scheduler: new ClaudeScheduler({ redis, clock, accounts, sticky }),
+    scheduler: new ClaudeScheduler({ redis, clock, accounts, sticky, consoleState }),
+    consoleState,
     official: new OfficialMarks(markDeps),
     console: new ConsoleMarks(markDeps),
     tokens: new AccessTokens({ redis, clock, ids, log, accounts, cipher, agents, upstreamOverride: deps.upstreamOverride }),

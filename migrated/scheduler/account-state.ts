@@ -133,12 +133,6 @@ export async function removeConsoleRateLimit(redis: Redis, id: string): Promise<
   }
 }
 
-/** Quota stop state (dailyQuota > 0 and quotaStoppedAt). The daily reset point is not evaluated here. */
-export function consoleQuotaExceeded(a: ConsoleAccount): boolean {
-  const quota = Number.parseFloat(a.raw['dailyQuota'] || '0');
-  return !Number.isNaN(quota) && quota > 0 && !!a.raw['quotaStoppedAt'];
-}
-
 export async function consoleOverloaded(redis: Redis, a: ConsoleAccount, nowMs: number): Promise<boolean> {
   if (a.raw['overloadStatus'] !== 'overloaded' || !a.raw['overloadedAt']) return false;
   if ((nowMs - new Date(a.raw['overloadedAt']).getTime()) / 60_000 >= 10) {

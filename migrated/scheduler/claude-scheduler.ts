@@ -7,7 +7,6 @@ import type { Clock } from '../runtime/clock.js';
 import {
   consoleConcurrency,
   consoleOverloaded,
-  consoleQuotaExceeded,
   consoleRateLimited,
   consoleSubscriptionExpired,
   consoleView,
@@ -19,6 +18,7 @@ import {
   bedrockView,
   type RawHash,
 } from './account-state.js';
+import { ConsoleAccountState } from './console-quota.js';
 import { consoleSupportsModel, lastUsedOrderKey, officialSupportsModel, parseVendorPrefixedModel } from './model-support.js';
 
 export type ClaudeAccountType = 'claude-official' | 'claude-console' | 'bedrock' | 'ccr';
@@ -60,6 +60,8 @@ export interface SchedulerDeps {
   accounts: AccountRepository;
   /** Built with STICKY_SESSION_TTL_HOURS / STICKY_SESSION_RENEWAL_THRESHOLD_MINUTES. */
   sticky: StickySessions;
+  /** Console quota / block state (default: blocks not handled, CLAUDE_CONSOLE_BLOCKED_HANDLING_MINUTES 0). */
+  consoleState?: ConsoleAccountState;
 }
 
 interface Candidate extends ScheduledAccount {
@@ -78,12 +80,14 @@ export class ClaudeScheduler {
   private readonly clock: Clock;
   private readonly accounts: AccountRepository;
   private readonly sticky: StickySessions;
+  private readonly consoleState: ConsoleAccountState;
 
   constructor(deps: SchedulerDeps) {
     this.redis = deps.redis;
     this.clock = deps.clock;
     this.accounts = deps.accounts;
     this.sticky = deps.sticky;
+    this.consoleState = deps.consoleState ?? new ConsoleAccountState({ redis: deps.redis, clock: deps.clock, accounts: deps.accounts, blockedMinutes: 0 });
   }
 
   async select(
@@ -213,8 +217,10 @@ export class ClaudeScheduler {
     if (key.claudeConsoleAccountId) {
       const c = await getConsole(this.accounts, key.claudeConsoleAccountId);
       if (c && c.isActive && c.status === 'active' && c.schedulable) {
+        await this.consoleState.checkQuotaUsage(c.id, c.raw);
         const limited = await consoleRateLimited(redis, this.accounts, c.id, now);
-        if (!limited && !consoleQuotaExceeded(c)) return [{ accountId: c.raw['id'] ?? c.id, accountType: 'claude-console', priority: c.priority, lastUsedAt: c.lastUsedAt || '0' }];
+        const overQuota = await this.consoleState.isQuotaExceeded(c.id, c.raw);
+        if (!limited && !overQuota) return [{ accountId: c.raw['id'] ?? c.id, accountType: 'claude-console', priority: c.priority, lastUsedAt: c.lastUsedAt || '0' }];
       }
     }
     if (key.bedrockAccountId) {
@@ -237,13 +243,16 @@ export class ClaudeScheduler {
     let eligible = 0;
     let excludedByConcurrency = 0;
     const needsConcurrency: Array<ReturnType<typeof consoleView>> = [];
-    for (const raw of await this.accounts.list('claude-console')) {
-      const c = consoleView(raw, raw['id']!, true);
+    for (const listed of await this.accounts.list('claude-console')) {
+      const c = await this.poolConsoleView(listed);
       if (!(c.isActive && c.status === 'active' && c.accountType === 'shared' && c.schedulable)) continue;
       if (!consoleSupportsModel(c.supportedModels, model)) continue;
+      if (consoleSubscriptionExpired(c, now)) continue;
+      await this.consoleState.checkQuotaUsage(c.id, c.raw);
       if (await isTempUnavailable(redis, 'claude-console', c.id)) continue;
       const limited = await consoleRateLimited(redis, this.accounts, c.id, now);
-      if (limited || consoleQuotaExceeded(c)) continue;
+      const overQuota = await this.consoleState.isQuotaExceeded(c.id, c.raw);
+      if (limited || overQuota) continue;
       eligible++;
       if (c.maxConcurrentTasks > 0) needsConcurrency.push(c);
       else out.push({ accountId: c.id, accountType: 'claude-console', priority: c.priority, lastUsedAt: c.lastUsedAt || '0' });
@@ -265,6 +274,17 @@ export class ClaudeScheduler {
       throw new SchedulerError('All available Claude Console accounts have reached their concurrency limit', 'CONSOLE_ACCOUNT_CONCURRENCY_FULL');
     }
     return out;
+  }
+
+  /** A listed Console account after the legacy's block check (an expired block is lifted and the account re-read). */
+  private async poolConsoleView(listed: RawHash) {
+    const id = listed['id']!;
+    const blocked = await this.consoleState.isBlocked(id, listed);
+    if (!blocked && listed['status'] === 'account_blocked') {
+      const fresh = await this.accounts.get('claude-console', id);
+      if (fresh) return consoleView(fresh, id, false);
+    }
+    return consoleView(listed, id, true);
   }
 
   private async availableForBinding(id: string, now: number): Promise<boolean> {
@@ -292,8 +312,9 @@ export class ClaudeScheduler {
         if (!['active', 'unauthorized', 'overloaded'].includes(c.status)) return false;
         if (!c.schedulable || !consoleSupportsModel(c.supportedModels, model)) return false;
         if (consoleSubscriptionExpired(c, now)) return false;
+        await this.consoleState.checkQuotaUsage(c.id, c.raw);
         if (await consoleRateLimited(this.redis, this.accounts, c.id, now)) return false;
-        if (consoleQuotaExceeded(c)) return false;
+        if (await this.consoleState.isQuotaExceeded(c.id, c.raw)) return false;
         if (c.status === 'unauthorized') return false;
         if (await consoleOverloaded(this.redis, c, now)) return false;
         if (c.maxConcurrentTasks > 0 && (await consoleConcurrency(this.redis, c.id, now)) >= c.maxConcurrentTasks) return false;
