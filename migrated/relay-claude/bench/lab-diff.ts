@@ -6,9 +6,14 @@
  * status, header list, body bytes, the upstream request each sent, and the Redis after-state.
  * Only success scenarios (no account-marking errors: the lab is shared).
  *
- *   npx tsx migrated/relay-claude/bench/lab-diff.ts [rounds]
+ *   npx tsx migrated/relay-claude/bench/lab-diff.ts [rounds] [features]
+ *
+ * `features` runs the claude_relay_config features instead (user-message queue, global session
+ * binding): each scenario switches them on through the admin API; a held queue lock or a session
+ * binding a scenario needs is written to the lab Redis and deleted after it; at the end the lab's
+ * `claude_relay_config` is put back as it was (the legacy re-reads it within 60 s).
  */
-import { createServer, request } from 'node:http';
+import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
@@ -41,10 +46,12 @@ interface Wire {
   headers: string[];
   body: string;
 }
+/** One request on a fresh keep-alive connection (a real client's `Connection: keep-alive`; `close` is forwarded upstream by the legacy only). */
 function call(base: string, path: string, headers: Record<string, string>, body: string): Promise<Wire> {
-  return new Promise((resolve, reject) => {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  return new Promise<Wire>((resolve, reject) => {
     const url = new URL(path, base);
-    const req = request(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, agent: false }, (res) => {
+    const req = request(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, agent }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -55,7 +62,7 @@ function call(base: string, path: string, headers: Record<string, string>, body:
     });
     req.on('error', reject);
     req.end(body);
-  });
+  }).finally(() => agent.destroy());
 }
 async function mockSince(seq: number): Promise<Array<{ method: string; url: string; rawHeaders: string[]; bodyRaw: string }>> {
   const r = await fetch(`${MOCK}/__mock/requests?since=${seq}`);
@@ -113,18 +120,31 @@ const normBody = (b: string) =>
 const TIME_FIELDS = ['lastUsedAt', 'lastRequestTime', 'rateLimitedAt', 'sessionWindowStatusUpdatedAt', 'activatedAt', 'updatedAt'];
 function normSnap(s: RedisSnapshot): RedisSnapshot {
   const out: RedisSnapshot = {};
-  const strip = (j: string) => j.replace(/"(timestamp|eventId|requestTimestamp|updatedAt)":"[^"]+"/g, '"$1":"<t>"');
+  const strip = (j: string) => j.replace(/"(timestamp|eventId|requestTimestamp|updatedAt|createdAt|lastUsedAt)":"[^"]+"/g, '"$1":"<t>"');
   for (const [k, e] of Object.entries(s)) {
     if (k.startsWith('system:metrics:minute:') || k.startsWith('concurrency:')) continue;
     if (e.type === 'list') out[k] = { ...e, value: e.value.map(strip) };
     else if (e.type === 'stream') out[k] = { ...e, value: e.value.map(([, f]) => ['<id>', f.map(strip)] as [string, string[]]) };
+    else if (e.type === 'string' && k.startsWith('user_msg_queue_last:')) out[k] = { type: 'string', ttl: e.ttl, value: '<release ms>' };
     else if (e.type === 'string') out[k] = { type: 'string', ttl: e.ttl, value: strip(e.value) };
     else out[k] = e;
   }
   return out;
 }
 
-const scenarios: Array<{ name: string; path: string; key: string; body: unknown; extra?: Record<string, string>; factory: MigratedModuleFactory }> = [
+interface Scenario {
+  name: string;
+  path: string;
+  key: string;
+  body: unknown;
+  extra?: Record<string, string>;
+  factory: MigratedModuleFactory;
+  /** Lab preparation before the state copy (admin API, keys the scenario needs) and its undoing. */
+  setup?: () => Promise<void>;
+  teardown?: () => Promise<void>;
+}
+
+const baseScenarios: Scenario[] = [
   { name: 'console non-stream', path: '/api/v1/messages', key: env['LAB_CONSOLE_KEY']!, body: { model: 'claude-sonnet-4-5-20250929', max_tokens: 64, messages: [{ role: 'user', content: 'lab diff console' }] }, factory: createClaudeMessagesModule },
   { name: 'console stream', path: '/api/v1/messages', key: env['LAB_CONSOLE_KEY']!, body: { model: 'claude-sonnet-4-5-20250929', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'lab diff console stream' }] }, factory: createClaudeMessagesModule },
   { name: 'oauth non-stream (CONNECT/TLS)', path: '/api/v1/messages', key: env['LAB_OAUTH_KEY']!, body: { model: 'claude-sonnet-4-5-20250929', max_tokens: 64, system: 'Be brief.', top_p: 0.5, messages: [{ role: 'user', content: 'lab diff oauth' }] }, factory: createClaudeMessagesModule },
@@ -137,12 +157,68 @@ const scenarios: Array<{ name: string; path: string; key: string; body: unknown;
   { name: 'validation: empty messages', path: '/api/v1/messages', key: env['LAB_CONSOLE_KEY']!, body: { model: 'x', messages: [] }, factory: createClaudeMessagesModule },
 ];
 
+async function relayConfig(fields: Record<string, unknown>): Promise<void> {
+  const res = await fetch(`${LEGACY}/admin/claude-relay-config`, { method: 'PUT', headers: { authorization: `Bearer ${env['AUTH_ADMIN_TOKEN']}`, 'content-type': 'application/json' }, body: JSON.stringify(fields) });
+  if (!res.ok) throw new Error(`admin PUT claude-relay-config: ${res.status} ${await res.text()}`);
+}
+const FEATURES_OFF = { userMessageQueueEnabled: false, userMessageQueueTimeoutMs: 5000, globalSessionBindingEnabled: false };
+const queueOn = (extra: Record<string, unknown> = {}) => () => relayConfig({ ...FEATURES_OFF, userMessageQueueEnabled: true, ...extra });
+const bindingOn = () => relayConfig({ ...FEATURES_OFF, globalSessionBindingEnabled: true });
+const HOLDER_LOCK = `user_msg_queue_lock:${env['LAB_CONSOLE_ACCOUNT_ID']}`;
+const holdLock = async () => {
+  await queueOn({ userMessageQueueTimeoutMs: 1000 })();
+  await lab.set(HOLDER_LOCK, 'lab-diff-holder', 'PX', 8000);
+};
+const releaseHeld = async () => {
+  await lab.eval("if redis.call('GET', KEYS[1]) == 'lab-diff-holder' then return redis.call('DEL', KEYS[1]) end return 0", 1, HOLDER_LOCK);
+};
+const sessionUuid = () => systemIds().uuid();
+const sessionBody = (uuid: string, turns: 1 | 3, extra: Record<string, unknown> = {}) => ({
+  model: 'claude-sonnet-4-5-20250929',
+  max_tokens: 64,
+  metadata: { user_id: `user_${'ab'.repeat(32)}_account__session_${uuid}` },
+  tools: [{ name: 'lab_tool', description: 'x', input_schema: { type: 'object', properties: {} } }],
+  messages: turns === 1 ? [{ role: 'user', content: 'lab diff binding' }] : [{ role: 'user', content: 'lab diff binding' }, { role: 'assistant', content: 'ok' }, { role: 'user', content: 'again' }],
+  ...extra,
+});
+const bindingKey = (uuid: string) => `original_session_binding:${uuid}`;
+function withBinding(uuid: string, accountId: string): Pick<Scenario, 'setup' | 'teardown'> {
+  return {
+    setup: async () => {
+      await bindingOn();
+      const at = '2026-11-20T00:00:00.000Z';
+      await lab.set(bindingKey(uuid), JSON.stringify({ accountId, accountType: 'claude-official', createdAt: at, lastUsedAt: at }), 'EX', 3600);
+    },
+    teardown: async () => void (await lab.del(bindingKey(uuid))),
+  };
+}
+const newSession = sessionUuid();
+const boundSession = sessionUuid();
+const deadBinding = sessionUuid();
+const userTurn = (text: string, stream = false) => ({ model: 'claude-sonnet-4-5-20250929', max_tokens: 64, stream, messages: [{ role: 'user', content: text }] });
+const featureScenarios: Scenario[] = [
+  { name: 'queue on: console user turn (lock taken and released)', path: '/api/v1/messages', key: env['LAB_CONSOLE_KEY']!, body: userTurn('queue console'), factory: createClaudeMessagesModule, setup: queueOn() },
+  { name: 'queue on: oauth stream user turn', path: '/api/v1/messages', key: env['LAB_OAUTH_KEY']!, body: userTurn('queue oauth', true), factory: createClaudeMessagesModule, setup: queueOn() },
+  { name: 'queue on: lock held elsewhere → 503 queue_timeout (JSON)', path: '/api/v1/messages', key: env['LAB_CONSOLE_KEY']!, body: userTurn('queue held'), factory: createClaudeMessagesModule, setup: holdLock, teardown: releaseHeld },
+  { name: 'queue on: lock held elsewhere → 503 queue_timeout (SSE)', path: '/api/v1/messages', key: env['LAB_CONSOLE_KEY']!, body: userTurn('queue held', true), factory: createClaudeMessagesModule, setup: holdLock, teardown: releaseHeld },
+  { name: 'binding on: new session on the OAuth account is bound', path: '/api/v1/messages', key: env['LAB_OAUTH_KEY']!, body: sessionBody(newSession, 1), factory: createClaudeMessagesModule, setup: bindingOn, teardown: async () => void (await lab.del(bindingKey(newSession))) },
+  { name: 'binding on: bound session goes on, binding touched', path: '/api/v1/messages', key: env['LAB_OAUTH_KEY']!, body: sessionBody(boundSession, 3), factory: createClaudeMessagesModule, ...withBinding(boundSession, env['LAB_OAUTH_ACCOUNT_ID']!) },
+  { name: 'binding on: bound to a missing account → 403', path: '/api/v1/messages', key: env['LAB_OAUTH_KEY']!, body: sessionBody(deadBinding, 3, { stream: true }), factory: createClaudeMessagesModule, ...withBinding(deadBinding, '00000000-0000-4000-8000-00000000dead') },
+  { name: 'binding on: new session that looks old → 400', path: '/api/v1/messages', key: env['LAB_OAUTH_KEY']!, body: sessionBody(sessionUuid(), 3), factory: createClaudeMessagesModule, setup: bindingOn },
+  { name: 'binding on: count_tokens, new session that looks old → 400', path: '/api/v1/messages/count_tokens', key: env['LAB_OAUTH_KEY']!, body: sessionBody(sessionUuid(), 3), factory: createClaudeCountTokensModule, setup: bindingOn },
+  { name: 'binding on: count_tokens, bound session (touched, not created)', path: '/api/v1/messages/count_tokens', key: env['LAB_OAUTH_KEY']!, body: sessionBody(boundSession, 3), factory: createClaudeCountTokensModule, ...withBinding(boundSession, env['LAB_OAUTH_ACCOUNT_ID']!) },
+];
+
+const features = process.argv[3] === 'features';
+const scenarios = features ? featureScenarios : baseScenarios;
+const savedRelayConfig = features ? await lab.get('claude_relay_config') : null;
 const rounds = Number(process.argv[2] ?? 1);
 let compared = 0;
 let identical = 0;
 const findings: string[] = [];
 for (let round = 0; round < rounds; round++) {
   for (const sc of scenarios) {
+    await sc.setup?.();
     await copyLabState();
     const body = JSON.stringify(sc.body);
     const headers = { 'x-api-key': sc.key, 'content-type': 'application/json', ...(sc.extra ?? {}) };
@@ -158,11 +234,14 @@ for (let round = 0; round < rounds; round++) {
     const migratedUp = await mockSince(seq);
     await srv.close();
     const mineAfter = normSnap(await dumpRedisSnapshot(mine));
+    await sc.teardown?.();
     const diffs: string[] = [];
     if (legacy.status !== migrated.status) diffs.push(`status ${legacy.status} vs ${migrated.status}`);
     if (JSON.stringify(normHeaders(legacy.headers)) !== JSON.stringify(normHeaders(migrated.headers))) diffs.push(`headers\n    legacy:   ${normHeaders(legacy.headers).join(' | ')}\n    migrated: ${normHeaders(migrated.headers).join(' | ')}`);
     if (normBody(legacy.body) !== normBody(migrated.body)) diffs.push(`body\n    legacy:   ${legacy.body.slice(0, 400)}\n    migrated: ${migrated.body.slice(0, 400)}`);
-    const up = (u: typeof legacyUp) => u.map((r) => ({ m: r.method, u: r.url, h: r.rawHeaders.filter((_, i) => !(i % 2 === 1 && /^Bearer sk-ant-oat/.test(r.rawHeaders[i]!))), b: r.bodyRaw }));
+    // the upstream `Connection` value is the deliberate keep-alive deviation (docs/claude-relay.md): name kept, value masked
+    const up = (u: typeof legacyUp) =>
+      u.map((r) => ({ m: r.method, u: r.url, h: r.rawHeaders.map((v, i, all) => (i % 2 === 0 ? v : /^Bearer sk-ant-oat/.test(v) ? '<oat>' : /^connection$/i.test(all[i - 1]!) ? '<connection>' : v)), b: r.bodyRaw }));
     if (JSON.stringify(up(legacyUp)) !== JSON.stringify(up(migratedUp))) diffs.push(`upstream\n    legacy:   ${JSON.stringify(up(legacyUp)).slice(0, 900)}\n    migrated: ${JSON.stringify(up(migratedUp)).slice(0, 900)}`);
     const rd = diffRedisSnapshots(labAfter, mineAfter, { ttlTolerance: 5, ignoreHashFields: [{ key: /./, fields: TIME_FIELDS }] });
     if (rd.length) diffs.push(`redis ${rd.map((d) => `${d.kind} ${d.key}${d.fields ? ` [${d.fields.join(',')}]` : ''}`).join('; ')}`);
@@ -171,6 +250,11 @@ for (let round = 0; round < rounds; round++) {
     else findings.push(`${sc.name}:\n  ${diffs.join('\n  ')}`);
     console.log(`${diffs.length ? 'DIFFERS  ' : 'identical'} ${sc.name} (${legacy.status}, upstream calls ${legacyUp.length}/${migratedUp.length})`);
   }
+}
+if (features) {
+  await relayConfig(FEATURES_OFF);
+  if (savedRelayConfig === null) await lab.del('claude_relay_config');
+  else await lab.set('claude_relay_config', savedRelayConfig);
 }
 console.log(`\n${compared} compared, ${identical} identical`);
 for (const f of findings) console.log(`\n${f}`);
