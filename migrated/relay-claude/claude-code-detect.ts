@@ -1,10 +1,10 @@
 import { claudeCodePromptScore } from '../auth/claude-code-prompt.js';
 
 /**
- * "Is this a real Claude Code request?" (relay-claude.md §3): model is a string, system is an
- * array, and at least one entry's text scores ≥ 1 against the Claude Code prompt templates.
- * Scoring is the auth layer's (migrated/auth/claude-code-prompt.ts: one-line templates exact,
- * long templates recognised by their opening sentence — its recorded deviation applies here too).
+ * "Is this a real Claude Code request?" (relay-claude.md §3, ClaudeCodeValidator
+ * includesClaudeCodeSystemPrompt(body, 1)): model is a string, system is an array, and at least
+ * one entry's text scores ≥ 1 against the Claude Code prompt templates — the legacy's own scoring
+ * and catalogue (migrated/auth/claude-code-prompt.ts).
  */
 export const CLAUDE_CODE_PROMPT = "You are Claude Code, Anthropic's official CLI for Claude.";
 
