@@ -9,6 +9,7 @@ import { keys } from '../storage/keys.js';
 import type { AgentPool } from '../upstream/agents.js';
 import { readBody, sendUpstream } from '../upstream/client.js';
 import { resolveEffectiveProxy } from '../upstream/proxy-policy.js';
+import type { ProxyConfig } from '../upstream/proxy.js';
 import { applySessionWindow } from './account-marks.js';
 
 /**
@@ -38,6 +39,8 @@ export interface AccessTokenDeps {
   upstreamOverride?: string | undefined;
   /** Wait when another process holds the refresh lock (legacy: 2000 ms). */
   lockWaitMs?: number;
+  /** GLOBAL_PROXY_* fallback proxy. */
+  globalProxy?: ProxyConfig | null | undefined;
 }
 
 export class AccessTokens {
@@ -132,7 +135,7 @@ export class AccessTokens {
     const body = Buffer.from(JSON.stringify({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: OAUTH_CLIENT_ID }));
     const proxy = this.d.upstreamOverride
       ? null
-      : (await resolveEffectiveProxy(this.d.redis, { accountId, platform: account['platform'] || 'claude', accountProxy: account['proxy'] })).proxy;
+      : (await resolveEffectiveProxy(this.d.redis, { accountId, platform: account['platform'] || 'claude', accountProxy: account['proxy'], envFallback: this.d.globalProxy })).proxy;
     const { response } = await sendUpstream(this.d.agents, {
       url,
       method: 'POST',

@@ -10,6 +10,8 @@ import { ConsoleAccountState } from '../scheduler/console-quota.js';
 import { AccountRepository } from '../storage/accounts.js';
 import { StickySessions } from '../storage/sessions.js';
 import { AgentPool } from '../upstream/agents.js';
+import type { ProxyConfig } from '../upstream/proxy.js';
+import { globalEnvProxy } from '../upstream/proxy-policy.js';
 import { UsageRecorder } from '../usage/record-usage.js';
 import { AccessTokens } from './access-token.js';
 import { ConsoleMarks, OfficialMarks } from './account-marks.js';
@@ -33,6 +35,8 @@ export interface RelaySettings {
   upstreamCaFile?: string | undefined;
   /** BILLING_EVENTS_ENABLED !== 'false'. */
   billingEventsEnabled: boolean;
+  /** GLOBAL_PROXY_*: the proxy used when no account / group / policy proxy applies. */
+  globalProxy?: ProxyConfig | null;
 }
 
 export function relaySettingsFromConfig(config: GatewayConfig): RelaySettings {
@@ -43,6 +47,7 @@ export function relaySettingsFromConfig(config: GatewayConfig): RelaySettings {
     renewalThresholdMinutes: config.STICKY_SESSION_RENEWAL_THRESHOLD_MINUTES,
     upstreamCaFile: config.GATEWAY_UPSTREAM_CA_FILE || undefined,
     billingEventsEnabled: config.BILLING_EVENTS_ENABLED,
+    globalProxy: globalEnvProxy(config),
   };
 }
 
@@ -113,7 +118,7 @@ export function createRelayServices(deps: MigratedDeps, settings: RelaySettings 
     consoleState,
     official: new OfficialMarks(markDeps),
     console: new ConsoleMarks(markDeps),
-    tokens: new AccessTokens({ redis, clock, ids, log, accounts, cipher, agents, upstreamOverride: deps.upstreamOverride }),
+    tokens: new AccessTokens({ redis, clock, ids, log, accounts, cipher, agents, upstreamOverride: deps.upstreamOverride, globalProxy: settings.globalProxy }),
     cipher,
     agents,
     usage: new UsageRecorder({ redis, clock, ids, log, pricing, pgStore, billingEventsEnabled: settings.billingEventsEnabled }),

@@ -7,7 +7,7 @@ import { relaySettingsFromConfig } from './relay-services.js';
 describe('legacy process settings from the config schema', () => {
   it('defaults', () => {
     const c = loadConfig({} as NodeJS.ProcessEnv);
-    expect(relaySettingsFromConfig(c)).toEqual({ requestTimeoutMs: 600_000, apiVersion: '2023-06-01', stickyTtlHours: 1, renewalThresholdMinutes: 0, upstreamCaFile: undefined, billingEventsEnabled: true });
+    expect(relaySettingsFromConfig(c)).toEqual({ requestTimeoutMs: 600_000, apiVersion: '2023-06-01', stickyTtlHours: 1, renewalThresholdMinutes: 0, upstreamCaFile: undefined, billingEventsEnabled: true, globalProxy: null });
     expect(c.SYSTEM_PROMPT_THRESHOLD).toBe(0.5);
     expect(c.CONCURRENCY_MAX_LIFETIME_MINUTES).toBe(10);
     expect(httpSurfaceFromConfig(c)).toEqual({ corsPackage: true, development: false, requestMaxBytes: 60 * 1024 * 1024 });
@@ -26,10 +26,16 @@ describe('legacy process settings from the config schema', () => {
       ENABLE_CORS: 'false',
       NODE_ENV: 'development',
       REQUEST_MAX_SIZE_MB: '2',
+      GLOBAL_PROXY_TYPE: 'SOCKS5',
+      GLOBAL_PROXY_HOST: 'gp',
+      GLOBAL_PROXY_PORT: '1080',
+      CLAUDE_CONSOLE_BLOCKED_HANDLING_MINUTES: '-3',
     } as NodeJS.ProcessEnv);
-    expect(relaySettingsFromConfig(c)).toEqual({ requestTimeoutMs: 1500, apiVersion: '2024-01-01', stickyTtlHours: 0.25, renewalThresholdMinutes: 0, upstreamCaFile: '/tmp/ca.pem', billingEventsEnabled: false });
+    expect(relaySettingsFromConfig(c)).toEqual({ requestTimeoutMs: 1500, apiVersion: '2024-01-01', stickyTtlHours: 0.25, renewalThresholdMinutes: 0, upstreamCaFile: '/tmp/ca.pem', billingEventsEnabled: false, globalProxy: { type: 'socks5', host: 'gp', port: 1080 } });
     expect(c.SYSTEM_PROMPT_THRESHOLD).toBe(0.8);
     expect(c.CONCURRENCY_MAX_LIFETIME_MINUTES).toBe(10);
+    expect(c.CLAUDE_CONSOLE_BLOCKED_HANDLING_MINUTES).toBe(0);
+    expect(loadConfig({ CLAUDE_CONSOLE_BLOCKED_HANDLING_MINUTES: '10m' } as NodeJS.ProcessEnv).CLAUDE_CONSOLE_BLOCKED_HANDLING_MINUTES).toBe(10);
     expect(httpSurfaceFromConfig(c)).toEqual({ corsPackage: false, development: true, requestMaxBytes: 2 * 1024 * 1024 });
     expect(loadConfig({ SYSTEM_PROMPT_THRESHOLD: 'abc', REQUEST_MAX_SIZE_MB: 'big' } as NodeJS.ProcessEnv)).toMatchObject({ SYSTEM_PROMPT_THRESHOLD: 0.5, REQUEST_MAX_SIZE_MB: 60 });
   });

@@ -6,7 +6,8 @@ import { startPrivateRedis, type PrivateRedis } from '../../test-support/redis-s
 import { keys } from '../storage/keys.js';
 import { AgentPool } from './agents.js';
 import { readBody, sendUpstream } from './client.js';
-import { isUsableProxy, normalizePlatform, resolveEffectiveProxy } from './proxy-policy.js';
+import { globalEnvProxy, isUsableProxy, normalizePlatform, resolveEffectiveProxy } from './proxy-policy.js';
+import { loadConfig } from '../../gateway/config/env.js';
 
 let server: PrivateRedis;
 let redis: Redis;
@@ -34,6 +35,17 @@ async function connectProxy(): Promise<{ server: NetServer; port: number; connec
   entry.port = await listen(entry.server);
   proxies.push(entry);
   return entry;
+}
+
+/** POST `{}` to the local target through `proxy`; the answer text. */
+async function postVia(proxy: Parameters<typeof sendUpstream>[1]['proxy'], path: string): Promise<string> {
+  const pool = new AgentPool();
+  try {
+    const { response } = await sendUpstream(pool, { url: new URL(`http://127.0.0.1:${targetPort}${path}`), method: 'POST', headers: ['host', 'api.anthropic.com', 'content-length', '2'], body: Buffer.from('{}'), proxy, timeoutMs: 5000 });
+    return (await readBody(response)).toString();
+  } finally {
+    pool.destroy();
+  }
 }
 
 const proxyJson = (port: number, type = 'http') => JSON.stringify({ type, host: '127.0.0.1', port });
@@ -140,17 +152,32 @@ describe('proxy policy resolution (legacy resolveEffectiveProxyConfig)', () => {
     await group('g1', { proxy: proxyJson(groupProxy.port) }, ['acc']);
     await redis.set(keys.proxyPolicyConfig(), JSON.stringify({ globalAccountProxy: JSON.parse(proxyJson(globalProxy.port)) }));
     const { proxy } = await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude', accountProxy: '' });
-    const pool = new AgentPool();
-    const { response } = await sendUpstream(pool, {
-      url: new URL(`http://127.0.0.1:${targetPort}/via-group`),
-      method: 'POST',
-      headers: ['host', 'api.anthropic.com', 'content-length', '2'],
-      body: Buffer.from('{}'),
-      proxy,
-      timeoutMs: 5000,
-    });
-    expect((await readBody(response)).toString()).toBe('ok /via-group');
+    expect(await postVia(proxy, '/via-group')).toBe('ok /via-group');
     expect([groupProxy.connects, globalProxy.connects]).toEqual([1, 0]);
-    pool.destroy();
+  });
+
+  it('GLOBAL_PROXY_* (createProxyAgentWithFallback): parsed like getGlobalProxyConfig + createProxyAgent, from the valibot config', () => {
+    const env = (e: Record<string, string>) => globalEnvProxy(loadConfig(e as NodeJS.ProcessEnv));
+    expect(env({})).toBeNull();
+    expect(env({ GLOBAL_PROXY_TYPE: 'HTTP', GLOBAL_PROXY_HOST: 'p.example', GLOBAL_PROXY_PORT: '3128x' })).toEqual({ type: 'http', host: 'p.example', port: 3128 });
+    expect(env({ GLOBAL_PROXY_TYPE: 'socks5', GLOBAL_PROXY_HOST: 'p', GLOBAL_PROXY_PORT: '1080', GLOBAL_PROXY_USERNAME: 'u', GLOBAL_PROXY_PASSWORD: 'pw' })).toEqual({ type: 'socks5', host: 'p', port: 1080, username: 'u', password: 'pw' });
+    // credentials only as a pair; missing / non-numeric / zero port, unknown type, missing host: no fallback
+    expect(env({ GLOBAL_PROXY_TYPE: 'https', GLOBAL_PROXY_HOST: 'p', GLOBAL_PROXY_PORT: '1', GLOBAL_PROXY_USERNAME: 'u' })).toEqual({ type: 'https', host: 'p', port: 1 });
+    for (const bad of [{ GLOBAL_PROXY_PORT: 'abc' }, { GLOBAL_PROXY_PORT: '0' }, { GLOBAL_PROXY_TYPE: 'socks4' }, { GLOBAL_PROXY_HOST: '' }, { GLOBAL_PROXY_PORT: '' }]) {
+      expect(env({ GLOBAL_PROXY_TYPE: 'http', GLOBAL_PROXY_HOST: 'p', GLOBAL_PROXY_PORT: '8080', ...bad })).toBeNull();
+    }
+  });
+
+  it('the env fallback applies only when no account, group or policy proxy does, and carries the request', async () => {
+    const envProxy = await connectProxy();
+    const fallback = globalEnvProxy({ GLOBAL_PROXY_TYPE: 'http', GLOBAL_PROXY_HOST: '127.0.0.1', GLOBAL_PROXY_PORT: String(envProxy.port) });
+    expect((await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude', accountProxy: proxyJson(5001), envFallback: fallback })).source).toBe('account');
+    await redis.set(keys.proxyPolicyConfig(), JSON.stringify({ globalAccountProxy: { type: 'http', host: '127.0.0.1', port: 4001 } }));
+    expect((await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude', accountProxy: null, envFallback: fallback })).source).toBe('global');
+    await redis.del(keys.proxyPolicyConfig());
+    const r = await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude', accountProxy: '{"type":"ftp"}', envFallback: fallback });
+    expect(r).toEqual({ proxy: fallback, source: 'env', platform: 'claude' });
+    expect(await postVia(r.proxy, '/via-env')).toBe('ok /via-env');
+    expect(envProxy.connects).toBe(1);
   });
 });

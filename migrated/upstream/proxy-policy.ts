@@ -8,9 +8,10 @@ import { parseProxy, proxyObject, type ProxyConfig } from './proxy.js';
  * (lowest proxyPriority, then newest updatedAt, then newest createdAt), else the
  * platform proxy of `proxy_policy_config`, else its global account proxy, else direct.
  * A candidate counts only when it passes the legacy's proxy check (type socks5|http|https,
- * host, port 1..65535); anything else falls through to the next level.
+ * host, port 1..65535); anything else falls through to the next level. Last comes the process-wide
+ * fallback of ProxyHelper.createProxyAgentWithFallback (GLOBAL_PROXY_* env, `envFallback`).
  */
-export type ProxySource = 'account' | 'group' | 'platform' | 'global' | 'none';
+export type ProxySource = 'account' | 'group' | 'platform' | 'global' | 'env' | 'none';
 
 export interface ProxyResolution {
   proxy: ProxyConfig | null;
@@ -23,6 +24,32 @@ export interface ProxyLookup {
   accountId: string;
   platform: string | undefined;
   accountProxy: unknown;
+  /** The GLOBAL_PROXY_* proxy (globalEnvProxy), used when nothing else applies. */
+  envFallback?: ProxyConfig | null | undefined;
+}
+
+/** The GLOBAL_PROXY_* settings (gateway/config/env.ts). */
+export interface GlobalProxyEnv {
+  GLOBAL_PROXY_TYPE?: string | undefined;
+  GLOBAL_PROXY_HOST?: string | undefined;
+  GLOBAL_PROXY_PORT?: string | undefined;
+  GLOBAL_PROXY_USERNAME?: string | undefined;
+  GLOBAL_PROXY_PASSWORD?: string | undefined;
+}
+
+/**
+ * ProxyHelper.getGlobalProxyConfig + the checks createProxyAgent makes on it: TYPE, HOST and PORT
+ * all set; type lower-cased and one of socks5 / http / https; port = parseInt(PORT), non-zero.
+ * Credentials are used only when both USERNAME and PASSWORD are set. Anything else: no fallback.
+ */
+export function globalEnvProxy(env: GlobalProxyEnv): ProxyConfig | null {
+  const type = env.GLOBAL_PROXY_TYPE?.toLowerCase();
+  const host = env.GLOBAL_PROXY_HOST;
+  if (!type || !host || !env.GLOBAL_PROXY_PORT) return null;
+  const port = Number.parseInt(env.GLOBAL_PROXY_PORT, 10);
+  if (!port || (type !== 'socks5' && type !== 'http' && type !== 'https')) return null;
+  const auth = env.GLOBAL_PROXY_USERNAME && env.GLOBAL_PROXY_PASSWORD ? { username: env.GLOBAL_PROXY_USERNAME, password: env.GLOBAL_PROXY_PASSWORD } : {};
+  return { type, host, port, ...auth };
 }
 
 /** The legacy's platform families: claude*, gemini*, openai*|azure-openai, droid, bedrock, ccr; others lower-cased. */
@@ -123,5 +150,6 @@ export async function resolveEffectiveProxy(redis: Redis, lookup: ProxyLookup): 
   const platformProxy = cfg.platformProxies && typeof cfg.platformProxies === 'object' ? cfg.platformProxies[String(platform)] : null;
   if (isUsableProxy(platformProxy)) return { proxy: parseProxy(platformProxy), source: 'platform', platform };
   if (isUsableProxy(cfg.globalAccountProxy)) return { proxy: parseProxy(cfg.globalAccountProxy), source: 'global', platform };
+  if (lookup.envFallback) return { proxy: lookup.envFallback, source: 'env', platform };
   return { proxy: null, source: 'none', platform };
 }
