@@ -1,48 +1,54 @@
 import type { ReadAhead } from './key-read-ahead.js';
 import type { ServerResponse } from 'node:http';
-import type { ApiKeyHash } from '../storage/api-keys.js';
+import type { ApiKeyHash, ParsedApiKey } from '../storage/api-keys.js';
+
+/** Key fields a route gets in their parsed form (ParsedApiKey: numbers, booleans, arrays; `tokenLimit` NaN when empty). */
+type ParsedKeyField =
+  | 'id'
+  | 'name'
+  | 'tokenLimit'
+  | 'permissions'
+  | 'concurrencyLimit'
+  | 'rateLimitWindow'
+  | 'rateLimitRequests'
+  | 'rateLimitCost'
+  | 'enableModelRestriction'
+  | 'restrictedModels'
+  | 'enableClientRestriction'
+  | 'allowedClients'
+  | 'dailyCostLimit'
+  | 'totalCostLimit'
+  | 'weeklyOpusCostLimit'
+  | 'tags';
+
+/** Key fields a route gets as stored (absent field → undefined, as the legacy copied them). */
+type StoredKeyField =
+  | 'claudeAccountId'
+  | 'claudeConsoleAccountId'
+  | 'geminiAccountId'
+  | 'openaiAccountId'
+  | 'bedrockAccountId'
+  | 'droidAccountId'
+  | 'description'
+  | 'azureOpenaiAccountId'
+  | 'createdAt'
+  | 'expiresAt';
 
 /**
  * What `authenticateApiKey` hands to a route on success: the legacy's `req.apiKey`
  * (src/middleware/auth.js authenticateApiKey, same field names and values; note the legacy
- * does NOT copy `azureOpenaiAccountId` or `description` there) plus the values the checks used.
+ * does NOT copy `azureOpenaiAccountId` or `description` there; validateApiKey returned them and
+ * routes use them) plus the values the checks used. Derived from the storage layer's typed key
+ * record (ParsedApiKey) so a field's type is declared once.
  */
-export interface AuthenticatedKey {
-  id: string;
-  name: string;
-  /** parseInt(tokenLimit): NaN when the stored field is empty (serialises as null, like the legacy). */
-  tokenLimit: number;
-  claudeAccountId: string | undefined;
-  claudeConsoleAccountId: string | undefined;
-  geminiAccountId: string | undefined;
-  openaiAccountId: string | undefined;
-  bedrockAccountId: string | undefined;
-  droidAccountId: string | undefined;
-  /** 'all' | 'claude' | 'gemini' | 'openai' | 'droid' (stored value, '' → 'all'). */
-  permissions: string;
-  concurrencyLimit: number;
-  rateLimitWindow: number;
-  rateLimitRequests: number;
-  rateLimitCost: number;
-  enableModelRestriction: boolean;
-  restrictedModels: string[];
-  enableClientRestriction: boolean;
-  allowedClients: string[];
-  dailyCostLimit: number;
+export type AuthenticatedKey = Pick<ParsedApiKey, ParsedKeyField> & { [F in StoredKeyField]: ParsedApiKey[F] | undefined } & {
+  /** Today's / all-time / this week's Opus cost as the checks read them. */
   dailyCost: number;
-  totalCostLimit: number;
   totalCost: number;
-  weeklyOpusCostLimit: number;
   weeklyOpusCost: number;
-  /** Fields the legacy's validateApiKey also returned (not on req.apiKey, but used by routes). */
-  description: string | undefined;
-  azureOpenaiAccountId: string | undefined;
-  createdAt: string | undefined;
-  expiresAt: string | undefined;
-  tags: string[];
   /** The raw `apikey:{id}` hash after activation (HGETALL field order). */
   record: ApiKeyHash;
-}
+};
 
 /** The legacy's `req.rateLimitInfo`: where a route adds tokens / cost after the response. */
 export interface RateLimitInfo {
