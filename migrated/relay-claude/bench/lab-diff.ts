@@ -17,6 +17,7 @@ import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
+import postgres from 'postgres';
 import { pino } from 'pino';
 import { loadConfig } from '../../../gateway/config/env.js';
 import { startPrivateRedis } from '../../../test-support/redis-server.js';
@@ -127,6 +128,7 @@ function normSnap(s: RedisSnapshot): RedisSnapshot {
     else if (e.type === 'stream') out[k] = { ...e, value: e.value.map(([, f]) => ['<id>', f.map(strip)] as [string, string[]]) };
     else if (e.type === 'string' && k.startsWith('user_msg_queue_last:')) out[k] = { type: 'string', ttl: e.ttl, value: '<release ms>' };
     else if (e.type === 'string') out[k] = { type: 'string', ttl: e.ttl, value: strip(e.value) };
+    else if (e.type === 'hash' && !Array.isArray(e.value) && e.value['quotaStoppedAt']) out[k] = { ...e, value: { ...e.value, quotaStoppedAt: '<stop time>' } };
     else out[k] = e;
   }
   return out;
@@ -196,6 +198,27 @@ const newSession = sessionUuid();
 const boundSession = sessionUuid();
 const deadBinding = sessionUuid();
 const userTurn = (text: string, stream = false) => ({ model: 'claude-sonnet-4-5-20250929', max_tokens: 64, stream, messages: [{ role: 'user', content: text }] });
+// Console daily quota: the lab Console account gets a tiny dailyQuota (today's cost is above it) for one
+// pool request, then its hash and its PostgreSQL row (the legacy's updateAccount dual-writes) are put back.
+const CONSOLE_HASH = `claude_console_account:${env['LAB_CONSOLE_ACCOUNT_ID']}`;
+let savedConsole: Record<string, string> = {};
+let savedConsoleRow: Array<{ data: unknown; updated_at: Date }> = [];
+const labPg = postgres(env['LAB_PG_URL']!, { max: 1, onnotice: () => {} });
+const quotaScenario: Pick<Scenario, 'setup' | 'teardown'> = {
+  setup: async () => {
+    await relayConfig(FEATURES_OFF);
+    savedConsole = await lab.hgetall(CONSOLE_HASH);
+    savedConsoleRow = await labPg<Array<{ data: unknown; updated_at: Date }>>`select data, updated_at from accounts where type = 'claude-console' and id = ${env['LAB_CONSOLE_ACCOUNT_ID']!}`;
+    await lab.hset(CONSOLE_HASH, 'dailyQuota', '0.0001');
+  },
+  teardown: async () => {
+    const [isActive, schedulable, quotaStoppedAt] = await lab.hmget(CONSOLE_HASH, 'isActive', 'schedulable', 'quotaStoppedAt');
+    const [mineStop] = await mine.hmget(CONSOLE_HASH, 'quotaStoppedAt');
+    console.log(`  quota stop — legacy: isActive=${isActive} schedulable=${schedulable} quotaStoppedAt=${quotaStoppedAt || '-'}; migrated quotaStoppedAt=${mineStop || '-'}`);
+    await lab.multi().del(CONSOLE_HASH).hset(CONSOLE_HASH, savedConsole).exec();
+    for (const row of savedConsoleRow) await labPg`update accounts set data = ${labPg.json(row.data as never)}, updated_at = ${row.updated_at} where type = 'claude-console' and id = ${env['LAB_CONSOLE_ACCOUNT_ID']!}`;
+  },
+};
 const featureScenarios: Scenario[] = [
   { name: 'queue on: console user turn (lock taken and released)', path: '/api/v1/messages', key: env['LAB_CONSOLE_KEY']!, body: userTurn('queue console'), factory: createClaudeMessagesModule, setup: queueOn() },
   { name: 'queue on: oauth stream user turn', path: '/api/v1/messages', key: env['LAB_OAUTH_KEY']!, body: userTurn('queue oauth', true), factory: createClaudeMessagesModule, setup: queueOn() },
@@ -206,6 +229,7 @@ const featureScenarios: Scenario[] = [
   { name: 'binding on: bound to a missing account → 403', path: '/api/v1/messages', key: env['LAB_OAUTH_KEY']!, body: sessionBody(deadBinding, 3, { stream: true }), factory: createClaudeMessagesModule, ...withBinding(deadBinding, '00000000-0000-4000-8000-00000000dead') },
   { name: 'binding on: new session that looks old → 400', path: '/api/v1/messages', key: env['LAB_OAUTH_KEY']!, body: sessionBody(sessionUuid(), 3), factory: createClaudeMessagesModule, setup: bindingOn },
   { name: 'binding on: count_tokens, new session that looks old → 400', path: '/api/v1/messages/count_tokens', key: env['LAB_OAUTH_KEY']!, body: sessionBody(sessionUuid(), 3), factory: createClaudeCountTokensModule, setup: bindingOn },
+  { name: 'quota: pool request while the Console account is over its daily quota (stopped by the pool check)', path: '/api/v1/messages', key: env['LAB_POOL_KEY']!, body: userTurn('quota pool'), factory: createClaudeMessagesModule, ...quotaScenario },
   { name: 'binding on: count_tokens, bound session (touched, not created)', path: '/api/v1/messages/count_tokens', key: env['LAB_OAUTH_KEY']!, body: sessionBody(boundSession, 3), factory: createClaudeCountTokensModule, ...withBinding(boundSession, env['LAB_OAUTH_ACCOUNT_ID']!) },
 ];
 
@@ -260,4 +284,5 @@ console.log(`\n${compared} compared, ${identical} identical`);
 for (const f of findings) console.log(`\n${f}`);
 lab.disconnect();
 mine.disconnect();
+await labPg.end();
 await priv.stop();
