@@ -14,9 +14,10 @@ export function relayModule(
   deps: MigratedDeps,
   handler: (s: RelayServices, call: RouteCall, auth: AuthSuccess) => Promise<void>,
 ): MigratedModule {
-  const s = createRelayServices(deps);
   // the scheduler's first reads (bound account + temp flag) ride along with the key lookup
   const auth = createApiKeyAuthenticator(deps, { readAhead: (record) => schedulerReadAhead({ claudeAccountId: record['claudeAccountId'], claudeConsoleAccountId: record['claudeConsoleAccountId'] }) });
+  // one claude_relay_config cache for auth and relay (the legacy has one per process)
+  const s = createRelayServices(deps, undefined, { relayConfig: auth.relayConfig });
   return {
     name,
     handle: keyRoute(deps, auth, (call, result) => handler(s, call, result), httpSurfaceFromConfig(deps.config)),

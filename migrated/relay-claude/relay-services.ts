@@ -92,7 +92,7 @@ export interface RelayServices {
   close(): void;
 }
 
-export function createRelayServices(deps: MigratedDeps, settings: RelaySettings = relaySettingsFromConfig(deps.config)): RelayServices {
+export function createRelayServices(deps: MigratedDeps, settings: RelaySettings = relaySettingsFromConfig(deps.config), shared: { relayConfig?: RelayConfigReader } = {}): RelayServices {
   const { redis, clock, ids, log } = deps;
   const pgStore = deps.pg ? new PgStore(deps.pg, clock, log) : null;
   const accounts = new AccountRepository({ redis, clock, pgStore });
@@ -124,7 +124,7 @@ export function createRelayServices(deps: MigratedDeps, settings: RelaySettings 
     usage: new UsageRecorder({ redis, clock, ids, log, pricing, pgStore, billingEventsEnabled: settings.billingEventsEnabled }),
     codeHeaders: new ClaudeCodeHeaderStore(redis, clock),
     maxTokensLimit: outputLimits(deps.config.PRICING_FILE, log),
-    relayConfig: new RelayConfigReader(redis, clock),
+    relayConfig: shared.relayConfig ?? new RelayConfigReader(redis, clock),
     close() {
       stopWatch();
       agents.destroy();

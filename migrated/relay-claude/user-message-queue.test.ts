@@ -175,6 +175,25 @@ describe('user-message queue in the relay (console and official accounts)', () =
     }
   }
 
+  it('off: three requests cost one cached claude_relay_config read (shared with auth) and no queue command', async () => {
+    const up = await startUpstream();
+    const monitor = await fx.redis.monitor();
+    const seen: string[][] = [];
+    monitor.on('monitor', (_t: string, args: string[]) => seen.push(args));
+    try {
+      await withRelay(up.url, async (h) => {
+        for (let i = 0; i < 3; i++) expect((await send(h.port, 'POST', '/api/v1/messages', headers(KEYS.console), userTurn())).status).toBe(200);
+      });
+      await fx.redis.ping();
+      expect(seen.filter((a) => a[0]?.toLowerCase() === 'get' && a[1] === 'claude_relay_config')).toHaveLength(1);
+      // (the scripted upstream itself GETs the lock keys to observe them)
+      expect(seen.filter((a) => a[0]?.toLowerCase() !== 'get' && a.some((x) => x.includes('user_msg_queue')))).toEqual([]);
+    } finally {
+      monitor.disconnect();
+      await up.close();
+    }
+  });
+
   it('a tool_result turn is not queued', async () => {
     await enableQueue();
     const up = await startUpstream();
