@@ -16,6 +16,7 @@ import {
   officialOpusLimited,
   officialRateLimited,
   bedrockView,
+  type ConsoleAccount,
   type RawHash,
 } from './account-state.js';
 import { ConsoleAccountState } from './console-quota.js';
@@ -244,10 +245,11 @@ export class ClaudeScheduler {
     let excludedByConcurrency = 0;
     const needsConcurrency: Array<ReturnType<typeof consoleView>> = [];
     for (const listed of await this.accounts.list('claude-console')) {
-      const c = await this.poolConsoleView(listed);
+      const { c, fresh } = await this.poolConsoleView(listed);
       if (!(c.isActive && c.status === 'active' && c.accountType === 'shared' && c.schedulable)) continue;
       if (!consoleSupportsModel(c.supportedModels, model)) continue;
-      if (consoleSubscriptionExpired(c, now)) continue;
+      // the legacy's listing summary names the field `expiresAt`, so its expiry check only bites on a re-read account
+      if (fresh && consoleSubscriptionExpired(c, now)) continue;
       await this.consoleState.checkQuotaUsage(c.id, c.raw);
       if (await isTempUnavailable(redis, 'claude-console', c.id)) continue;
       const limited = await consoleRateLimited(redis, this.accounts, c.id, now);
@@ -277,14 +279,14 @@ export class ClaudeScheduler {
   }
 
   /** A listed Console account after the legacy's block check (an expired block is lifted and the account re-read). */
-  private async poolConsoleView(listed: RawHash) {
+  private async poolConsoleView(listed: RawHash): Promise<{ c: ConsoleAccount; fresh: boolean }> {
     const id = listed['id']!;
     const blocked = await this.consoleState.isBlocked(id, listed);
     if (!blocked && listed['status'] === 'account_blocked') {
       const fresh = await this.accounts.get('claude-console', id);
-      if (fresh) return consoleView(fresh, id, false);
+      if (fresh) return { c: consoleView(fresh, id, false), fresh: true };
     }
-    return consoleView(listed, id, true);
+    return { c: consoleView(listed, id, true), fresh: false };
   }
 
   private async availableForBinding(id: string, now: number): Promise<boolean> {

@@ -173,6 +173,13 @@ describe('in the scheduler', () => {
     await expect(scheduler.select({}, null, 'claude-sonnet-4-5')).rejects.toThrow(/No available Claude accounts/);
   });
 
+  it('an expired subscription does not keep a listed account out of the pool (the legacy reads it from a summary without the field)', async () => {
+    await account({ dailyQuota: '0', subscriptionExpiresAt: '2026-01-01T00:00:00.000Z' });
+    const accounts = new AccountRepository({ redis, clock });
+    const scheduler = new ClaudeScheduler({ redis, clock, accounts, sticky: new StickySessions(redis, {}) });
+    expect((await scheduler.select({}, null, 'claude-sonnet-4-5')).accountId).toBe(ID);
+  });
+
   it('an expired block is lifted before the pool filter, and the account is chosen', async () => {
     await account({ blockedStatus: 'blocked', blockedAt: new Date(AT - 11 * 60_000).toISOString(), status: 'account_blocked', isActive: 'false', schedulable: 'false', blockedAutoStopped: 'true', dailyQuota: '0' });
     const accounts = new AccountRepository({ redis, clock });
