@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildConsoleHeaders, buildOfficialHeaders, computeBetaHeader } from './headers.js';
+import { buildConsoleHeaders, buildOfficialHeaders, clientHopView, computeBetaHeader } from './headers.js';
 import { pairs, traceRequest, traceUpstream } from './trace-fixtures.test-helper.js';
 
 /** Node's req.headers after auth: lower-case names in arrival order, x-api-key overwritten/appended. */
@@ -37,6 +37,13 @@ describe('official upstream headers match the recorded wire order', () => {
       unifiedUserAgent: null,
     });
     expect(headers).toEqual(pairs(up.rawHeaders)); // same as the recording, where the client sent keep-alive
+  });
+
+  it("the client who asked `Connection: close` sees the upstream's answer to close, as with the legacy (Connection: close, no Keep-Alive)", () => {
+    const upstream: Array<[string, string]> = [['content-type', 'application/json'], ['Connection', 'keep-alive'], ['Keep-Alive', 'timeout=5'], ['request-id', 'r1']];
+    expect(clientHopView(upstream, { connection: 'Close' })).toEqual([['content-type', 'application/json'], ['Connection', 'close'], ['request-id', 'r1']]);
+    expect(clientHopView(upstream, { connection: 'keep-alive' })).toBe(upstream);
+    expect(clientHopView(upstream, {})).toBe(upstream);
   });
 
   it('re-adds 4+ stainless headers at the end in canonical casing and reports the fingerprint', () => {

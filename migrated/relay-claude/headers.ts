@@ -227,6 +227,24 @@ export function buildConsoleHeaders(input: ConsoleHeaderInput): HeaderList {
 }
 
 /** Flat [name, value, name, value…] form for http.request / writeHead. */
+/**
+ * The official relay copies the upstream's response headers to the client. The legacy forwarded the
+ * client's own `Connection` value upstream, so a client that asked for `close` got the upstream's answer
+ * to `close`: `Connection: close` and no `Keep-Alive`. We keep the upstream socket alive (see
+ * buildOfficialHeaders), so its answer says keep-alive; this restores what the legacy's client saw.
+ */
+export function clientHopView(upstream: HeaderList, clientHeaders: ClientHeaders): HeaderList {
+  const asked = headerValue(clientHeaders['connection']);
+  if (asked === undefined || asked.trim().toLowerCase() !== 'close') return upstream;
+  const out: HeaderList = [];
+  for (const [name, value] of upstream) {
+    const lower = name.toLowerCase();
+    if (lower === 'keep-alive') continue;
+    out.push(lower === 'connection' ? [name, 'close'] : [name, value]);
+  }
+  return out;
+}
+
 export function flatten(list: HeaderList): string[] {
   const flat: string[] = [];
   for (const [k, v] of list) flat.push(k, v);

@@ -3,7 +3,7 @@ import type { AuthenticatedKey } from '../auth/types.js';
 import { isOpusModel } from './models.js';
 import { resolveEffectiveProxy } from '../upstream/proxy-policy.js';
 import { sendUpstream } from '../upstream/client.js';
-import { buildOfficialHeaders, flatten, type ClientHeaders } from './headers.js';
+import { buildOfficialHeaders, clientHopView, flatten, type ClientHeaders } from './headers.js';
 import { isRealClaudeCodeRequest } from './claude-code-detect.js';
 import { opusLimitMessage, rateLimitMessage } from './messages-text.js';
 import { keys } from '../storage/keys.js';
@@ -194,7 +194,7 @@ async function nonStream(c: OfficialCall, gate: QueueGate): Promise<RelayResult>
   await gate.release(); // the request reached the upstream: next user turn may go
   const status = response.statusCode ?? 500;
   const text = raw.toString('utf8');
-  const headers = upstreamHeaderPairs(response);
+  const headers = clientHopView(upstreamHeaderPairs(response), c.clientHeaders);
   const s = c.s;
   if (status !== 200 && status !== 201) {
     let rateLimited = false;
