@@ -152,11 +152,13 @@ describe('Bedrock relay, stream', () => {
     });
   });
 
-  it('an SDK error before the first event: 500 application/json with an SSE error event', async () => {
+  it('an SDK error before the first event: 500 application/json (+ Vary) with an SSE error event', async () => {
     await withRelay(async (h) => {
       const res = await send(h.port, 'POST', '/api/v1/messages', headers, JSON.stringify({ stream: true, messages: [{ role: 'user', content: '__MOCK_ERROR_403__' }] }));
       expect(res.status).toBe(500);
       expect(hdr(res, 'content-type')).toBe('application/json');
+      // recorded (legacy-providers/bedrock-stream-error-403): compression's Vary comes last, before Node's own headers
+      expect(res.rawHeaders.map((l) => l.slice(0, l.indexOf(':'))).slice(-3)).toEqual(['Vary', 'Date', 'Transfer-Encoding']);
       expect(res.body.toString()).toBe('event: error\ndata: {"error":"Bedrock访问被拒绝，请检查IAM权限"}\n\n');
     });
   });

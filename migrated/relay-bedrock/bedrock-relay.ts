@@ -2,7 +2,7 @@ import { InvokeModelCommand, InvokeModelWithResponseStreamCommand } from '@aws-s
 import { effectiveModel } from '../auth/permissions.js';
 import { renderResult } from '../relay-claude/legacy-render.js';
 import { bedrockClientsFor, type AwsCredentials } from './bedrock-clients.js';
-import { nonStreamUsage, type ProviderRelayCall } from './relay-call.js';
+import { nonStreamUsage, withCompressionVary, type ProviderRelayCall } from './relay-call.js';
 import { bedrockPayload, selectModelId, selectRegion } from './request-mapping.js';
 import { bedrockErrorMessage, claudeMessageFromBedrock, convertStreamEvent, sseOf } from './response-mapping.js';
 
@@ -110,7 +110,7 @@ async function bedrockStream(c: ProviderRelayCall, p: Prepared): Promise<void> {
       recordStream(c, modelId, stopUsage ?? {});
       return;
     }
-    if (!res.headersSent && !res.destroyed) reply.writeHead(500, [['Content-Type', 'application/json']]);
+    if (!res.headersSent && !res.destroyed) reply.writeHead(500, withCompressionVary([['Content-Type', 'application/json']], 'application/json'));
     if (writable()) res.end(`event: error\ndata: ${JSON.stringify({ error: bedrockErrorMessage(err) })}\n\n`);
     return;
   }

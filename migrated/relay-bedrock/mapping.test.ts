@@ -4,6 +4,7 @@ import { bedrockPayload, selectModelId, selectRegion, toBedrockModelId } from '.
 import { bedrockErrorMessage, claudeMessageFromBedrock, convertStreamEvent } from './response-mapping.js';
 import { loadConfig } from '../../gateway/config/env.js';
 import { BedrockClients, MISSING_CREDENTIALS } from './bedrock-clients.js';
+import { withCompressionVary } from './relay-call.js';
 import { bedrockSettingsFromConfig } from './settings.js';
 
 const settingsFor = (env: Record<string, string>) => bedrockSettingsFromConfig(loadConfig(env));
@@ -81,5 +82,16 @@ describe('response mapping', () => {
     expect(bedrockErrorMessage(Object.assign(new Error('x'), { name: 'ModelNotReadyException' }))).toBe('Bedrock模型未就绪，请稍后重试');
     expect(bedrockErrorMessage(new Error('boom'))).toBe('Bedrock服务错误: boom');
     expect(bedrockErrorMessage({})).toBe('Bedrock服务错误: Unknown Bedrock error');
+  });
+});
+
+describe('compression Vary on a relay writeHead', () => {
+  it('added for compressible types, not for exactly text/event-stream (the compression filter)', () => {
+    const base: Array<[string, string]> = [['Content-Type', 'x']];
+    expect(withCompressionVary(base, 'application/json')).toEqual([...base, ['Vary', 'Accept-Encoding']]);
+    expect(withCompressionVary(base, 'text/html; charset=utf-8')).toEqual([...base, ['Vary', 'Accept-Encoding']]);
+    expect(withCompressionVary(base, 'text/event-stream; charset=utf-8')).toEqual([...base, ['Vary', 'Accept-Encoding']]);
+    expect(withCompressionVary(base, 'text/event-stream')).toEqual(base);
+    expect(withCompressionVary(base, 'application/octet-stream')).toEqual(base);
   });
 });

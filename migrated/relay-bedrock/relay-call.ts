@@ -51,3 +51,14 @@ export function nonStreamUsage(parsed: unknown, requestModel: unknown, accountId
     recorder: 'basic',
   };
 }
+
+/**
+ * Headers for a relay's own `res.writeHead(status, {'Content-Type': ct, …})`: the legacy's
+ * compression middleware then adds `Vary: Accept-Encoding` (last, at writeHead) when the type is
+ * compressible and not exactly `text/event-stream` (its filter).
+ */
+export function withCompressionVary(headers: Array<[string, string]>, contentType: string): Array<[string, string]> {
+  const type = contentType.split(';')[0]!.trim().toLowerCase();
+  const compressible = type.startsWith('text/') || type === 'application/json' || type.endsWith('+json') || type === 'application/javascript';
+  return contentType !== 'text/event-stream' && compressible ? [...headers, ['Vary', 'Accept-Encoding']] : headers;
+}

@@ -129,6 +129,8 @@ describe('CCR relay, stream', () => {
       const res = await send(h.port, 'POST', '/api/v1/messages', headers, JSON.stringify({ model: 'ccr,mock-401', stream: true, messages: [{ role: 'user', content: 'x' }] }));
       expect(res.status).toBe(401);
       expect(JSON.parse(res.body.toString())).toHaveProperty('error');
+      // recorded (legacy-providers/ccr-stream-error-401): upstream's JSON type, so compression adds Vary last
+      expect(res.rawHeaders.map((l) => l.slice(0, l.indexOf(':'))).slice(-4)).toEqual(['X-Accel-Buffering', 'Vary', 'Date', 'Transfer-Encoding']);
       await settle();
       expect(await f.redis.hgetall(`ccr_account:${CCR_ID}`)).toMatchObject({ status: 'unauthorized', errorMessage: 'API key invalid or unauthorized' });
     });
@@ -139,6 +141,7 @@ describe('CCR relay, stream', () => {
       const res = await send(h.port, 'POST', '/api/v1/messages', headers, JSON.stringify({ model: 'ccr,claude-sonnet-4-5', stream: true, messages: [{ role: 'user', content: 'x' }] }));
       expect(res.status).toBe(500);
       expect(hdr(res, 'content-type')).toBe('application/json');
+      expect(hdr(res, 'vary')).toBe('Accept-Encoding');
       expect(res.body.toString()).toBe('data: {"error":{"type":"internal_error","message":"CCR API request failed"}}\n\n');
     }, 'http://127.0.0.1:1');
   });

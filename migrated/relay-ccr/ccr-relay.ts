@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { effectiveModel } from '../auth/permissions.js';
-import { nonStreamUsage, type ProviderRelayCall } from '../relay-bedrock/relay-call.js';
+import { nonStreamUsage, withCompressionVary, type ProviderRelayCall } from '../relay-bedrock/relay-call.js';
 import { renderResult } from '../relay-claude/legacy-render.js';
 import { RelayError } from '../relay-claude/official-relay.js';
 import { decodedBody, readAll, targetUrl, upstreamHeaderPairs } from '../relay-claude/upstream-target.js';
@@ -128,7 +128,7 @@ async function ccrStream(c: ProviderRelayCall): Promise<void> {
   } catch (err) {
     const e = networkError(err, c.signal);
     if (!c.signal.aborted) {
-      if (!res.headersSent && !res.destroyed) reply.writeHead(500, [['Content-Type', 'application/json']]);
+      if (!res.headersSent && !res.destroyed) reply.writeHead(500, withCompressionVary([['Content-Type', 'application/json']], 'application/json'));
       if (writable()) res.end(`data: ${JSON.stringify({ error: { type: 'internal_error', message: 'CCR API request failed' } })}\n\n`);
     }
     throw e;
@@ -141,11 +141,17 @@ async function ccrStream(c: ProviderRelayCall): Promise<void> {
     else if (status === 529) void marks.overloaded(c.accountId).catch(log);
     if (!res.headersSent && !res.destroyed) {
       const ct = response.headers['content-type'] || 'application/json';
-      reply.writeHead(status, [
-        ['Content-Type', ct],
-        ['Cache-Control', 'no-cache'],
-        ['Connection', reply.headers.get('Connection') || 'keep-alive'],
-      ]);
+      reply.writeHead(
+        status,
+        withCompressionVary(
+          [
+            ['Content-Type', ct],
+            ['Cache-Control', 'no-cache'],
+            ['Connection', reply.headers.get('Connection') || 'keep-alive'],
+          ],
+          ct,
+        ),
+      );
     }
     try {
       for await (const chunk of body) if (writable()) res.write(chunk as Buffer);
