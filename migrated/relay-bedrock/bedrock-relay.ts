@@ -1,6 +1,8 @@
 import { InvokeModelCommand, InvokeModelWithResponseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
 import { effectiveModel } from '../auth/permissions.js';
-import { renderResult } from '../relay-claude/legacy-render.js';
+import { renderResult, streamSink } from '../relay-claude/legacy-render.js';
+import { writeQueueRejection } from '../relay-claude/official-relay.js';
+import { inUserMessageQueue, type QueueGate } from '../relay-claude/user-message-queue.js';
 import { bedrockClientsFor, type AwsCredentials } from './bedrock-clients.js';
 import { nonStreamUsage, withCompressionVary, type ProviderRelayCall } from './relay-call.js';
 import { bedrockPayload, selectModelId, selectRegion } from './request-mapping.js';
@@ -49,8 +51,19 @@ export async function relayBedrock(c: ProviderRelayCall): Promise<void> {
     if (!c.res.headersSent && !c.res.destroyed) c.reply.json(500, serviceError(ACCOUNT_FAILED));
     return;
   }
-  if (c.isStream) await bedrockStream(c, prepared);
-  else await bedrockNonStream(c, prepared);
+  // the user-message queue (off by default) around the SDK call, as bedrockRelayService
+  if (c.isStream) await inUserMessageQueue(c.s, c.accountId, c.body, (r) => writeQueueRejection(streamSink(c.reply, c.res), r), (gate) => bedrockStream(c, prepared, gate));
+  else await inUserMessageQueue(c.s, c.accountId, c.body, () => queueRefusedNonStream(c), (gate) => bedrockNonStream(c, prepared, gate));
+}
+
+/**
+ * handleNonStreamRequest's queue refusal returns `{statusCode, headers, body, success: false}`;
+ * api.js' Bedrock branch only reads `success` / `data` / `error` from it, so the client gets
+ * 500 `{}` (no queue error body or header).
+ */
+function queueRefusedNonStream(c: ProviderRelayCall): void {
+  if (c.res.destroyed || c.res.socket?.destroyed || c.res.writableEnded) return;
+  renderResult(c.reply, { status: 500, headers: [['Content-Type', 'application/json']], body: '{}', accountId: c.accountId }, {});
 }
 
 function setup(c: ProviderRelayCall, p: Prepared) {
@@ -62,7 +75,7 @@ function setup(c: ProviderRelayCall, p: Prepared) {
   return { client, modelId, body, settings: clients.settings };
 }
 
-async function bedrockNonStream(c: ProviderRelayCall, p: Prepared): Promise<void> {
+async function bedrockNonStream(c: ProviderRelayCall, p: Prepared, gate: QueueGate): Promise<void> {
   let status = 200;
   let json: Record<string, unknown>;
   try {
@@ -74,6 +87,7 @@ async function bedrockNonStream(c: ProviderRelayCall, p: Prepared): Promise<void
     status = 500;
     json = serviceError(bedrockErrorMessage(err));
   }
+  await gate.release(); // answered or failed (the legacy's early release / finally): before the client gets it
   // api.js: a client that went away gets nothing and nothing is recorded
   if (c.res.destroyed || c.res.socket?.destroyed || c.res.writableEnded) return;
   const usage = nonStreamUsage(json, c.body['model'], c.accountId, effectiveModel);
@@ -81,7 +95,7 @@ async function bedrockNonStream(c: ProviderRelayCall, p: Prepared): Promise<void
   renderResult(c.reply, { status, headers: [['Content-Type', 'application/json']], body: JSON.stringify(json), accountId: c.accountId }, json);
 }
 
-async function bedrockStream(c: ProviderRelayCall, p: Prepared): Promise<void> {
+async function bedrockStream(c: ProviderRelayCall, p: Prepared, gate: QueueGate): Promise<void> {
   const { res, reply } = c;
   const writable = () => !res.destroyed && !res.writableEnded;
   let modelId = '';
@@ -93,6 +107,7 @@ async function bedrockStream(c: ProviderRelayCall, p: Prepared): Promise<void> {
       new InvokeModelWithResponseStreamCommand({ modelId: x.modelId, body: x.body, contentType: 'application/json', accept: 'application/json' }),
       { abortSignal: c.signal },
     );
+    await gate.release(); // the stream started: the queue moves on
     if (!res.headersSent) reply.writeHead(200, [['Access-Control-Allow-Headers', 'Content-Type, Authorization']]);
     for await (const item of response.body ?? []) {
       const bytes = item.chunk?.bytes;

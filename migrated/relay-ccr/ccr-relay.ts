@@ -1,8 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { effectiveModel } from '../auth/permissions.js';
 import { nonStreamUsage, withCompressionVary, type ProviderRelayCall } from '../relay-bedrock/relay-call.js';
-import { renderResult } from '../relay-claude/legacy-render.js';
-import { RelayError } from '../relay-claude/official-relay.js';
+import { renderResult, streamSink } from '../relay-claude/legacy-render.js';
+import { queueRejectedResult, RelayError, writeQueueRejection } from '../relay-claude/official-relay.js';
+import { inUserMessageQueue, type QueueGate } from '../relay-claude/user-message-queue.js';
 import { decodedBody, readAll, targetUrl, upstreamHeaderPairs } from '../relay-claude/upstream-target.js';
 import { parseVendorPrefixedModel } from '../scheduler/model-support.js';
 import { sendUpstream } from '../upstream/client.js';
@@ -63,8 +64,19 @@ const marksOf = (c: ProviderRelayCall) => new CcrMarks(c.s.redis(), c.s.deps.clo
 
 /** Relay one request to a CCR account, stream or not. */
 export async function relayCcr(c: ProviderRelayCall): Promise<void> {
-  if (c.isStream) await ccrStream(c);
-  else await ccrNonStream(c);
+  // the user-message queue (off by default) around the upstream call, as ccrRelayService
+  if (c.isStream) await inUserMessageQueue(c.s, c.accountId, c.body, (r) => writeQueueRejection(streamSink(c.reply, c.res), r), (gate) => ccrStream(c, gate));
+  else
+    await inUserMessageQueue(
+      c.s,
+      c.accountId,
+      c.body,
+      (r) => {
+        // relayRequest returns the refusal as a response (JSON body + x-user-message-queue-error); api.js renders it
+        if (!c.res.destroyed && !c.res.socket?.destroyed && !c.res.writableEnded) renderResult(c.reply, queueRejectedResult(r, c.accountId), JSON.parse(r.body) as unknown);
+      },
+      (gate) => ccrNonStream(c, gate),
+    );
 }
 
 /** axios' parsed body → the string the relay returned (JSON re-serialised, a JSON string unwrapped, text kept). */
@@ -85,7 +97,7 @@ function networkError(err: unknown, signal: AbortSignal): RelayError {
   return new RelayError((err as Error).message, code);
 }
 
-async function ccrNonStream(c: ProviderRelayCall): Promise<void> {
+async function ccrNonStream(c: ProviderRelayCall, gate: QueueGate): Promise<void> {
   const p = await prepare(c);
   const marks = marksOf(c);
   let response: IncomingMessage;
@@ -96,6 +108,7 @@ async function ccrNonStream(c: ProviderRelayCall): Promise<void> {
   } catch (err) {
     throw networkError(err, c.signal);
   }
+  await gate.release(); // axios resolved: the queue moves on
   const status = response.statusCode ?? 500;
   if (status === 401) await marks.unauthorized(c.accountId);
   else if (status === 429) await marks.rateLimited(c.accountId);
@@ -115,7 +128,7 @@ async function ccrNonStream(c: ProviderRelayCall): Promise<void> {
   renderResult(c.reply, { status, headers: upstreamHeaderPairs(response).filter(([k]) => k !== 'content-encoding'), body, accountId: c.accountId }, parsed);
 }
 
-async function ccrStream(c: ProviderRelayCall): Promise<void> {
+async function ccrStream(c: ProviderRelayCall, gate: QueueGate): Promise<void> {
   const { res, reply } = c;
   const p = await prepare(c);
   const marks = marksOf(c);
@@ -162,6 +175,7 @@ async function ccrStream(c: ProviderRelayCall): Promise<void> {
     await marks.touch(c.accountId).catch(log);
     return;
   }
+  await gate.release(); // 200 headers (onResponseHeaderReceived): the queue moves on; an error answer keeps it to the end
   void marks.success(c.accountId).catch(log);
   if (!res.headersSent && !res.destroyed) {
     reply.writeHead(200, [
