@@ -7,16 +7,17 @@ import { inUserMessageQueue, type QueueGate } from '../relay-claude/user-message
 import { decodedBody, readAll, targetUrl, upstreamHeaderPairs } from '../relay-claude/upstream-target.js';
 import { parseVendorPrefixedModel } from '../scheduler/model-support.js';
 import { sendUpstream } from '../upstream/client.js';
-import { parseProxy } from '../upstream/proxy.js';
+import { accountProxyWithEnvFallback } from '../upstream/proxy-policy.js';
 import { ccrMappedModel, loadCcrAccount, type CcrAccount } from './ccr-account.js';
 import { buildCcrHeaders, ccrMessagesUrl } from './ccr-headers.js';
 import { CcrMarks } from './ccr-marks.js';
+import { ccrQuotaOf } from './ccr-quota.js';
 import { CcrLineFramer } from './ccr-stream-lines.js';
 
 /**
  * The CCR relay (ccrRelayService + api.js' `accountType === 'ccr'` branches): the account's
  * apiUrl and key, `ccr,` prefix removed and the account's model mapping applied, CCR headers,
- * account state on 401 / 429 / 529 / success, `lastUsedAt`, usage as api.js records it
+ * account state on 401 / 429 (+ the daily quota check) / 529 / success, `lastUsedAt`, usage as api.js records it
  * (stream: recordUsageWithDetails(…, 'ccr'); non-stream: recordUsage). Errors the legacy let
  * reach api.js' catch block are thrown as RelayError (the messages module renders them).
  */
@@ -54,7 +55,8 @@ function send(c: ProviderRelayCall, p: Prepared) {
     method: 'POST',
     headers: p.headers,
     body: p.payload,
-    proxy: c.s.deps.upstreamOverride ? null : parseProxy(p.account.proxy),
+    // ccrAccountService._createProxyAgent: the account's proxy, else GLOBAL_PROXY_* (no group / policy proxies)
+    proxy: c.s.deps.upstreamOverride ? null : accountProxyWithEnvFallback(p.account.proxy, c.s.settings.globalProxy),
     timeoutMs: c.s.settings.requestTimeoutMs,
     signal: c.signal,
   });
@@ -111,7 +113,10 @@ async function ccrNonStream(c: ProviderRelayCall, gate: QueueGate): Promise<void
   await gate.release(); // axios resolved: the queue moves on
   const status = response.statusCode ?? 500;
   if (status === 401) await marks.unauthorized(c.accountId);
-  else if (status === 429) await marks.rateLimited(c.accountId);
+  else if (status === 429) {
+    await ccrQuotaOf(c.s).checkQuotaUsage(c.accountId, p.account.raw); // over the daily quota? (before the rate-limit mark, which then wins status / errorMessage)
+    await marks.rateLimited(c.accountId);
+  }
   else if (status === 529) await marks.overloaded(c.accountId);
   else if (status === 200 || status === 201) await marks.success(c.accountId);
   await marks.touch(c.accountId);
@@ -150,7 +155,12 @@ async function ccrStream(c: ProviderRelayCall, gate: QueueGate): Promise<void> {
   const body = decodedBody(response, true);
   if (status !== 200) {
     if (status === 401) void marks.unauthorized(c.accountId).catch(log);
-    else if (status === 429) void marks.rateLimited(c.accountId).catch(log);
+    // the legacy fires both without waiting; the quota check's mark lands last (it has more reads to do)
+    else if (status === 429)
+      void marks
+        .rateLimited(c.accountId)
+        .catch(log)
+        .then(() => ccrQuotaOf(c.s).checkQuotaUsage(c.accountId, p.account.raw));
     else if (status === 529) void marks.overloaded(c.accountId).catch(log);
     if (!res.headersSent && !res.destroyed) {
       const ct = response.headers['content-type'] || 'application/json';

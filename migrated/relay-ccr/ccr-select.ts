@@ -3,6 +3,7 @@ import { SchedulerError, sortCandidates, type Selection } from '../scheduler/cla
 import { parseVendorPrefixedModel } from '../scheduler/model-support.js';
 import { ccrAccountOf, ccrSupportsModel, loadCcrAccount, subscriptionExpired } from './ccr-account.js';
 import { CcrMarks } from './ccr-marks.js';
+import { ccrQuotaOf, type CcrQuota } from './ccr-quota.js';
 
 /** The scheduler's Selection shape (accountType 'ccr', no snapshot). */
 export type CcrSelection = Selection & { accountType: 'ccr' };
@@ -21,8 +22,8 @@ function listedModels(raw: string | undefined): unknown[] {
  * unifiedClaudeScheduler._selectCcrAccount, for requests whose model has the `ccr,` vendor
  * prefix (returns null for any other model: the Claude scheduler decides those). Sticky mapping
  * first (only a mapping of type `ccr`, re-validated, TTL renewed), then the shared CCR pool
- * (active, status active, shared, schedulable, model allowed, not rate-limited / overloaded)
- * by priority and least-recent use; the choice is written as the session mapping.
+ * (active, status active, shared, schedulable, model allowed, not rate-limited / over its daily
+ * quota / overloaded) by priority and least-recent use; the choice is written as the session mapping.
  * Quirks kept: the pool reads supportedModels like getAllAccounts (a mapping object counts as
  * "all models") and does not check subscription expiry; the sticky re-check does both.
  */
@@ -31,10 +32,11 @@ export async function selectCcrAccount(s: RelayServices, sessionHash: string | n
   if (vendor !== 'ccr') return null;
   const model = baseModel;
   const marks = new CcrMarks(s.redis(), s.deps.clock);
+  const quota = ccrQuotaOf(s);
   if (sessionHash) {
     const mapped = await s.sticky.get('claude', sessionHash);
     if (mapped && mapped.accountType === 'ccr') {
-      if (await stickyAvailable(s, marks, mapped.accountId, model)) {
+      if (await stickyAvailable(s, marks, quota, mapped.accountId, model)) {
         await s.sticky.extend('claude', sessionHash);
         return { accountId: mapped.accountId, accountType: 'ccr' };
       }
@@ -48,8 +50,11 @@ export async function selectCcrAccount(s: RelayServices, sessionHash: string | n
     const accountType = raw['accountType'] || 'shared';
     if (!(a.isActive && status === 'active' && accountType === 'shared' && a.schedulable)) continue;
     if (!ccrSupportsModel(listedModels(raw['supportedModels']), model)) continue;
-    if (await marks.isRateLimited(a.id)) continue;
-    if (await marks.isOverloaded(a.id)) continue;
+    // all three asked, in this order (the first two can write: lift an expired rate limit, mark the quota)
+    const rateLimited = await marks.isRateLimited(a.id);
+    const overQuota = await quota.isQuotaExceeded(a.id, raw);
+    const overloaded = await marks.isOverloaded(a.id);
+    if (rateLimited || overQuota || overloaded) continue;
     pool.push({ accountId: a.id, priority: a.priority, lastUsedAt: raw['lastUsedAt'] || '0' });
   }
   if (pool.length === 0) throw new SchedulerError(`No available CCR accounts support the requested model: ${model || 'unspecified'}`, 'NO_ACCOUNT');
@@ -58,15 +63,17 @@ export async function selectCcrAccount(s: RelayServices, sessionHash: string | n
   return { accountId: chosen.accountId, accountType: 'ccr' };
 }
 
-/** _isAccountAvailable for a CCR mapping. */
-async function stickyAvailable(s: RelayServices, marks: CcrMarks, id: string, model: string): Promise<boolean> {
+/** _isAccountAvailable for a CCR mapping (the quota check may reset or stop the account first). */
+async function stickyAvailable(s: RelayServices, marks: CcrMarks, quota: CcrQuota, id: string, model: string): Promise<boolean> {
   const a = await loadCcrAccount(s, id);
   if (!a || !a.isActive) return false;
   if (a.status !== 'active' && a.status !== 'unauthorized' && a.status !== 'overloaded') return false;
   if (!a.schedulable) return false;
   if (!ccrSupportsModel(a.supportedModels, model)) return false;
   if (subscriptionExpired(a.subscriptionExpiresAt, s.deps.clock.now())) return false;
+  await quota.checkQuotaUsage(id, a.raw);
   if (await marks.isRateLimited(id)) return false;
+  if (await quota.isQuotaExceeded(id, a.raw)) return false;
   if (a.status === 'unauthorized') return false;
   return !(await marks.isOverloaded(id));
 }

@@ -1,13 +1,12 @@
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { privateSchema, type PrivateSchema } from '../../test-support/postgres.js';
-import { startPrivateRedis, type PrivateRedis } from '../../test-support/redis-server.js';
-import { PgStore } from '../pg/store.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { PgStore } from '../pg/store.js';
 import { frozenClock } from '../runtime/clock.js';
 import { AccountRepository } from '../storage/accounts.js';
 import { StickySessions } from '../storage/sessions.js';
 import { ClaudeScheduler } from './claude-scheduler.js';
 import { ConsoleAccountState } from './console-quota.js';
+import { useRedisWithPg } from './console-quota.test-helper.js';
 
 const ID = 'c0n50le0-0000-4000-8000-000000000001';
 const KEY = `claude_console_account:${ID}`;
@@ -16,28 +15,13 @@ const AT = Date.parse('2026-11-26T10:00:00.000Z');
 const DAILY = `account_usage:daily:${ID}:2026-11-26`;
 
 const clock = frozenClock(AT, 8);
-const silent = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
 
-let server: PrivateRedis;
+const stores = useRedisWithPg('gwquota', clock);
 let redis: Redis;
-let pg: PrivateSchema;
 let pgStore: PgStore;
-beforeAll(async () => {
-  server = await startPrivateRedis();
-  redis = server.client();
-  pg = await privateSchema('gwquota');
-  pgStore = new PgStore(pg.sql, clock, silent as never);
-  await pgStore.ensureSchema();
+beforeAll(() => {
+  ({ redis, pgStore } = stores);
 });
-afterAll(async () => {
-  await pg.drop();
-  redis.disconnect();
-  await server.stop();
-});
-beforeEach(async () => {
-  await redis.flushdb();
-});
-
 
 function state(blockedMinutes = 0, withPg = false) {
   const accounts = new AccountRepository({ redis, clock, pgStore: withPg ? pgStore : null });

@@ -23,7 +23,22 @@ export interface ConsoleStateDeps {
 
 type Raw = Record<string, string>;
 const iso = (ms: number) => new Date(ms).toISOString();
-const quotaOf = (a: Raw): number => Number.parseFloat(a['dailyQuota'] || '0');
+
+/*
+ * What the legacy's Console and CCR quota code share (the CCR relay's migrated/relay-ccr/ccr-quota.ts
+ * uses these too); the rest of their logic differs (see there).
+ */
+
+/** `parseFloat(account.dailyQuota || '0')`, as both account services read the quota (NaN for junk). */
+export const dailyQuotaOf = (a: Raw): number => Number.parseFloat(a['dailyQuota'] || '0');
+
+/** redis.getDateStringInTimezone(): today's date in the configured zone. */
+export const zoneToday = (clock: Clock): string => dateString(clock.now(), clock.timezoneOffsetHours);
+
+/** Today's cost of an account (`account_usage:daily:<id>:<zone date>` `cost`, 0 when unset): getAccountUsageStats' `daily.cost`. */
+export async function todaysCost(redis: Redis, clock: Clock, id: string): Promise<number> {
+  return Number.parseFloat((await redis.hget(keys.accountUsageDaily(id, zoneToday(clock)), 'cost')) ?? '') || 0;
+}
 
 /**
  * The subset of updateAccount's field handling these paths use, in its assignment order:
@@ -60,22 +75,18 @@ export class ConsoleAccountState {
     await this.d.accounts.updateFields('claude-console', id, f, { mirror: true });
   }
 
-  private today(): string {
-    return dateString(this.d.clock.now(), this.d.clock.timezoneOffsetHours);
-  }
-
   /**
    * checkQuotaUsage: stop the account once today's cost reaches dailyQuota. Never throws.
    * `known`: the hash as read earlier in this request; without a positive dailyQuota there (the
    * default) nothing is read — dailyQuota is only ever changed by an admin edit.
    */
   async checkQuotaUsage(id: string, known?: Raw): Promise<void> {
-    if (known && !(quotaOf(known) > 0)) return;
+    if (known && !(dailyQuotaOf(known) > 0)) return;
     try {
-      const cost = Number.parseFloat((await this.d.redis.hget(keys.accountUsageDaily(id, this.today()), 'cost')) ?? '') || 0;
+      const cost = await todaysCost(this.d.redis, this.d.clock, id);
       const a = await this.get(id);
       if (!a) return;
-      const quota = quotaOf(a);
+      const quota = dailyQuotaOf(a);
       if (Number.isNaN(quota) || quota <= 0) return;
       if (a['isActive'] !== 'true' && a['quotaStoppedAt']) return;
       if (cost < quota) return;
@@ -90,11 +101,11 @@ export class ConsoleAccountState {
 
   /** isAccountQuotaExceeded: stopped by quota, unless today's reset point has passed (then reset). `known` as in checkQuotaUsage. */
   async isQuotaExceeded(id: string, known?: Raw): Promise<boolean> {
-    if (known && !(quotaOf(known) > 0)) return false;
+    if (known && !(dailyQuotaOf(known) > 0)) return false;
     try {
       const a = await this.get(id);
       if (!a) return false;
-      const quota = quotaOf(a);
+      const quota = dailyQuotaOf(a);
       if (Number.isNaN(quota) || quota <= 0 || !a['quotaStoppedAt']) return false;
       if (this.shouldReset(a)) {
         await this.resetDailyUsage(id);
@@ -128,7 +139,7 @@ export class ConsoleAccountState {
     try {
       const a = await this.get(id);
       if (!a) return;
-      const u: AccountUpdate = { lastResetDate: this.today() };
+      const u: AccountUpdate = { lastResetDate: zoneToday(this.d.clock) };
       if (a['quotaStoppedAt'] && a['isActive'] !== 'true' && (a['status'] === 'quota_exceeded' || a['status'] === 'rate_limited')) {
         u.isActive = true;
         u.quotaStoppedAt = '';

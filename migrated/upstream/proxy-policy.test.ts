@@ -1,38 +1,26 @@
 import { createServer, type Server } from 'node:http';
-import { connect as netConnect, createServer as createNetServer, type Server as NetServer } from 'node:net';
+import type { Server as NetServer } from 'node:net';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startPrivateRedis, type PrivateRedis } from '../../test-support/redis-server.js';
 import { keys } from '../storage/keys.js';
 import { AgentPool } from './agents.js';
 import { readBody, sendUpstream } from './client.js';
-import { globalEnvProxy, isUsableProxy, normalizePlatform, resolveEffectiveProxy } from './proxy-policy.js';
+import { startConnectProxy, type CountingProxy } from './proxy-policy.test-helper.js';
+import { accountProxyWithEnvFallback, globalEnvProxy, isUsableProxy, normalizePlatform, resolveEffectiveProxy } from './proxy-policy.js';
 import { loadConfig } from '../../gateway/config/env.js';
 
 let server: PrivateRedis;
 let redis: Redis;
 let target: Server;
 let targetPort: number;
-const proxies: Array<{ server: NetServer; port: number; connects: number }> = [];
+const proxies: CountingProxy[] = [];
 
 const listen = (s: Server | NetServer): Promise<number> =>
   new Promise((r) => s.listen(0, '127.0.0.1', () => r((s.address() as { port: number }).port)));
 
-async function connectProxy(): Promise<{ server: NetServer; port: number; connects: number }> {
-  const entry = { server: createNetServer(), port: 0, connects: 0 };
-  entry.server.on('connection', (client) => {
-    client.once('data', (head: Buffer) => {
-      entry.connects++;
-      const m = /^CONNECT ([^:]+):(\d+)/.exec(head.toString('latin1'))!;
-      const upstream = netConnect(Number(m[2]), '127.0.0.1', () => {
-        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        client.pipe(upstream).pipe(client);
-      });
-      upstream.on('error', () => client.destroy());
-      client.on('error', () => upstream.destroy());
-    });
-  });
-  entry.port = await listen(entry.server);
+async function connectProxy(): Promise<CountingProxy> {
+  const entry = await startConnectProxy();
   proxies.push(entry);
   return entry;
 }
@@ -179,5 +167,13 @@ describe('proxy policy resolution (legacy resolveEffectiveProxyConfig)', () => {
     expect(r).toEqual({ proxy: fallback, source: 'env', platform: 'claude' });
     expect(await postVia(r.proxy, '/via-env')).toBe('ok /via-env');
     expect(envProxy.connects).toBe(1);
+  });
+
+  it('createProxyAgentWithFallback on a stored account proxy (CCR): a stored value is the proxy, valid or not; only none falls back to GLOBAL_PROXY_*', () => {
+    const env = { type: 'http' as const, host: 'env.proxy', port: 3128 };
+    expect(accountProxyWithEnvFallback(proxyJson(5001), env)).toEqual({ type: 'http', host: '127.0.0.1', port: 5001 });
+    for (const none of ['', undefined, null, 'null']) expect(accountProxyWithEnvFallback(none, env)).toBe(env);
+    for (const unusable of ['{"type":"ftp","host":"h","port":1}', '{}', 'not json']) expect(accountProxyWithEnvFallback(unusable, env)).toBeNull();
+    expect(accountProxyWithEnvFallback('', null)).toBeNull();
   });
 });

@@ -52,6 +52,27 @@ export function globalEnvProxy(env: GlobalProxyEnv): ProxyConfig | null {
   return { type, host, port, ...auth };
 }
 
+/**
+ * ProxyHelper.createProxyAgentWithFallback applied to a stored account proxy, for the relays that call
+ * it directly rather than through proxyPolicyService (the CCR relay): a stored value that is there
+ * (non-empty, not JSON `null`) is the proxy — used when valid, else none, with no fallback;
+ * only an account without one falls back to GLOBAL_PROXY_* (`envFallback`).
+ */
+export function accountProxyWithEnvFallback(stored: unknown, envFallback: ProxyConfig | null | undefined): ProxyConfig | null {
+  return hasStoredProxy(stored) ? parseProxy(stored) : (envFallback ?? null);
+}
+
+/** Truthy after the account services' JSON.parse of the stored text (unparsable text counts as there). */
+function hasStoredProxy(stored: unknown): boolean {
+  if (!stored) return false;
+  if (typeof stored !== 'string') return true;
+  try {
+    return !!JSON.parse(stored);
+  } catch {
+    return true;
+  }
+}
+
 /** The legacy's platform families: claude*, gemini*, openai*|azure-openai, droid, bedrock, ccr; others lower-cased. */
 export function normalizePlatform(platform: unknown): string | null {
   if (!platform || typeof platform !== 'string') return null;
