@@ -89,11 +89,20 @@ async function execute(res: ServerResponse, plan: Plan, t0: number, chunks: Arra
   res.end();
 }
 
-function flatHeaders(res: ServerResponse): string[] {
+/**
+ * The answer's header lines exactly as they went on the wire: name/value pairs in order, with the
+ * names' case and the lines Node adds itself (Date, Connection, Keep-Alive, Transfer-Encoding).
+ * Headers given to writeHead(status, headers) never reach res.getHeaders(); Node keeps the
+ * serialised head (status line + header lines) in `_header` once it is written.
+ */
+function sentHeaders(res: ServerResponse): string[] {
+  const head = (res as ServerResponse & { _header?: unknown })._header;
+  if (typeof head !== 'string') return [];
   const out: string[] = [];
-  for (const [k, v] of Object.entries(res.getHeaders())) {
-    if (Array.isArray(v)) for (const x of v) out.push(k, String(x));
-    else if (v !== undefined) out.push(k, String(v));
+  for (const line of head.split('\r\n').slice(1)) {
+    if (!line) break;
+    const colon = line.indexOf(':');
+    out.push(line.slice(0, colon), line.slice(colon + 1).replace(/^ /, ''));
   }
   return out;
 }
@@ -150,7 +159,7 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
       bodyRaw: raw,
       bodyBase64: rawBuf.toString('base64'),
       status: res.statusCode,
-      response: { status: res.statusCode, rawHeaders: flatHeaders(res), bodyBase64: Buffer.concat(sent).toString('base64'), chunks },
+      response: { status: res.statusCode, rawHeaders: sentHeaders(res), bodyBase64: Buffer.concat(sent).toString('base64'), chunks },
       replayed: !!replayed,
     };
     ring.push(entry);

@@ -1,5 +1,7 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBytes } from '../engine/format/bytes.js';
+import { planFromRecorded } from './replay-book.js';
 import { startMockUpstream, type MockUpstream } from './server.js';
 
 /** The non-Anthropic shapes, error injection, request+answer recording and replay mode. */
@@ -68,6 +70,44 @@ describe('mock upstream shapes', () => {
     const log = mock.requests();
     expect(log.map((r) => r.response.status)).toEqual([429, 500, 401]);
     expect(Buffer.from(log[0]!.response.bodyBase64, 'base64').toString()).toContain('rate_limit_exceeded');
+  });
+
+  /** POST through node:http (no keep-alive pool): the answer's raw header list as received, in wire order. */
+  const rawPost = (path: string, body: string) =>
+    new Promise<{ status: number; rawHeaders: string[]; body: Buffer }>((resolve, reject) => {
+      const req = request(`${mock.url}${path}`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, rawHeaders: res.rawHeaders, body: Buffer.concat(parts) }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  it('logs the answer headers it actually sent, in wire order (JSON, SSE, error, Bedrock error type); a logged answer replays with them', async () => {
+    mock.reset();
+    const cases = [
+      ['/v1/messages', JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] })],
+      ['/v1/messages', JSON.stringify({ model: 'claude-sonnet-4-5', stream: true, messages: [{ role: 'user', content: 'hi' }] })],
+      ['/v1/messages', JSON.stringify({ model: 'mock-429', messages: [{ role: 'user', content: 'hi' }] })],
+      ['/model/x/invoke', JSON.stringify({ messages: [{ role: 'user', content: '__MOCK_ERROR_403__' }] })],
+    ] as const;
+    const got: Array<Awaited<ReturnType<typeof rawPost>>> = [];
+    for (const [path, body] of cases) got.push(await rawPost(path, body));
+    const log = mock.requests();
+    expect(log).toHaveLength(cases.length);
+    log.forEach((entry, i) => {
+      expect(entry.response.status).toBe(got[i]!.status);
+      expect(entry.response.rawHeaders).toEqual(got[i]!.rawHeaders);
+    });
+    const names = (raw: string[]) => raw.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+    expect(names(log[0]!.response.rawHeaders)).toEqual(expect.arrayContaining(['content-type', 'content-length', 'date', 'connection']));
+    expect(names(log[1]!.response.rawHeaders)).toContain('transfer-encoding');
+    expect(log[2]!.response.status).toBe(429);
+    expect(names(log[3]!.response.rawHeaders)).toContain('x-amzn-errortype');
+    // replaying a logged answer: its own headers, minus the hop-by-hop lines Node writes again
+    const plan = planFromRecorded({ method: 'POST', url: '/model/x/invoke', host: null, via: 'http', rawHeaders: [], body: encodeBytes(cases[3][1]), response: { status: log[3]!.response.status, rawHeaders: log[3]!.response.rawHeaders, body: encodeBytes(Buffer.from(log[3]!.response.bodyBase64, 'base64')) } })!;
+    expect(Object.keys(plan.headers).map((n) => n.toLowerCase())).toEqual(names(log[3]!.response.rawHeaders).filter((n) => !['date', 'connection', 'keep-alive', 'transfer-encoding'].includes(n)));
   });
 
   it('replay mode serves recorded answers with their chunk boundaries, then falls back to generating', async () => {

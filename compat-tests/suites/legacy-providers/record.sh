@@ -30,4 +30,3 @@ for g in $groups; do
     --base http://127.0.0.1:3001 --redis redis://127.0.0.1:6392 --pg postgres://postgres@127.0.0.1:5432/crs_rec \
     --mock "http://127.0.0.1:$MOCK_PORT" --tz 8
 done
-node "$SUITE/strip-mock-answers.mjs" "$SUITE"
