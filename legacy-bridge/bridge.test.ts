@@ -51,13 +51,24 @@ describe('legacy bridge pass-through', () => {
     expect(heads(via)).toMatch(/Connection: close\r\n\r\n/);
   });
 
-  it('passes a Connection header the legacy set itself unchanged, even to a client that asked to close', async () => {
+  it("a client that asks to close: the legacy sees its Connection: close and the client gets the legacy's own answer to it", async () => {
+    // The legacy forwards the client's Connection upstream and copies the upstream's answer (official relay):
+    // the hop must carry the client's `close`, or the client is told keep-alive and reuses a closing socket.
     const req = 'GET /relayed HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
     const direct = await rawExchange(origin.port, req, { sizedBody: true });
     const via = await rawExchange(gw.dataPort, req, { sizedBody: true });
     expect(withoutDate(via.rawHeaders)).toEqual(withoutDate(direct.rawHeaders));
-    expect(via.rawHeaders).toContain('timeout=65');
+    expect(via.rawHeaders).toContain('close');
+    expect(via.rawHeaders).not.toContain('timeout=65');
     expect(via.body.toString()).toBe('{}');
+    const seen = origin.seen.filter((s) => s.url === '/relayed').at(-1)!;
+    expect(seen.rawHeaders[seen.rawHeaders.findIndex((h) => h.toLowerCase() === 'connection') + 1]).toBe('close');
+  });
+
+  it("a keep-alive client keeps the legacy handler's keep-alive answer", async () => {
+    const req = 'GET /relayed HTTP/1.1\r\nHost: x\r\n\r\nGET /bytes/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
+    const via = await rawExchange(gw.dataPort, req);
+    expect(via.head).toContain('connection: keep-alive\r\nkeep-alive: timeout=65');
   });
 
   it('answers HEAD with the legacy head and no body', async () => {

@@ -239,13 +239,15 @@ export function createLegacyBridge(opts: LegacyBridgeOptions): LegacyBridge {
   return {
     agent,
     forward(req, res, client, meter) {
-      // What the legacy's nginx adds (a trusted proxy's own values go on as sent); the hop to the legacy stays
-      // keep-alive (the client's wish is kept for the answer). Set on req.headers directly: http-proxy copies
-      // them once for the outgoing request.
+      // What the legacy's nginx adds (a trusted proxy's own values go on as sent). The hop to the legacy stays
+      // keep-alive, except for an HTTP/1.1 client that asked to close: the legacy must see that `close`, because
+      // its official relay forwards the client's Connection upstream and copies the upstream's answer into its
+      // response (a keep-alive there would tell the client to reuse a socket we are closing). Set on
+      // req.headers directly: http-proxy copies them once for the outgoing request.
       const close = clientWantsClose(req);
       if (close || meter) exchanges.set(req, { close, meter });
       if (!client.trustedPeer) setForwardedHeaders(req.headers, client.clientIp, client.encrypted);
-      req.headers.connection = 'keep-alive';
+      if (!close || req.httpVersionMinor === 0) req.headers.connection = 'keep-alive';
       (isPlainPath(req.url ?? '') ? plain : normalizing).web(req, res, onError);
     },
     close() {

@@ -8,8 +8,9 @@ import type { AddressInfo } from 'node:net';
  *   GET  /sse/:events/:ms   SSE, one event every ms; the last event is `done`
  *   POST /echo              echoes method, url, headers (raw) and a sha-like sum of the body as JSON
  *   GET  /hang              never answers (abort / timeout tests)
- *   GET  /relayed           sets `connection: keep-alive` / `keep-alive: timeout=65` itself (as the legacy does
- *                           when it copies upstream headers), whatever the client asked
+ *   GET  /relayed           sets `connection` itself as the legacy does when it copies the headers of an upstream it
+ *                           forwarded the client's Connection to: `close` for a client that asked to close, else
+ *                           `keep-alive` + `keep-alive: timeout=65`
  *   GET  /cut/:n            announces 2n bytes (or chunked with ?chunked), sends n, then drops the connection
  *   anything else           404 JSON
  * Records every request it saw and whether a request was aborted by the client side.
@@ -95,7 +96,8 @@ export async function startOrigin(): Promise<Origin> {
         res.end(out);
       });
     } else if (parts[1] === 'relayed') {
-      res.writeHead(200, ['Content-Type', 'application/json', 'connection', 'keep-alive', 'keep-alive', 'timeout=65', 'Content-Length', '2']);
+      const hop = req.headers.connection?.toLowerCase() === 'close' ? ['connection', 'close'] : ['connection', 'keep-alive', 'keep-alive', 'timeout=65'];
+      res.writeHead(200, ['Content-Type', 'application/json', ...hop, 'Content-Length', '2']);
       res.end('{}');
     } else if (parts[1] === 'cut') {
       const n = Number(parts[2]);
