@@ -65,6 +65,23 @@ describe('legacy bridge pass-through', () => {
     expect(seen.rawHeaders[seen.rawHeaders.findIndex((h) => h.toLowerCase() === 'connection') + 1]).toBe('close');
   });
 
+  it('close-asking clients one after another on an SSE route the legacy answers keep-alive: no pooled socket reused (no bare 400)', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      // agent: false sends Connection: close; the answer is chunked, so it ends without the socket closing.
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = request({ port: gw.dataPort, host: '127.0.0.1', path: '/sse/2/1', agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      statuses.push(status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
+  });
+
   it("a keep-alive client keeps the legacy handler's keep-alive answer", async () => {
     const req = 'GET /relayed HTTP/1.1\r\nHost: x\r\n\r\nGET /bytes/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
     const via = await rawExchange(gw.dataPort, req);

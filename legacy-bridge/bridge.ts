@@ -190,6 +190,10 @@ export function createLegacyBridge(opts: LegacyBridgeOptions): LegacyBridge {
 
   const onProxyReq = (proxyReq: ClientRequest) => {
     proxyReq.setTimeout(opts.timeoutMs, onProxyTimeout);
+    // A request carrying the client's `close` never goes back to the pool: the legacy's SSE handlers answer
+    // `Connection: keep-alive` while its parser has already marked that connection closing, so a reused
+    // socket would get a bare 400.
+    if (String(proxyReq.getHeader('connection') ?? '').toLowerCase() === 'close') proxyReq.shouldKeepAlive = false;
   };
 
   const onProxyRes = (proxyRes: LegacyResponse, req: IncomingMessage, res: ServerResponse) => {
