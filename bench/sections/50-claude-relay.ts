@@ -2,6 +2,8 @@
  * The migrated Claude relay (`claude-messages`) against the legacy, same machine, same run.
  *
  * - Console account, non-stream, 10 keep-alive connections: throughput and p99 (alternating rounds).
+ *   The load comes from `wrk` (one thread) when it is installed, for both sides alike, else from the
+ *   Node generator (bench/lib/load.ts), which spends ~0.5 ms of CPU per request on the same two cores.
  * - Peak RSS of each server process while it is under that load (sampled from /proc).
  * - Streaming TTFB over the upstream's own TTFB (1 connection).
  * - Memory per concurrent stream, short vs 50x longer responses (migrated only): bounded or not.
@@ -16,8 +18,8 @@ import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPlainChild, type ChildService } from '../lib/child.js';
-import { runLoad } from '../lib/load.js';
 import { fmt, printTable, summarize } from '../lib/percentiles.js';
+import { loadGenerator, runLoadWith } from '../lib/wrk.js';
 import { legacyTracesDir } from '../../test-support/paths.js';
 import { startPrivateRedis } from '../../test-support/redis-server.js';
 import { loadRedisSnapshot, type RedisSnapshot } from '../../test-support/redis-snapshot.js';
@@ -50,7 +52,8 @@ function compileBenchServers(): void {
 const LEGACY = process.env.BENCH_LEGACY_URL ?? 'http://127.0.0.1:3000';
 const LAB_MOCK = process.env.BENCH_LAB_MOCK_URL ?? 'http://127.0.0.1:18080';
 const LAB_ENV = process.env.BENCH_LAB_ENV ?? '/work/lab/lab.env';
-const LEGACY_PID_FILE = process.env.BENCH_LEGACY_PID ?? '/work/lab/run/legacy.pid';
+/** The lab's pid file (named per port since the lab rebuild; the older name is still read). */
+const LEGACY_PID_FILES = process.env.BENCH_LEGACY_PID ? [process.env.BENCH_LEGACY_PID] : ['/work/lab/run/legacy-3000.pid', '/work/lab/run/legacy.pid'];
 const TRACE = '07-messages-nonstream-console';
 const TRACE_KEY = 'cr_7970e39a6d0ab1a83135e5b9968ef0181150f81666bedb680584395350d3ce14';
 
@@ -83,6 +86,17 @@ function labEnv(): Record<string, string> {
     /* no lab */
   }
   return out;
+}
+
+function legacyPidOf(): number {
+  for (const file of LEGACY_PID_FILES) {
+    try {
+      return Number(readFileSync(file, 'utf8').trim());
+    } catch {
+      /* next name */
+    }
+  }
+  throw new Error(`legacy pid file not found (${LEGACY_PID_FILES.join(', ')}; set BENCH_LEGACY_PID)`);
 }
 
 function rssKb(pid: number): number {
@@ -169,9 +183,11 @@ export async function run(): Promise<void> {
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
   const roundMs = Number(process.env.BENCH_ROUND_MS ?? 1500);
   const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
+  // the same generator for both sides: wrk when installed (a tenth of the Node generator's CPU per request)
+  const generator = loadGenerator();
   try {
     const nonStream = (url: string, key: string) =>
-      runLoad({
+      runLoadWith(generator, {
         url,
         method: 'POST',
         headers: { 'x-api-key': key, 'content-type': 'application/json' },
@@ -185,7 +201,7 @@ export async function run(): Promise<void> {
       migrated: { lat: [] as number[], req: 0, ms: 0, err: 0, peak: 0, cpu: 0, firstError: '' },
       legacy: { lat: [] as number[], req: 0, ms: 0, err: 0, peak: 0, cpu: 0, firstError: '' },
     };
-    const legacyPid = legacyUp ? Number(readFileSync(LEGACY_PID_FILE, 'utf8').trim()) : 0;
+    const legacyPid = legacyUp ? legacyPidOf() : 0;
     for (let i = 0; i < rounds; i++) {
       const m = await withPeakRss(relay.info.pid, () => nonStream(relayUrl, TRACE_KEY));
       sides.migrated.lat.push(...m.result.samples!.latency);
@@ -208,7 +224,9 @@ export async function run(): Promise<void> {
     }
     const mS = summarize(sides.migrated.lat);
     const mRps = (sides.migrated.req / sides.migrated.ms) * 1000;
-    console.log(`Console account, non-stream, ${connections} connections, ${rounds} x ${roundMs} ms rounds${legacyUp ? ' (alternating with the legacy)' : ''}`);
+    console.log(
+      `Console account, non-stream, ${connections} connections, ${rounds} x ${generator === 'wrk' ? `${Math.max(1, Math.ceil(roundMs / 1000)) * 1000} ms rounds, load from wrk` : `${roundMs} ms rounds, load from the Node generator (wrk not installed)`}${legacyUp ? ' (alternating with the legacy)' : ''}`,
+    );
     if (legacyUp) {
       const lS = summarize(sides.legacy.lat);
       const lRps = (sides.legacy.req / sides.legacy.ms) * 1000;

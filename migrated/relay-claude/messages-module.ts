@@ -12,7 +12,7 @@ import { officialNonStream, officialStream, RelayError } from './official-relay.
 import type { RelayServices } from './relay-services.js';
 import { relayModule } from './relay-module.js';
 import { scheduleWithSessionBinding } from './session-binding.js';
-import { relayBedrock } from '../relay-bedrock/bedrock-relay.js';
+import type { ProviderRelayCall } from '../relay-bedrock/relay-call.js';
 import { relayCcr } from '../relay-ccr/ccr-relay.js';
 import { selectCcrAccount } from '../relay-ccr/ccr-select.js';
 import { usageForRecording, type StreamUsage } from './usage.js';
@@ -26,6 +26,12 @@ import { usageForRecording, type StreamUsage } from './usage.js';
 export const createClaudeMessagesModule: MigratedModuleFactory = (deps): MigratedModule => relayModule('claude-messages', deps, (s, call, result) => handleMessages(s, call, result, false));
 
 export default createClaudeMessagesModule;
+
+/**
+ * The Bedrock relay is loaded on its first use: it pulls in the AWS SDK (~18 MB of RSS per process),
+ * which a gateway without Bedrock accounts never needs (import() caches the module after the first call).
+ */
+const relayBedrock = async (c: ProviderRelayCall): Promise<void> => (await import('../relay-bedrock/bedrock-relay.js')).relayBedrock(c);
 
 function recordStreamUsage(s: RelayServices, a: AuthSuccess, accountId: string, accountType: 'claude' | 'claude-console', u: StreamUsage): void {
   const r = usageForRecording(u);
