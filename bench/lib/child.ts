@@ -28,9 +28,9 @@ export function startChild<T = { port: number }>(
   return spawnReady<T>([...process.execArgv, ...nodeArgs, file], file, env, timeoutMs);
 }
 
-/** Like startChild, but plain node without this process's loader flags: for a compiled .js file. */
-export function startPlainChild<T = { port: number }>(file: string, env: Record<string, string> = {}, timeoutMs = 15_000): Promise<ChildService<T>> {
-  return spawnReady<T>([file], file, env, timeoutMs);
+/** Like startChild, but plain node without this process's loader flags (node flags `nodeArgs` only): for a compiled .js file. */
+export function startPlainChild<T = { port: number }>(file: string, env: Record<string, string> = {}, timeoutMs = 15_000, nodeArgs: string[] = []): Promise<ChildService<T>> {
+  return spawnReady<T>([...nodeArgs, file], file, env, timeoutMs);
 }
 
 function spawnReady<T>(args: string[], file: string, env: Record<string, string>, timeoutMs: number): Promise<ChildService<T>> {

@@ -1,7 +1,8 @@
 /**
  * The migrated Claude relay (`claude-messages`) against the legacy, same machine, same run.
  *
- * - Console account, non-stream, 10 keep-alive connections: throughput and p99 (alternating rounds).
+ * - Console account, non-stream, 10 keep-alive connections: throughput and p99 (alternating rounds,
+ *   after BENCH_WARMUP_MS of unmeasured load on each server).
  *   The load comes from `wrk` (one thread) when it is installed, for both sides alike, else from the
  *   Node generator (bench/lib/load.ts), which spends ~0.5 ms of CPU per request on the same two cores.
  * - Peak RSS of each server process while it is under that load (sampled from /proc).
@@ -54,6 +55,13 @@ const LAB_MOCK = process.env.BENCH_LAB_MOCK_URL ?? 'http://127.0.0.1:18080';
 const LAB_ENV = process.env.BENCH_LAB_ENV ?? '/work/lab/lab.env';
 /** The lab's pid file (named per port since the lab rebuild; the older name is still read). */
 const LEGACY_PID_FILES = process.env.BENCH_LEGACY_PID ? [process.env.BENCH_LEGACY_PID] : ['/work/lab/run/legacy-3000.pid', '/work/lab/run/legacy.pid'];
+/**
+ * Node flags of the migrated relay process: what the gateway's own start should use (`make run`,
+ * `npm start`). A 4 MB semi-space (V8's default is 16) keeps the young generation at ~12 MB instead of
+ * ~48 MB: peak RSS under this load ~118-120 MB instead of ~130-150 MB, CPU per request unchanged within
+ * the noise of interleaved runs (2026-11-26). BENCH_RELAY_NODE_ARGS='' measures V8's defaults.
+ */
+const RELAY_NODE_ARGS = (process.env.BENCH_RELAY_NODE_ARGS ?? '--max-semi-space-size=4').split(' ').filter(Boolean);
 const TRACE = '07-messages-nonstream-console';
 const TRACE_KEY = 'cr_7970e39a6d0ab1a83135e5b9968ef0181150f81666bedb680584395350d3ce14';
 
@@ -149,7 +157,9 @@ function ttfb(url: string, headers: Record<string, string>, payload: string): Pr
   });
 }
 
-async function ttfbSeries(url: string, headers: Record<string, string>, n: number): Promise<number[]> {
+/** `n` sequential streamed requests after `warm` unmeasured ones (the stream path's own JIT warm-up). */
+async function ttfbSeries(url: string, headers: Record<string, string>, n: number, warm = Number(process.env.BENCH_TTFB_WARMUP ?? 20)): Promise<number[]> {
+  for (let i = 0; i < warm; i++) await ttfb(url, headers, body(true));
   const out: number[] = [];
   for (let i = 0; i < n; i++) out.push(await ttfb(url, headers, body(true)));
   return out;
@@ -177,7 +187,7 @@ export async function run(): Promise<void> {
   await loadRedisSnapshot(client, snapshot);
   // The usage window of this key must not trip any limit during the run.
   const relayFor = (upstream: string) =>
-    startPlainChild<{ port: number; pid: number }>(join(benchDir, 'relay-server.js'), { BENCH_REDIS_PORT: String(redis.port), BENCH_UPSTREAM_OVERRIDE: upstream });
+    startPlainChild<{ port: number; pid: number }>(join(benchDir, 'relay-server.js'), { BENCH_REDIS_PORT: String(redis.port), BENCH_UPSTREAM_OVERRIDE: upstream }, 15_000, RELAY_NODE_ARGS);
   const relay = await relayFor(legacyUp ? LAB_MOCK : originUrl);
   const relayUrl = `http://127.0.0.1:${relay.info.port}/api/v1/messages`;
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -186,14 +196,14 @@ export async function run(): Promise<void> {
   // the same generator for both sides: wrk when installed (a tenth of the Node generator's CPU per request)
   const generator = loadGenerator();
   try {
-    const nonStream = (url: string, key: string) =>
+    const nonStream = (url: string, key: string, durationMs = roundMs) =>
       runLoadWith(generator, {
         url,
         method: 'POST',
         headers: { 'x-api-key': key, 'content-type': 'application/json' },
         body: body(false),
         connections,
-        durationMs: roundMs,
+        durationMs,
         keepSamples: true,
         warmupRequests: connections * 5,
       });
@@ -202,6 +212,13 @@ export async function run(): Promise<void> {
       legacy: { lat: [] as number[], req: 0, ms: 0, err: 0, peak: 0, cpu: 0, firstError: '' },
     };
     const legacyPid = legacyUp ? legacyPidOf() : 0;
+    // JIT warm-up of both servers (the lab legacy has usually been running for a while; a freshly started
+    // relay needs a few thousand requests before its CPU per request settles), not measured
+    const warmupMs = Number(process.env.BENCH_WARMUP_MS ?? 3000);
+    if (warmupMs > 0) {
+      await nonStream(relayUrl, TRACE_KEY, warmupMs);
+      if (legacyUp) await nonStream(`${LEGACY}/api/v1/messages`, env['LAB_CONSOLE_KEY']!, warmupMs);
+    }
     for (let i = 0; i < rounds; i++) {
       const m = await withPeakRss(relay.info.pid, () => nonStream(relayUrl, TRACE_KEY));
       sides.migrated.lat.push(...m.result.samples!.latency);
@@ -225,7 +242,7 @@ export async function run(): Promise<void> {
     const mS = summarize(sides.migrated.lat);
     const mRps = (sides.migrated.req / sides.migrated.ms) * 1000;
     console.log(
-      `Console account, non-stream, ${connections} connections, ${rounds} x ${generator === 'wrk' ? `${Math.max(1, Math.ceil(roundMs / 1000)) * 1000} ms rounds, load from wrk` : `${roundMs} ms rounds, load from the Node generator (wrk not installed)`}${legacyUp ? ' (alternating with the legacy)' : ''}`,
+      `Console account, non-stream, ${connections} connections, ${rounds} x ${generator === 'wrk' ? `${Math.max(1, Math.ceil(roundMs / 1000)) * 1000} ms rounds, load from wrk` : `${roundMs} ms rounds, load from the Node generator (wrk not installed)`}${legacyUp ? ' (alternating with the legacy)' : ''}; migrated relay started as \`node ${RELAY_NODE_ARGS.join(' ')}\``,
     );
     if (legacyUp) {
       const lS = summarize(sides.legacy.lat);

@@ -7,6 +7,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
+import { getHeapSpaceStatistics } from 'node:v8';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { loadConfig } from '../../../gateway/config/env.js';
@@ -30,6 +32,17 @@ const module = createClaudeMessagesModule({
   upstreamOverride: process.env.BENCH_UPSTREAM_OVERRIDE || undefined,
 });
 
+/** GC count and pause time by kind (minor / major / incremental / weak callbacks), for /__bench/mem. */
+const gc = { minor: { count: 0, ms: 0 }, major: { count: 0, ms: 0 }, other: { count: 0, ms: 0 } };
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const kind = (e as { detail?: { kind?: number } }).detail?.kind;
+    const slot = kind === perfConstants.NODE_PERFORMANCE_GC_MINOR ? gc.minor : kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR ? gc.major : gc.other;
+    slot.count++;
+    slot.ms += e.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
+
 function vmHwmKb(): number {
   const m = /VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'));
   return m ? Number(m[1]) : 0;
@@ -38,7 +51,8 @@ function vmHwmKb(): number {
 const server = createServer((req, res) => {
   if (req.url === '/__bench/mem') {
     const mu = process.memoryUsage();
-    const body = JSON.stringify({ rss: mu.rss, heapUsed: mu.heapUsed, external: mu.external, arrayBuffers: mu.arrayBuffers, peakRssKb: vmHwmKb() });
+    const spaces = Object.fromEntries(getHeapSpaceStatistics().map((sp) => [sp.space_name, Math.round(sp.physical_space_size / 1024)]));
+    const body = JSON.stringify({ rss: mu.rss, heapTotal: mu.heapTotal, heapUsed: mu.heapUsed, external: mu.external, arrayBuffers: mu.arrayBuffers, peakRssKb: vmHwmKb(), heapSpacesPhysicalKb: spaces, gc });
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(body);
     return;
