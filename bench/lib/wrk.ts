@@ -31,6 +31,11 @@ function findWrk(): string | null {
 
 export type LoadGenerator = 'wrk' | 'node';
 
+/** Whether `wrk` is on the PATH. */
+export function wrkInstalled(): boolean {
+  return findWrk() !== null;
+}
+
 /** wrk when installed, else Node; BENCH_LOADGEN=node|wrk overrides. */
 export function loadGenerator(): LoadGenerator {
   const forced = process.env.BENCH_LOADGEN;

@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPlainChild, type ChildService } from '../lib/child.js';
 import { fmt, printTable, summarize } from '../lib/percentiles.js';
-import { loadGenerator, runLoadWith } from '../lib/wrk.js';
+import { loadGenerator, runLoadWith, wrkInstalled } from '../lib/wrk.js';
 import { legacyTracesDir } from '../../test-support/paths.js';
 import { startPrivateRedis } from '../../test-support/redis-server.js';
 import { loadRedisSnapshot, type RedisSnapshot } from '../../test-support/redis-snapshot.js';
@@ -242,7 +242,7 @@ export async function run(): Promise<void> {
     const mS = summarize(sides.migrated.lat);
     const mRps = (sides.migrated.req / sides.migrated.ms) * 1000;
     console.log(
-      `Console account, non-stream, ${connections} connections, ${rounds} x ${generator === 'wrk' ? `${Math.max(1, Math.ceil(roundMs / 1000)) * 1000} ms rounds, load from wrk` : `${roundMs} ms rounds, load from the Node generator (wrk not installed)`}${legacyUp ? ' (alternating with the legacy)' : ''}; migrated relay started as \`node ${RELAY_NODE_ARGS.join(' ')}\``,
+      `Console account, non-stream, ${connections} connections, ${rounds} x ${generator === 'wrk' ? `${Math.max(1, Math.ceil(roundMs / 1000)) * 1000} ms rounds, load from wrk` : `${roundMs} ms rounds, load from the Node generator${wrkInstalled() ? ' (BENCH_LOADGEN=node)' : ' (wrk not installed: apt-get install wrk)'}`}${legacyUp ? ' (alternating with the legacy)' : ''}; migrated relay started as \`node ${RELAY_NODE_ARGS.join(' ')}\``,
     );
     if (legacyUp) {
       const lS = summarize(sides.legacy.lat);
