@@ -23,6 +23,9 @@ import { fmt, printTable, summarize } from '../lib/percentiles.js';
 import { loadGenerator, runLoadWith, wrkInstalled } from '../lib/wrk.js';
 import { legacyTracesDir } from '../../test-support/paths.js';
 import { startPrivateRedis } from '../../test-support/redis-server.js';
+import { privateSchema, type PrivateSchema } from '../../test-support/postgres.js';
+import { PgStore } from '../../migrated/pg/store.js';
+import { systemClock } from '../../migrated/runtime/clock.js';
 import { loadRedisSnapshot, type RedisSnapshot } from '../../test-support/redis-snapshot.js';
 
 export const title = 'Claude relay: migrated claude-messages vs the legacy';
@@ -175,6 +178,19 @@ async function memoryPerStream(relay: ChildService<{ port: number; pid: number }
   return (peakMb - base / 1024) / count;
 }
 
+/** A private schema with the legacy's tables in the test database, or null when PostgreSQL does not answer. */
+async function benchSchema(): Promise<PrivateSchema | null> {
+  try {
+    const schema = await privateSchema('bench_relay');
+    const ok = await new PgStore(schema.sql, systemClock(8), { warn: () => {} }).ensureSchema();
+    if (ok) return schema;
+    await schema.drop();
+  } catch {
+    /* no PostgreSQL */
+  }
+  return null;
+}
+
 export async function run(): Promise<void> {
   const env = labEnv();
   const legacyUp = (await reachable(`${LEGACY}/health`)) && !!env['LAB_CONSOLE_KEY'] && (await reachable(`${LAB_MOCK}/__mock/stats`));
@@ -186,8 +202,17 @@ export async function run(): Promise<void> {
   const client = redis.client();
   await loadRedisSnapshot(client, snapshot);
   // The usage window of this key must not trip any limit during the run.
+  // The lab legacy dual-writes to PostgreSQL (an api_keys upsert per relayed request): so does the relay here,
+  // into a private schema of the test database (BENCH_PG=off: no PostgreSQL on either side of the comparison).
+  const pgSchema = process.env.BENCH_PG === 'off' ? null : await benchSchema();
   const relayFor = (upstream: string) =>
-    startPlainChild<{ port: number; pid: number }>(join(benchDir, 'relay-server.js'), { BENCH_REDIS_PORT: String(redis.port), BENCH_UPSTREAM_OVERRIDE: upstream }, 15_000, RELAY_NODE_ARGS);
+    startPlainChild<{ port: number; pid: number }>(
+      join(benchDir, 'relay-server.js'),
+      { BENCH_REDIS_PORT: String(redis.port), BENCH_UPSTREAM_OVERRIDE: upstream, ...(pgSchema ? { BENCH_PG_SCHEMA: pgSchema.schema } : {}) },
+      15_000,
+      RELAY_NODE_ARGS,
+    );
+  console.log(pgSchema ? `relay dual-writes to PostgreSQL (schema ${pgSchema.schema}), as the lab legacy does` : 'relay without PostgreSQL dual-write (BENCH_PG=off or no PostgreSQL)');
   const relay = await relayFor(legacyUp ? LAB_MOCK : originUrl);
   const relayUrl = `http://127.0.0.1:${relay.info.port}/api/v1/messages`;
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -319,5 +344,6 @@ export async function run(): Promise<void> {
     await origin.stop();
     client.disconnect();
     await redis.stop();
+    await pgSchema?.drop();
   }
 }

@@ -10,13 +10,18 @@ import { readFileSync } from 'node:fs';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
+import postgres from 'postgres';
 import { pino } from 'pino';
 import { loadConfig } from '../../../gateway/config/env.js';
 import { systemClock } from '../../runtime/clock.js';
 import { systemIds } from '../../runtime/ids.js';
 import { createClaudeMessagesModule } from '../messages-module.js';
+import { testPgOptions } from '../../../test-support/postgres.js';
 
 const redis = new Redis({ host: '127.0.0.1', port: Number(process.env.BENCH_REDIS_PORT), lazyConnect: false });
+// PostgreSQL dual-write like the legacy it is compared with (BENCH_PG_SCHEMA: a private schema, never the lab's)
+const pgSchema = process.env.BENCH_PG_SCHEMA;
+const pg = pgSchema ? postgres({ ...testPgOptions(), max: 10, onnotice: () => {}, connection: { search_path: pgSchema } }) : null;
 const config = loadConfig({
   ENCRYPTION_KEY: process.env.BENCH_ENCRYPTION_KEY ?? 'lab-encryption-key-32chars-00000',
   PRICING_FILE: process.env.PRICING_FILE,
@@ -25,7 +30,7 @@ const config = loadConfig({
 const module = createClaudeMessagesModule({
   config,
   redis,
-  pg: null,
+  pg,
   clock: systemClock(8),
   ids: systemIds(),
   log: pino({ level: 'silent' }),
