@@ -9,6 +9,7 @@ import { keys } from '../storage/keys.js';
 import type { AgentPool } from '../upstream/agents.js';
 import { readBody, sendUpstream } from '../upstream/client.js';
 import { resolveEffectiveProxy } from '../upstream/proxy-policy.js';
+import { ProxyPolicyCache } from '../upstream/proxy-policy-cache.js';
 import type { ProxyConfig } from '../upstream/proxy.js';
 import { applySessionWindow } from './account-marks.js';
 
@@ -41,10 +42,16 @@ export interface AccessTokenDeps {
   lockWaitMs?: number;
   /** GLOBAL_PROXY_* fallback proxy. */
   globalProxy?: ProxyConfig | null | undefined;
+  /** The relay services' proxy-policy cache (shared with the relays); else one of its own. */
+  proxyPolicy?: ProxyPolicyCache | undefined;
 }
 
 export class AccessTokens {
-  constructor(private readonly d: AccessTokenDeps) {}
+  private readonly proxyPolicy: ProxyPolicyCache;
+
+  constructor(private readonly d: AccessTokenDeps) {
+    this.proxyPolicy = d.proxyPolicy ?? new ProxyPolicyCache(d.redis, d.clock);
+  }
 
   async get(accountId: string): Promise<string> {
     return (await this.getWithAccount(accountId)).token;
@@ -135,7 +142,7 @@ export class AccessTokens {
     const body = Buffer.from(JSON.stringify({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: OAUTH_CLIENT_ID }));
     const proxy = this.d.upstreamOverride
       ? null
-      : (await resolveEffectiveProxy(this.d.redis, { accountId, platform: account['platform'] || 'claude', accountProxy: account['proxy'], envFallback: this.d.globalProxy })).proxy;
+      : (await resolveEffectiveProxy(this.proxyPolicy, { accountId, platform: account['platform'] || 'claude', accountProxy: account['proxy'], envFallback: this.d.globalProxy })).proxy;
     const { response } = await sendUpstream(this.d.agents, {
       url,
       method: 'POST',

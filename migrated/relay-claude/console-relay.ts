@@ -86,7 +86,7 @@ async function prepare(c: ConsoleCall): Promise<Prepared> {
 }
 
 async function send(c: ConsoleCall, p: Prepared, signal: AbortSignal) {
-  const proxy = c.s.deps.upstreamOverride ? null : (await resolveEffectiveProxy(c.s.deps.redis, { accountId: c.accountId, platform: p.account['platform'] || 'claude-console', accountProxy: p.account['proxy'], envFallback: c.s.settings.globalProxy })).proxy;
+  const proxy = c.s.deps.upstreamOverride ? null : (await resolveEffectiveProxy(c.s.proxyPolicy, { accountId: c.accountId, platform: p.account['platform'] || 'claude-console', accountProxy: p.account['proxy'], envFallback: c.s.settings.globalProxy })).proxy;
   return sendUpstream(c.s.agents, {
     url: p.url,
     method: 'POST',

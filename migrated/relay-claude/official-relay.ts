@@ -154,7 +154,7 @@ function fiveHourStatus(response: IncomingMessage): string | undefined {
 }
 
 async function send(c: OfficialCall, p: Prepared) {
-  const proxy = c.s.deps.upstreamOverride ? null : (await resolveEffectiveProxy(c.s.deps.redis, { accountId: c.accountId, platform: p.account['platform'] || 'claude', accountProxy: p.account['proxy'], envFallback: c.s.settings.globalProxy })).proxy;
+  const proxy = c.s.deps.upstreamOverride ? null : (await resolveEffectiveProxy(c.s.proxyPolicy, { accountId: c.accountId, platform: p.account['platform'] || 'claude', accountProxy: p.account['proxy'], envFallback: c.s.settings.globalProxy })).proxy;
   return sendUpstream(c.s.agents, {
     url: p.url,
     method: 'POST',

@@ -12,6 +12,7 @@ import { StickySessions } from '../storage/sessions.js';
 import { AgentPool } from '../upstream/agents.js';
 import type { ProxyConfig } from '../upstream/proxy.js';
 import { globalEnvProxy } from '../upstream/proxy-policy.js';
+import { ProxyPolicyCache } from '../upstream/proxy-policy-cache.js';
 import { UsageRecorder } from '../usage/record-usage.js';
 import { AccessTokens } from './access-token.js';
 import { ConsoleMarks, OfficialMarks } from './account-marks.js';
@@ -89,6 +90,8 @@ export interface RelayServices {
   maxTokensLimit: MaxTokensLimit;
   /** `claude_relay_config` (60 s cache): user-message queue, global session binding. */
   relayConfig: RelayConfigReader;
+  /** `proxy_policy_config` (60 s) and the account-group snapshot (2 s), cached like the legacy's. */
+  proxyPolicy: ProxyPolicyCache;
   close(): void;
 }
 
@@ -107,6 +110,7 @@ export function createRelayServices(deps: MigratedDeps, settings: RelaySettings 
   }
   const stopWatch = pricing.watch(60_000);
   const markDeps = { redis, clock, accounts, sticky };
+  const proxyPolicy = new ProxyPolicyCache(redis, clock);
   const consoleState = new ConsoleAccountState({ redis, clock, accounts, blockedMinutes: deps.config.CLAUDE_CONSOLE_BLOCKED_HANDLING_MINUTES, log });
   return {
     deps,
@@ -118,13 +122,14 @@ export function createRelayServices(deps: MigratedDeps, settings: RelaySettings 
     consoleState,
     official: new OfficialMarks(markDeps),
     console: new ConsoleMarks(markDeps),
-    tokens: new AccessTokens({ redis, clock, ids, log, accounts, cipher, agents, upstreamOverride: deps.upstreamOverride, globalProxy: settings.globalProxy }),
+    tokens: new AccessTokens({ redis, clock, ids, log, accounts, cipher, agents, upstreamOverride: deps.upstreamOverride, globalProxy: settings.globalProxy, proxyPolicy }),
     cipher,
     agents,
     usage: new UsageRecorder({ redis, clock, ids, log, pricing, pgStore, billingEventsEnabled: settings.billingEventsEnabled }),
     codeHeaders: new ClaudeCodeHeaderStore(redis, clock),
     maxTokensLimit: outputLimits(deps.config.PRICING_FILE, log),
     relayConfig: shared.relayConfig ?? new RelayConfigReader(redis, clock),
+    proxyPolicy,
     close() {
       stopWatch();
       agents.destroy();

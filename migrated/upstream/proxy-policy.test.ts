@@ -9,6 +9,8 @@ import { readBody, sendUpstream } from './client.js';
 import { startConnectProxy, type CountingProxy } from './proxy-policy.test-helper.js';
 import { accountProxyWithEnvFallback, globalEnvProxy, isUsableProxy, normalizePlatform, resolveEffectiveProxy } from './proxy-policy.js';
 import { loadConfig } from '../../gateway/config/env.js';
+import { systemClock } from '../runtime/clock.js';
+import { ProxyPolicyCache } from './proxy-policy-cache.js';
 
 let server: PrivateRedis;
 let redis: Redis;
@@ -35,6 +37,9 @@ async function postVia(proxy: Parameters<typeof sendUpstream>[1]['proxy'], path:
     pool.destroy();
   }
 }
+
+/** A new cache per resolution: these tests change the keys between calls (caching: proxy-policy-cache.test.ts). */
+const fresh = () => new ProxyPolicyCache(redis, systemClock(8));
 
 const proxyJson = (port: number, type = 'http') => JSON.stringify({ type, host: '127.0.0.1', port });
 
@@ -81,7 +86,7 @@ describe('proxy policy resolution (legacy resolveEffectiveProxyConfig)', () => {
   it('prefers the account proxy over group, platform and global proxies', async () => {
     await group('g1', { proxy: proxyJson(2001) }, ['acc']);
     await redis.set(keys.proxyPolicyConfig(), JSON.stringify({ globalAccountProxy: { type: 'http', host: '127.0.0.1', port: 4001 } }));
-    const r = await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude', accountProxy: proxyJson(1001) });
+    const r = await resolveEffectiveProxy(fresh(), { accountId: 'acc', platform: 'claude', accountProxy: proxyJson(1001) });
     expect(r).toEqual({ proxy: { type: 'http', host: '127.0.0.1', port: 1001 }, source: 'account', platform: 'claude' });
   });
 
@@ -92,7 +97,7 @@ describe('proxy policy resolution (legacy resolveEffectiveProxyConfig)', () => {
     await group('best-not-member', { proxy: proxyJson(2004), proxyPriority: '1' }, ['other']);
     await group('best-other-platform', { proxy: proxyJson(2005), proxyPriority: '1', platform: 'gemini' }, ['acc']);
     await group('best-bad-proxy', { proxy: proxyJson(2006, 'socks5h'), proxyPriority: '1' }, ['acc']);
-    const r = await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude-console', accountProxy: proxyJson(1001, 'ftp') });
+    const r = await resolveEffectiveProxy(fresh(), { accountId: 'acc', platform: 'claude-console', accountProxy: proxyJson(1001, 'ftp') });
     expect(r).toEqual({ proxy: { type: 'http', host: '127.0.0.1', port: 2003 }, source: 'group', platform: 'claude', groupId: 'new' });
   });
 
@@ -100,7 +105,7 @@ describe('proxy policy resolution (legacy resolveEffectiveProxyConfig)', () => {
     await group('p150', { proxy: proxyJson(2001), proxyPriority: '150' }, ['acc']);
     await group('c-old', { proxy: proxyJson(2002), proxyPriority: 'x', createdAt: '2026-01-01T00:00:00Z' }, ['acc']);
     await group('c-new', { proxy: proxyJson(2003), createdAt: '2026-02-01T00:00:00Z' }, ['acc']);
-    const r = await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude', accountProxy: '' });
+    const r = await resolveEffectiveProxy(fresh(), { accountId: 'acc', platform: 'claude', accountProxy: '' });
     expect(r.groupId).toBe('c-new');
   });
 
@@ -113,24 +118,24 @@ describe('proxy policy resolution (legacy resolveEffectiveProxyConfig)', () => {
     };
     await redis.set(keys.proxyPolicyConfig(), JSON.stringify(cfg));
     await group('g-empty', { proxy: '' }, ['acc']);
-    expect(await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude', accountProxy: undefined })).toEqual({
+    expect(await resolveEffectiveProxy(fresh(), { accountId: 'acc', platform: 'claude', accountProxy: undefined })).toEqual({
       proxy: { type: 'socks5', host: '127.0.0.1', port: 3001, username: 'u', password: 'p' },
       source: 'platform',
       platform: 'claude',
     });
-    expect((await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'bedrock', accountProxy: undefined })).source).toBe('global');
+    expect((await resolveEffectiveProxy(fresh(), { accountId: 'acc', platform: 'bedrock', accountProxy: undefined })).source).toBe('global');
     await redis.set(keys.proxyPolicyConfig(), JSON.stringify({ ...cfg, platformProxies: { claude: { type: 'http', host: '127.0.0.1' } } }));
-    expect((await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude', accountProxy: undefined })).source).toBe('global');
+    expect((await resolveEffectiveProxy(fresh(), { accountId: 'acc', platform: 'claude', accountProxy: undefined })).source).toBe('global');
     await redis.set(keys.proxyPolicyConfig(), 'not json');
-    expect(await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude', accountProxy: undefined })).toEqual({ proxy: null, source: 'none', platform: 'claude' });
+    expect(await resolveEffectiveProxy(fresh(), { accountId: 'acc', platform: 'claude', accountProxy: undefined })).toEqual({ proxy: null, source: 'none', platform: 'claude' });
     await redis.del(keys.proxyPolicyConfig());
-    expect((await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude', accountProxy: undefined })).source).toBe('none');
+    expect((await resolveEffectiveProxy(fresh(), { accountId: 'acc', platform: 'claude', accountProxy: undefined })).source).toBe('none');
   });
 
   it('falls back to platform/global when the group keys cannot be read', async () => {
     await redis.set(keys.accountGroups(), 'wrong type');
     await redis.set(keys.proxyPolicyConfig(), JSON.stringify({ globalAccountProxy: { type: 'http', host: '127.0.0.1', port: 4001 } }));
-    const r = await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude', accountProxy: null });
+    const r = await resolveEffectiveProxy(fresh(), { accountId: 'acc', platform: 'claude', accountProxy: null });
     expect(r.source).toBe('global');
   });
 
@@ -139,7 +144,7 @@ describe('proxy policy resolution (legacy resolveEffectiveProxyConfig)', () => {
     const globalProxy = await connectProxy();
     await group('g1', { proxy: proxyJson(groupProxy.port) }, ['acc']);
     await redis.set(keys.proxyPolicyConfig(), JSON.stringify({ globalAccountProxy: JSON.parse(proxyJson(globalProxy.port)) }));
-    const { proxy } = await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude', accountProxy: '' });
+    const { proxy } = await resolveEffectiveProxy(fresh(), { accountId: 'acc', platform: 'claude', accountProxy: '' });
     expect(await postVia(proxy, '/via-group')).toBe('ok /via-group');
     expect([groupProxy.connects, globalProxy.connects]).toEqual([1, 0]);
   });
@@ -159,11 +164,11 @@ describe('proxy policy resolution (legacy resolveEffectiveProxyConfig)', () => {
   it('the env fallback applies only when no account, group or policy proxy does, and carries the request', async () => {
     const envProxy = await connectProxy();
     const fallback = globalEnvProxy({ GLOBAL_PROXY_TYPE: 'http', GLOBAL_PROXY_HOST: '127.0.0.1', GLOBAL_PROXY_PORT: String(envProxy.port) });
-    expect((await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude', accountProxy: proxyJson(5001), envFallback: fallback })).source).toBe('account');
+    expect((await resolveEffectiveProxy(fresh(), { accountId: 'acc', platform: 'claude', accountProxy: proxyJson(5001), envFallback: fallback })).source).toBe('account');
     await redis.set(keys.proxyPolicyConfig(), JSON.stringify({ globalAccountProxy: { type: 'http', host: '127.0.0.1', port: 4001 } }));
-    expect((await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude', accountProxy: null, envFallback: fallback })).source).toBe('global');
+    expect((await resolveEffectiveProxy(fresh(), { accountId: 'acc', platform: 'claude', accountProxy: null, envFallback: fallback })).source).toBe('global');
     await redis.del(keys.proxyPolicyConfig());
-    const r = await resolveEffectiveProxy(redis, { accountId: 'acc', platform: 'claude', accountProxy: '{"type":"ftp"}', envFallback: fallback });
+    const r = await resolveEffectiveProxy(fresh(), { accountId: 'acc', platform: 'claude', accountProxy: '{"type":"ftp"}', envFallback: fallback });
     expect(r).toEqual({ proxy: fallback, source: 'env', platform: 'claude' });
     expect(await postVia(r.proxy, '/via-env')).toBe('ok /via-env');
     expect(envProxy.connects).toBe(1);

@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { keys } from '../storage/keys.js';
+import type { GroupsSnapshot, ProxyPolicyCache } from './proxy-policy-cache.js';
 import { parseProxy, proxyObject, type ProxyConfig } from './proxy.js';
 
 /**
@@ -101,34 +100,27 @@ function priority(value: unknown): number {
 const time = (value: unknown): number => (typeof value === 'string' && Date.parse(value)) || 0;
 
 interface GroupCandidate {
-  id: string;
+  id: string | null;
   proxy: Record<string, unknown>;
   priority: number;
   updatedAt: number;
   createdAt: number;
 }
 
-/** The account's groups on `platform` that carry a usable proxy (account_groups / account_group:* / account_group_members:*). */
-async function groupCandidates(redis: Redis, accountId: string, platform: string): Promise<GroupCandidate[]> {
-  const groupIds = await redis.smembers(keys.accountGroups());
-  if (groupIds.length === 0) return [];
-  const pipe = redis.pipeline();
-  for (const id of groupIds) {
-    pipe.hgetall(keys.accountGroup(id));
-    pipe.sismember(keys.accountGroupMembers(id), accountId);
-  }
-  const results = (await pipe.exec()) ?? [];
+/**
+ * The account's groups on `platform` that carry a usable proxy (accountGroupService.getAccountGroupsMap
+ * over the cached snapshot): a group counts when its hash is non-empty, its `platform` matches and the
+ * account is in its member set. The id reported is the hash's `id` field, as the legacy's `group.id`.
+ */
+function groupCandidates(snapshot: GroupsSnapshot, accountId: string, platform: string): GroupCandidate[] {
   const out: GroupCandidate[] = [];
-  groupIds.forEach((id, i) => {
-    const [hErr, data] = results[i * 2] ?? [];
-    const [mErr, member] = results[i * 2 + 1] ?? [];
-    if (hErr || mErr) throw hErr ?? mErr;
-    const group = (data ?? {}) as Record<string, string>;
-    if (member !== 1 || Object.keys(group).length === 0 || group['platform'] !== platform) return;
+  for (const id of snapshot.groupIds) {
+    const group = snapshot.data.get(id) ?? {};
+    if (Object.keys(group).length === 0 || group['platform'] !== platform || !snapshot.members.get(id)?.has(accountId)) continue;
     const proxy = proxyObject(group['proxy']);
-    if (!proxy || !isUsableProxy(proxy)) return;
-    out.push({ id, proxy, priority: priority(group['proxyPriority']), updatedAt: time(group['updatedAt']), createdAt: time(group['createdAt']) });
-  });
+    if (!proxy || !isUsableProxy(proxy)) continue;
+    out.push({ id: group['id'] || null, proxy, priority: priority(group['proxyPriority']), updatedAt: time(group['updatedAt']), createdAt: time(group['createdAt']) });
+  }
   return out;
 }
 
@@ -138,37 +130,22 @@ function bestGroup(candidates: GroupCandidate[]): GroupCandidate | undefined {
   )[0];
 }
 
-interface PolicyConfig {
-  globalAccountProxy?: unknown;
-  platformProxies?: Record<string, unknown>;
-}
-
-/** `proxy_policy_config` (JSON), or the empty default when absent or unreadable. */
-async function policyConfig(redis: Redis): Promise<PolicyConfig> {
-  try {
-    const raw = await redis.get(keys.proxyPolicyConfig());
-    const parsed = raw ? (JSON.parse(raw) as unknown) : null;
-    return parsed && typeof parsed === 'object' ? (parsed as PolicyConfig) : {};
-  } catch {
-    return {};
-  }
-}
-
-export async function resolveEffectiveProxy(redis: Redis, lookup: ProxyLookup): Promise<ProxyResolution> {
+/** `policy` caches the group snapshot (2 s) and `proxy_policy_config` (60 s) like the legacy (proxy-policy-cache.ts). */
+export async function resolveEffectiveProxy(policy: ProxyPolicyCache, lookup: ProxyLookup): Promise<ProxyResolution> {
   const platform = normalizePlatform(lookup.platform);
   if (isUsableProxy(lookup.accountProxy)) {
     return { proxy: parseProxy(lookup.accountProxy), source: 'account', platform };
   }
   if (lookup.accountId && platform) {
     try {
-      const best = bestGroup(await groupCandidates(redis, lookup.accountId, platform));
+      const best = bestGroup(groupCandidates(await policy.groups(), lookup.accountId, platform));
       if (best) return { proxy: parseProxy(best.proxy), source: 'group', platform, groupId: best.id };
     } catch {
       // the legacy logs and falls back to the platform / global proxy
     }
   }
-  const cfg = await policyConfig(redis);
-  const platformProxy = cfg.platformProxies && typeof cfg.platformProxies === 'object' ? cfg.platformProxies[String(platform)] : null;
+  const cfg = await policy.config();
+  const platformProxy = cfg.platformProxies && typeof cfg.platformProxies === 'object' ? (cfg.platformProxies as Record<string, unknown>)[String(platform)] : null;
   if (isUsableProxy(platformProxy)) return { proxy: parseProxy(platformProxy), source: 'platform', platform };
   if (isUsableProxy(cfg.globalAccountProxy)) return { proxy: parseProxy(cfg.globalAccountProxy), source: 'global', platform };
   if (lookup.envFallback) return { proxy: lookup.envFallback, source: 'env', platform };
