@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { RelayServices } from '../relay-claude/relay-services.js';
 import type { Clock } from '../runtime/clock.js';
+import type { AnomalyNotifier } from '../notify/notifier.js';
 import { dailyQuotaOf, todaysCost, zoneToday } from '../scheduler/console-quota.js';
 import type { AccountHash, AccountRepository } from '../storage/accounts.js';
 import { keys } from '../storage/keys.js';
@@ -27,6 +28,8 @@ export interface CcrQuotaDeps {
   clock: Clock;
   accounts: AccountRepository;
   log?: { error(obj: unknown, msg?: string): void };
+  /** The quota-exceeded webhook of checkQuotaUsage (isAccountQuotaExceeded sends none, as in the legacy). */
+  notify?: AnomalyNotifier;
 }
 
 export class CcrQuota {
@@ -52,6 +55,8 @@ export class CcrQuota {
       const used = await todaysCost(this.d.redis, this.d.clock, id);
       if (!(used >= quota)) return false;
       await this.markStopped(id, used, quota);
+      const reason = `Daily quota exceeded: $${used.toFixed(2)} / $${quota.toFixed(2)}`;
+      this.d.notify?.accountAnomaly({ accountId: id, accountName: a['name'] || id, platform: 'ccr', status: 'quota_exceeded', errorCode: 'QUOTA_EXCEEDED', reason, timestamp: new Date(this.d.clock.now()).toISOString() });
       return true;
     } catch (err) {
       this.d.log?.error({ err, accountId: id }, 'ccr quota check failed');
@@ -87,4 +92,4 @@ export class CcrQuota {
 }
 
 /** The quota state over the relay's shared services. */
-export const ccrQuotaOf = (s: RelayServices): CcrQuota => new CcrQuota({ redis: s.redis(), clock: s.deps.clock, accounts: s.accounts, log: s.deps.log });
+export const ccrQuotaOf = (s: RelayServices): CcrQuota => new CcrQuota({ redis: s.redis(), clock: s.deps.clock, accounts: s.accounts, log: s.deps.log, notify: s.notify });

@@ -3,6 +3,8 @@ import type { AccountRepository, AccountHash } from '../storage/accounts.js';
 import { keys } from '../storage/keys.js';
 import type { StickySessions } from '../storage/sessions.js';
 import type { Clock } from '../runtime/clock.js';
+import { isoWithOffset, wallTimeWithZone } from '../notify/legacy-time.js';
+import type { AnomalyNotifier } from '../notify/notifier.js';
 
 /**
  * The account state writes of the Claude relay (relay-claude.md §4.5, §4.6, §5.3, §8):
@@ -14,6 +16,8 @@ export interface MarkDeps {
   clock: Clock;
   accounts: AccountRepository;
   sticky: StickySessions;
+  /** Account-anomaly webhooks where the legacy sends them (fire-and-forget). */
+  notify?: AnomalyNotifier;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -32,7 +36,7 @@ export function sessionWindowAt(nowMs: number): { start: string; end: string } {
  * lastRequestTime), else open a new one and drop the status / 5-hour auto-stop fields.
  * Returns the field names to HDEL afterwards (the legacy's _removeAccountFields).
  */
-export function applySessionWindow(a: AccountHash, nowMs: number): string[] {
+export function applySessionWindow(a: AccountHash, nowMs: number, notify?: AnomalyNotifier, accountId?: string, offsetHours = 8): string[] {
   const now = iso(nowMs);
   if (a['sessionWindowStart'] && a['sessionWindowEnd'] && nowMs < new Date(a['sessionWindowEnd']).getTime()) {
     a['lastRequestTime'] = now;
@@ -54,6 +58,7 @@ export function applySessionWindow(a: AccountHash, nowMs: number): string[] {
     delete a['fiveHourAutoStopped'];
     delete a['fiveHourStoppedAt'];
     remove.unshift('fiveHourAutoStopped', 'fiveHourStoppedAt');
+    if (accountId) notify?.accountAnomaly({ accountId, accountName: a['name'] || 'Claude Account', platform: 'claude', status: 'resumed', errorCode: 'CLAUDE_5H_LIMIT_RESUMED', reason: '进入新的5小时窗口，已自动恢复调度', timestamp: isoWithOffset(nowMs, offsetHours) });
   }
   return remove;
 }
@@ -62,8 +67,8 @@ function isWindowStatus(status: string | undefined): status is string {
   return !!status && ['allowed', 'allowed_warning', 'rejected'].includes(status);
 }
 
-/** updateSessionWindowStatus on an in-memory account hash. */
-function applyWindowStatus(a: AccountHash, status: string, now: string): void {
+/** updateSessionWindowStatus on an in-memory account hash; true when the legacy sends its 5h warning webhook. */
+function applyWindowStatus(a: AccountHash, status: string, now: string): boolean {
   a['sessionWindowStatus'] = status;
   a['sessionWindowStatusUpdatedAt'] = now;
   if (status === 'allowed_warning' && a['autoStopOnWarning'] === 'true' && !(a['schedulable'] === 'false' && a['fiveHourAutoStopped'] === 'true')) {
@@ -79,9 +84,12 @@ function applyWindowStatus(a: AccountHash, status: string, now: string): void {
     if (count < maxWarnings) {
       count += 1;
       a['fiveHourWarningLastSentAt'] = now;
+      a['fiveHourWarningCount'] = String(count);
+      return true;
     }
     a['fiveHourWarningCount'] = String(count);
   }
+  return false;
 }
 
 export class OfficialMarks {
@@ -89,6 +97,10 @@ export class OfficialMarks {
 
   private async load(id: string): Promise<AccountHash | null> {
     return this.d.accounts.get('claude', id);
+  }
+
+  private fiveHourWarning(id: string, a: AccountHash, nowMs: number): void {
+    this.d.notify?.accountAnomaly({ accountId: id, accountName: a['name'] || 'Claude Account', platform: 'claude', status: 'warning', errorCode: 'CLAUDE_5H_LIMIT_WARNING', reason: '5小时使用量接近限制，已自动停止调度', timestamp: isoWithOffset(nowMs, this.d.clock.timezoneOffsetHours) });
   }
 
   /** markAccountRateLimited (+ scheduler mapping deletion). */
@@ -107,7 +119,7 @@ export class OfficialMarks {
       a['sessionWindowStart'] = iso(reset - 5 * 3_600_000);
       a['sessionWindowEnd'] = iso(reset);
     } else {
-      remove = applySessionWindow(a, now);
+      remove = applySessionWindow(a, now, this.d.notify, id, this.d.clock.timezoneOffsetHours);
       a['rateLimitEndAt'] = a['sessionWindowEnd'] ? a['sessionWindowEnd'] : iso(now + 3_600_000);
     }
     if (remove.length) await this.d.redis.hdel(keys.account('claude', id), ...remove);
@@ -116,6 +128,8 @@ export class OfficialMarks {
       await this.d.redis.del(keys.stickySession(sessionHash));
       await this.d.sticky.delete('claude', sessionHash);
     }
+    const reason = `Account rate limited (429 error). ${resetSeconds ? `Reset at: ${wallTimeWithZone(resetSeconds, this.d.clock.timezoneOffsetHours)}` : 'Estimated reset in 1-5 hours'}`;
+    this.d.notify?.accountAnomaly({ accountId: id, accountName: a['name'] || 'Claude Account', platform: 'claude-oauth', status: 'error', errorCode: 'CLAUDE_OAUTH_RATE_LIMITED', reason, timestamp: isoWithOffset(now, this.d.clock.timezoneOffsetHours) });
   }
 
   /** markAccountOpusRateLimited: fields only, mapping kept. */
@@ -141,6 +155,8 @@ export class OfficialMarks {
       await this.d.redis.del(keys.stickySession(sessionHash));
       await this.d.sticky.delete('claude', sessionHash);
     }
+    const errorCode = kind === 'unauthorized' ? 'CLAUDE_OAUTH_UNAUTHORIZED' : 'CLAUDE_OAUTH_BLOCKED';
+    this.d.notify?.accountAnomaly({ accountId: id, accountName: a['name'], platform: 'claude-oauth', status: kind, errorCode, reason: a['errorMessage'], timestamp: isoWithOffset(this.d.clock.now(), this.d.clock.timezoneOffsetHours) });
   }
 
   /** 401: INCR + EXPIRE 300 of the counter; count ≥ 1 → unauthorized. */
@@ -166,8 +182,10 @@ export class OfficialMarks {
     if (!isWindowStatus(status)) return;
     const a = await this.load(id);
     if (!a) return;
-    applyWindowStatus(a, status, iso(this.d.clock.now()));
+    const now = this.d.clock.now();
+    const warn = applyWindowStatus(a, status, iso(now));
     await this.d.accounts.save('claude', id, a);
+    if (warn) this.fiveHourWarning(id, a, now);
   }
 
   /**
@@ -181,8 +199,10 @@ export class OfficialMarks {
     const a = Object.keys(fromRedis).length ? fromRedis : await this.load(id);
     if (!a) return;
     if (isWindowStatus(status)) {
-      applyWindowStatus(a, status, iso(this.d.clock.now()));
+      const now = this.d.clock.now();
+      const warn = applyWindowStatus(a, status, iso(now));
       await this.d.accounts.save('claude', id, a);
+      if (warn) this.fiveHourWarning(id, a, now);
     }
     await this.clearRateLimit(id, a);
   }
@@ -226,13 +246,15 @@ export class ConsoleMarks {
       unauthorizedAt: iso(this.d.clock.now()),
       unauthorizedCount: String((Number.parseInt(a['unauthorizedCount'] || '0', 10) || 0) + 1),
     });
+    this.d.notify?.accountAnomaly({ accountId: id, accountName: a['name'] || 'Claude Console Account', platform: 'claude-console', status: 'error', errorCode: 'CLAUDE_CONSOLE_UNAUTHORIZED', reason: 'API Key无效或已过期（401错误），账户已停止调度', timestamp: iso(this.d.clock.now()) });
   }
 
   async rateLimited(id: string): Promise<void> {
     const a = await this.d.accounts.get('claude-console', id);
     if (!a) return;
-    const duration = Number.parseInt(a['rateLimitDuration'] ?? '', 10);
-    if ((Number.isNaN(duration) ? 60 : duration) === 0) return;
+    const parsed = Number.parseInt(a['rateLimitDuration'] ?? '', 10);
+    const duration = Number.isNaN(parsed) ? 60 : parsed;
+    if (duration === 0) return;
     const now = iso(this.d.clock.now());
     const f: Record<string, string> = {
       rateLimitedAt: now,
@@ -244,10 +266,14 @@ export class ConsoleMarks {
     };
     if (a['status'] !== 'quota_exceeded') f['status'] = 'rate_limited';
     await this.fields(id, f);
+    const reason = `Account rate limited (429 error) and has been disabled. Will be automatically re-enabled after ${duration} minutes`;
+    this.d.notify?.accountAnomaly({ accountId: id, accountName: a['name'] || 'Claude Console Account', platform: 'claude-console', status: 'error', errorCode: 'CLAUDE_CONSOLE_RATE_LIMITED', reason, timestamp: isoWithOffset(this.d.clock.now(), this.d.clock.timezoneOffsetHours) });
   }
 
   async overloaded(id: string): Promise<void> {
     await this.fields(id, { overloadedAt: iso(this.d.clock.now()), overloadStatus: 'overloaded', errorMessage: '服务过载（529错误）' });
+    const a = await this.d.accounts.get('claude-console', id);
+    if (a) this.d.notify?.accountAnomaly({ accountId: id, accountName: a['name'] || 'Claude Console Account', platform: 'claude-console', status: 'error', errorCode: 'CLAUDE_CONSOLE_OVERLOADED', reason: '服务过载（529错误）。账户将暂时停止调度', timestamp: iso(this.d.clock.now()) });
   }
 
   /** 200/201: remove rate-limit / overload flags when present (`known`: the hash as read for this request). */

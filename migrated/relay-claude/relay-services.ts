@@ -7,6 +7,7 @@ import { PgStore } from '../pg/store.js';
 import { PricingTable } from '../pricing/pricing-table.js';
 import { ClaudeScheduler } from '../scheduler/claude-scheduler.js';
 import { ConsoleAccountState } from '../scheduler/console-quota.js';
+import { notifierFor, type AnomalyNotifier } from '../notify/notifier.js';
 import { AccountRepository } from '../storage/accounts.js';
 import { StickySessions } from '../storage/sessions.js';
 import { AgentPool } from '../upstream/agents.js';
@@ -81,6 +82,8 @@ export interface RelayServices {
   /** Console daily quota and 400-block state (CLAUDE_CONSOLE_BLOCKED_HANDLING_MINUTES). */
   consoleState: ConsoleAccountState;
   official: OfficialMarks;
+  /** Account-anomaly webhooks (legacy webhook_config:default), fire-and-forget. */
+  notify: AnomalyNotifier;
   console: ConsoleMarks;
   tokens: AccessTokens;
   cipher: AccountCipher;
@@ -109,9 +112,10 @@ export function createRelayServices(deps: MigratedDeps, settings: RelaySettings 
     log.warn({ err: (err as Error).message }, 'pricing file not loaded: max_tokens clamp and costs disabled');
   }
   const stopWatch = pricing.watch(60_000);
-  const markDeps = { redis, clock, accounts, sticky };
+  const notify = notifierFor(deps);
+  const markDeps = { redis, clock, accounts, sticky, notify };
   const proxyPolicy = new ProxyPolicyCache(redis, clock);
-  const consoleState = new ConsoleAccountState({ redis, clock, accounts, blockedMinutes: deps.config.CLAUDE_CONSOLE_BLOCKED_HANDLING_MINUTES, log });
+  const consoleState = new ConsoleAccountState({ redis, clock, accounts, blockedMinutes: deps.config.CLAUDE_CONSOLE_BLOCKED_HANDLING_MINUTES, log, notify });
   return {
     deps,
     redis: () => redis,
@@ -121,6 +125,7 @@ export function createRelayServices(deps: MigratedDeps, settings: RelaySettings 
     scheduler: new ClaudeScheduler({ redis, clock, accounts, sticky, consoleState }),
     consoleState,
     official: new OfficialMarks(markDeps),
+    notify,
     console: new ConsoleMarks(markDeps),
     tokens: new AccessTokens({ redis, clock, ids, log, accounts, cipher, agents, upstreamOverride: deps.upstreamOverride, globalProxy: settings.globalProxy, proxyPolicy }),
     cipher,

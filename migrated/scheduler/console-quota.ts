@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../runtime/clock.js';
+import type { AnomalyNotifier } from '../notify/notifier.js';
 import type { AccountRepository } from '../storage/accounts.js';
 import { dateString, effectiveOffsetHours, keys } from '../storage/keys.js';
 
@@ -19,6 +20,8 @@ export interface ConsoleStateDeps {
   /** CLAUDE_CONSOLE_BLOCKED_HANDLING_MINUTES (0: blocks are not marked and old ones are lifted). */
   blockedMinutes: number;
   log?: { error(obj: unknown, msg?: string): void };
+  /** Account-anomaly webhooks (quota exceeded, 400 block), as the legacy sends them. */
+  notify?: AnomalyNotifier;
 }
 
 type Raw = Record<string, string>;
@@ -94,6 +97,8 @@ export class ConsoleAccountState {
       if (await this.d.redis.hget(key, 'quotaStoppedAt')) return; // another request got there first
       // the legacy also reads `status` here to set quota_exceeded, which its updateAccount then drops
       await this.update(id, { isActive: false, quotaStoppedAt: iso(this.d.clock.now()), schedulable: false });
+      const reason = `Daily quota exceeded: $${cost.toFixed(2)} / $${quota.toFixed(2)}`;
+      this.d.notify?.accountAnomaly({ accountId: id, accountName: a['name'] || 'Unknown Account', platform: 'claude-console', status: 'quota_exceeded', errorCode: 'CLAUDE_CONSOLE_QUOTA_EXCEEDED', reason });
     } catch (err) {
       this.d.log?.error({ err, accountId: id }, 'console quota check failed');
     }
@@ -169,6 +174,8 @@ export class ConsoleAccountState {
       errorMessage: '账户临时被禁用（400错误）',
       blockedAutoStopped: 'true',
     });
+    const reason = `账户临时被禁用（400错误）。账户将在 ${this.d.blockedMinutes} 分钟后自动恢复。`;
+    this.d.notify?.accountAnomaly({ accountId: id, accountName: a['name'] || 'Claude Console Account', platform: 'claude-console', status: 'error', errorCode: 'CLAUDE_CONSOLE_BLOCKED', reason, timestamp: iso(this.d.clock.now()) });
   }
 
   /**
