@@ -141,6 +141,11 @@ export const EnvSchema = v.object({
   /** APP_VERSION || VERSION || '1.1.234' is the version /health reports. */
   APP_VERSION: v.optional(v.string()),
   VERSION: v.optional(v.string()),
+  /** The legacy's config.system.timezone (SYSTEM_TIMEZONE || 'Asia/Shanghai'): webhook notification times. */
+  SYSTEM_TIMEZONE: v.pipe(
+    v.optional(v.string(), ''),
+    v.transform((s) => s || 'Asia/Shanghai'),
+  ),
   /** BILLING_EVENTS_ENABLED !== 'false': usage also goes to the billing:events stream. */
   BILLING_EVENTS_ENABLED: v.pipe(
     v.optional(v.string(), 'true'),

@@ -83,6 +83,7 @@ export function createMigratedRunner(
       ids: given.ids ?? systemIds(),
       log: given.log ?? log,
       upstreamOverride: given.upstreamOverride,
+      ...(given.webhooks !== undefined ? { webhooks: given.webhooks } : {}),
     };
     return base;
   };

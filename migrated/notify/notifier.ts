@@ -128,7 +128,7 @@ export class WebhookNotifier implements AnomalyNotifier {
  * Redis overlay copies production's webhook config, and the legacy primary already notified)
  * gives the silent one. SYSTEM_TIMEZONE as the legacy reads it (default Asia/Shanghai).
  */
-export function notifierFor(deps: MigratedDeps & { webhooks?: boolean }): AnomalyNotifier {
+export function notifierFor(deps: MigratedDeps): AnomalyNotifier {
   if (deps.webhooks === false) return silentNotifier;
-  return new WebhookNotifier({ redis: deps.redis, clock: deps.clock, log: deps.log, timeZone: process.env['SYSTEM_TIMEZONE'] || 'Asia/Shanghai' });
+  return new WebhookNotifier({ redis: deps.redis, clock: deps.clock, log: deps.log, timeZone: deps.config.SYSTEM_TIMEZONE });
 }

@@ -27,9 +27,9 @@ afterAll(async () => {
   await upstream.close();
 });
 
-async function relay() {
+async function relay(webhooks?: boolean) {
   upstream.script.push({ status: 401, body: unauthorized });
-  const h = await serveRelay(createClaudeMessagesModule, fx.redis, { atMs: AT, upstreamOverride: upstream.url });
+  const h = await serveRelay(createClaudeMessagesModule, fx.redis, { atMs: AT, upstreamOverride: upstream.url, ...(webhooks !== undefined ? { webhooks } : {}) });
   try {
     const body = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] });
     const res = await send(h.port, 'POST', '/api/v1/messages', [['x-api-key', KEYS.console], ['content-type', 'application/json']], body);
@@ -47,23 +47,30 @@ describe('relay → webhook', () => {
     // same recorded state again, now with the operator's webhook config
     const h = fx.redis;
     await loadRedisSnapshot(h, before);
-    await h.set(
-      'webhook_config:default',
-      JSON.stringify({
-        enabled: true,
-        platforms: [
-          { id: 'p1', type: 'custom', name: 'ops', url: `${rx.url}/hook`, enabled: true, timeout: 10000 },
-          { id: 'p2', type: 'slack', url: `${rx.url}/slack`, enabled: true },
-        ],
-        notificationTypes: { accountAnomaly: true },
-        retrySettings: { maxRetries: 3, retryDelay: 1000, timeout: 10000 },
-      }),
-    );
+    const webhookConfig = JSON.stringify({
+      enabled: true,
+      platforms: [
+        { id: 'p1', type: 'custom', name: 'ops', url: `${rx.url}/hook`, enabled: true, timeout: 10000 },
+        { id: 'p2', type: 'slack', url: `${rx.url}/slack`, enabled: true },
+      ],
+      notificationTypes: { accountAnomaly: true },
+      retrySettings: { maxRetries: 3, retryDelay: 1000, timeout: 10000 },
+    });
+    await h.set('webhook_config:default', webhookConfig);
+
+    // a shadow candidate (webhooks: false) marks the account the same way but never notifies
+    const candidate = await relay(false);
+    expect(candidate).toEqual(without);
+    expect(await h.hget(`claude_console_account:${CONSOLE_ACCOUNT}`, 'status')).toBe('unauthorized');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(rx.received).toEqual([]);
+    await loadRedisSnapshot(h, before);
+    await h.set('webhook_config:default', webhookConfig);
 
     const withHooks = await relay();
     expect(withHooks).toEqual(without);
     expect(withHooks.status).toBe(401);
-    expect(upstream.received).toHaveLength(2);
+    expect(upstream.received).toHaveLength(3);
     expect(await h.hget(`claude_console_account:${CONSOLE_ACCOUNT}`, 'status')).toBe('unauthorized');
 
     const got = await rx.waitFor(2);

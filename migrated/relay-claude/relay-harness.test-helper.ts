@@ -34,7 +34,7 @@ export interface RelayHarness {
  * Serve a relay module on 127.0.0.1 like the gateway does: the context signal aborts when the
  * client goes away before the response finished.
  */
-export async function serveRelay(factory: MigratedModuleFactory, redis: Redis, opts: { atMs: number; upstreamOverride: string; env?: Record<string, string> }): Promise<RelayHarness> {
+export async function serveRelay(factory: MigratedModuleFactory, redis: Redis, opts: { atMs: number; upstreamOverride: string; env?: Record<string, string>; webhooks?: boolean }): Promise<RelayHarness> {
   const clock = frozenClock(opts.atMs, 8);
   const ids = scriptedIds(3);
   const deps: MigratedDeps = {
@@ -45,6 +45,7 @@ export async function serveRelay(factory: MigratedModuleFactory, redis: Redis, o
     ids,
     log: pino({ level: 'silent' }),
     upstreamOverride: opts.upstreamOverride,
+    ...(opts.webhooks !== undefined ? { webhooks: opts.webhooks } : {}),
   };
   const module = factory(deps);
   const h = { settled: 0, failures: [] as unknown[] };

@@ -25,4 +25,9 @@ export interface MigratedDeps {
    * provider host (the module keeps the path, method, headers and body it would have sent).
    */
   upstreamOverride?: string | undefined;
+  /**
+   * Account-anomaly webhooks (migrated/notify). Default on; false for shadow candidates (the primary has
+   * already notified, and their Redis overlay carries production's webhook config) and compat replays.
+   */
+  webhooks?: boolean;
 }

@@ -141,7 +141,7 @@ export async function createReplayer(opts: ReplayerOptions): Promise<Replayer> {
     const gateway = await createGateway({
       config,
       table: forcedTable(opts.resolver.table, routeIds),
-      deps: { redis: client, pg: usePg ? env.pg!.sql : null, clock, ids, log: pino({ level: 'silent' }), upstreamOverride: env.mock.url },
+      deps: { redis: client, pg: usePg ? env.pg!.sql : null, clock, ids, log: pino({ level: 'silent' }), upstreamOverride: env.mock.url, webhooks: false },
       logger: pino({ level: 'silent' }),
       watch: false,
       ...(opts.modules ? { modules: opts.modules } : {}),

@@ -101,6 +101,7 @@ export class ShadowEngine implements ShadowSink {
     this.time = new CandidateTime(o.timezoneOffsetHours ?? 8, this.now);
     this.candidateDeps = {
       pg: null,
+      webhooks: false, // the primary notifies; the overlay holds production's webhook config
       clock: this.time.clock,
       ids: this.time.ids,
       ...(o.sandbox ? { redis: o.sandbox.client } : {}),
