@@ -8,6 +8,7 @@ import { frozenClock } from '../runtime/clock.js';
 import { scriptedIds } from '../runtime/ids.js';
 import { AccountRepository } from '../storage/accounts.js';
 import { AgentPool } from '../upstream/agents.js';
+import type { AnomalyInput, AnomalyNotifier } from '../notify/notifier.js';
 import { AccessTokens, OAUTH_CLIENT_ID } from './access-token.js';
 
 const KEY = 'lab-encryption-key-32chars-00000';
@@ -45,7 +46,7 @@ async function seed(id: string, fields: Record<string, string>): Promise<void> {
   });
 }
 
-function tokens(lockWaitMs = 50) {
+function tokens(lockWaitMs = 50, notify?: AnomalyNotifier) {
   const clock = frozenClock(NOW);
   return new AccessTokens({
     redis,
@@ -57,6 +58,7 @@ function tokens(lockWaitMs = 50) {
     agents,
     upstreamOverride: mock.url,
     lockWaitMs,
+    notify,
   });
 }
 
@@ -96,9 +98,13 @@ describe('OAuth access tokens', () => {
     expect(await redis.get('token_refresh_lock:claude:a2')).toBe('someone-else');
   });
 
-  it('a failed refresh marks the account error and falls back to the stored token', async () => {
+  it('a failed refresh marks the account error, notifies CLAUDE_OAUTH_ERROR like the legacy, and falls back to the stored token', async () => {
     await seed('a3', { refreshToken: cipher.encrypt('claude', 'invalid-refresh-token') });
-    expect(await tokens().get('a3')).toBe('old-access-token');
+    const sent: AnomalyInput[] = [];
+    expect(await tokens(50, { accountAnomaly: (n) => void sent.push(n), idle: async () => {} }).get('a3')).toBe('old-access-token');
+    expect(sent).toEqual([
+      { accountId: 'a3', accountName: 'acc', platform: 'claude-oauth', status: 'error', errorCode: 'CLAUDE_OAUTH_ERROR', reason: 'Token refresh failed: Request failed with status code 400' },
+    ]);
     const stored = await redis.hgetall('claude:account:a3');
     expect(stored['status']).toBe('error');
     expect(stored['errorMessage']).toBe('Request failed with status code 400');

@@ -12,6 +12,7 @@ import { resolveEffectiveProxy } from '../upstream/proxy-policy.js';
 import { ProxyPolicyCache } from '../upstream/proxy-policy-cache.js';
 import type { ProxyConfig } from '../upstream/proxy.js';
 import { applySessionWindow } from './account-marks.js';
+import type { AnomalyNotifier } from '../notify/notifier.js';
 
 /**
  * getValidAccessToken / refreshAccountToken (relay-claude.md §9): the token is refreshed when
@@ -44,6 +45,8 @@ export interface AccessTokenDeps {
   globalProxy?: ProxyConfig | null | undefined;
   /** The relay services' proxy-policy cache (shared with the relays); else one of its own. */
   proxyPolicy?: ProxyPolicyCache | undefined;
+  /** Account-anomaly webhooks (refresh failure, 5-hour window resumed); none when absent. */
+  notify?: AnomalyNotifier | undefined;
 }
 
 export class AccessTokens {
@@ -79,7 +82,7 @@ export class AccessTokens {
     const token = this.d.cipher.decrypt('claude', account['accessToken']);
     if (!token) throw new Error('No access token available');
     account['lastUsedAt'] = new Date(now).toISOString();
-    const remove = applySessionWindow(account, now);
+    const remove = applySessionWindow(account, now, this.d.notify, accountId, this.d.clock.timezoneOffsetHours);
     if (remove.length) await this.d.redis.hdel(keys.account('claude', accountId), ...remove);
     await this.d.accounts.save('claude', accountId, account);
     return { token, account: remove.length ? await this.d.accounts.get('claude', accountId) : account };
@@ -130,6 +133,14 @@ export class AccessTokens {
         current['status'] = 'error';
         current['errorMessage'] = (err as Error).message;
         await this.d.accounts.save('claude', accountId, current);
+        this.d.notify?.accountAnomaly({
+          accountId,
+          accountName: current['name'],
+          platform: 'claude-oauth',
+          status: 'error',
+          errorCode: 'CLAUDE_OAUTH_ERROR',
+          reason: `Token refresh failed: ${(err as Error).message}`,
+        });
       }
       throw err;
     } finally {

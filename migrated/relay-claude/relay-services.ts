@@ -127,7 +127,7 @@ export function createRelayServices(deps: MigratedDeps, settings: RelaySettings 
     official: new OfficialMarks(markDeps),
     notify,
     console: new ConsoleMarks(markDeps),
-    tokens: new AccessTokens({ redis, clock, ids, log, accounts, cipher, agents, upstreamOverride: deps.upstreamOverride, globalProxy: settings.globalProxy, proxyPolicy }),
+    tokens: new AccessTokens({ redis, clock, ids, log, accounts, cipher, agents, upstreamOverride: deps.upstreamOverride, globalProxy: settings.globalProxy, proxyPolicy, notify }),
     cipher,
     agents,
     usage: new UsageRecorder({ redis, clock, ids, log, pricing, pgStore, billingEventsEnabled: settings.billingEventsEnabled }),
