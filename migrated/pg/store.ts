@@ -83,7 +83,13 @@ export class PgStore {
   private async run<T>(what: string, text: string, params: unknown[]): Promise<T[] | null> {
     const sql = this.sql;
     if (!sql) return null;
-    const query = sql.unsafe(text, params as never[]);
+    // Named prepared statement (per connection, keyed by the text): from the second use on one
+    // connection a statement is one Bind/Execute/Sync write and one round trip. sql.unsafe's default
+    // (unnamed) sends Parse/Describe, waits for the parameter types, then Bind/Execute: two round trips
+    // and the server parses and plans the text every time. Same parameters, same bytes bound
+    // (the types come from the same Describe). A client created with `prepare: false` (PgBouncer in
+    // transaction mode) keeps unnamed statements: postgres.js lets that option win.
+    const query = sql.unsafe(text, params as never[], params.length > 0 ? { prepare: true } : {});
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.timeoutMs);
