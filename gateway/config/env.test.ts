@@ -13,6 +13,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ TIMEZONE_OFFSET: '0' }).TIMEZONE_OFFSET).toBe(8);
     expect(loadConfig({ TIMEZONE_OFFSET: '-5' }).TIMEZONE_OFFSET).toBe(-5);
   });
+  it('PostgreSQL pool size and SYSTEM_TIMEZONE like the legacy (parseInt || 10; || Asia/Shanghai)', () => {
+    expect(loadConfig({}).POSTGRES_MAX_POOL_SIZE).toBe(10);
+    expect(loadConfig({ POSTGRES_MAX_POOL_SIZE: '3' }).POSTGRES_MAX_POOL_SIZE).toBe(3);
+    expect(loadConfig({ POSTGRES_MAX_POOL_SIZE: '0' }).POSTGRES_MAX_POOL_SIZE).toBe(10);
+    expect(loadConfig({}).SYSTEM_TIMEZONE).toBe('Asia/Shanghai');
+    expect(loadConfig({ SYSTEM_TIMEZONE: 'UTC' }).SYSTEM_TIMEZONE).toBe('UTC');
+  });
   it('names the bad variable in one line', () => {
     expect(() => loadConfig({ GATEWAY_PORT: 'abc' })).toThrow(/GATEWAY_PORT="abc"/);
     expect(() => loadConfig({ LEGACY_URL: 'nope' })).toThrow(/LEGACY_URL/);

@@ -94,6 +94,11 @@ export const EnvSchema = v.object({
   POSTGRES_DATABASE: v.optional(v.string(), 'claude_relay'),
   POSTGRES_USER: v.optional(v.string(), 'postgres'),
   POSTGRES_PASSWORD: v.optional(v.string(), ''),
+  /** The legacy's .env.example name and pool default: parseInt(POSTGRES_MAX_POOL_SIZE) || 10. */
+  POSTGRES_MAX_POOL_SIZE: v.pipe(
+    v.optional(v.string(), ''),
+    v.transform((s) => Number.parseInt(s, 10) || 10),
+  ),
 
   ENCRYPTION_KEY: v.optional(v.string(), 'CHANGE-THIS-32-CHARACTER-KEY-NOW'),
   JWT_SECRET: v.optional(v.string(), 'CHANGE-THIS-JWT-SECRET-IN-PRODUCTION'),

@@ -68,7 +68,7 @@ export function createMigratedRunner(
           database: config.POSTGRES_DATABASE,
           username: config.POSTGRES_USER,
           password: config.POSTGRES_PASSWORD,
-          max: 10,
+          max: config.POSTGRES_MAX_POOL_SIZE,
           connect_timeout: POSTGRES_CONNECT_TIMEOUT_S,
           onnotice: () => {},
         });
