@@ -1,6 +1,7 @@
 import type { Sql } from 'postgres';
 import type { Logger } from 'pino';
 import type { Clock } from '../runtime/clock.js';
+import { LatestWins } from './latest-wins.js';
 
 /**
  * PostgreSQL mirror of entities (API keys, accounts, groups, users), as the legacy's
@@ -9,6 +10,12 @@ import type { Clock } from '../runtime/clock.js';
  * false / null / []). Unlike the legacy, every statement is bounded by `timeoutMs`
  * (default 1500 ms) and cancelled when it runs over, so an unreachable or stalled server
  * never holds a request for seconds (recorded in compat-tests/QUIRKS.md).
+ *
+ * api_keys upserts are coalesced per key (LatestWins): one statement per key in flight; upserts
+ * made meanwhile only replace the key's pending data, sent when the in-flight one finishes. Every
+ * caller writes Redis first and upserts the state Redis then held, so the last upsert call carries
+ * the newest state: the final row is the one the last call would have written, with fewer
+ * intermediate writes (docs/data-layer.md, "PostgreSQL dual-write"). `flush()` before ending the client.
  */
 
 export type PgData = Record<string, unknown>;
@@ -54,8 +61,15 @@ export const schemaStatements: readonly string[] = [
      updated_at timestamptz not null default now())`,
 ];
 
+interface ApiKeyRow {
+  hashedKey: string;
+  data: PgData;
+}
+
 export class PgStore {
   private readonly timeoutMs: number;
+  /** per key id: at most one api_keys upsert in flight, the newest pending data sent next */
+  private readonly apiKeyWrites = new LatestWins<ApiKeyRow>((keyId, row) => this.writeApiKey(keyId, row.hashedKey, row.data));
 
   constructor(
     private readonly sql: Sql | null,
@@ -118,9 +132,29 @@ export class PgStore {
     return true;
   }
 
+  /** Resolves when every api_keys upsert made so far has been sent and has finished (shutdown: before sql.end()). */
+  flush(): Promise<void> {
+    return this.apiKeyWrites.flush();
+  }
+
+  /** api_keys upserts: made (submitted) / statements sent; the difference was replaced by newer data before being sent. */
+  get apiKeyWriteStats(): Readonly<{ submitted: number; sent: number }> {
+    return this.apiKeyWrites.stats;
+  }
+
   // ---- api_keys
-  async upsertApiKey(keyId: string, hashedKey: string, data: PgData): Promise<boolean> {
-    if (!keyId || !hashedKey || !data) return false;
+  /**
+   * Coalesced per key (see the class comment). Resolves with the outcome of the statement that
+   * wrote this call's data or newer data of the same key: no earlier than the row holds this state
+   * or a newer one (or the attempt failed and was logged).
+   */
+  upsertApiKey(keyId: string, hashedKey: string, data: PgData): Promise<boolean> {
+    if (!keyId || !hashedKey || !data) return Promise.resolve(false);
+    return this.apiKeyWrites.submit(keyId, { hashedKey, data });
+  }
+
+  /** One upsert statement, now. */
+  private async writeApiKey(keyId: string, hashedKey: string, data: PgData): Promise<boolean> {
     const rows = await this.run(
       'upsertApiKey',
       `insert into api_keys (id, hashed_key, data, created_at, updated_at)
@@ -150,6 +184,8 @@ export class PgStore {
 
   async deleteApiKeyById(keyId: string): Promise<boolean> {
     if (!keyId) return false;
+    // an upsert made before the delete must not land after it
+    await this.apiKeyWrites.settled(keyId);
     return (await this.run('deleteApiKeyById', 'delete from api_keys where id = $1::uuid', [keyId])) !== null;
   }
 

@@ -104,6 +104,11 @@ export class UsageRecorder {
 
   constructor(private readonly deps: UsageRecorderDeps) {}
 
+  /** Shutdown: resolves when the PostgreSQL api_keys upserts made so far (coalesced per key) have finished. */
+  async flush(): Promise<void> {
+    await this.deps.pgStore?.flush();
+  }
+
   /** Never throws: logs and returns null on any failure (legacy behaviour). */
   async record(input: RecordUsageInput): Promise<RecordUsageResult | null> {
     try {
@@ -299,6 +304,7 @@ export class UsageRecorder {
         if (pg?.enabled && hashed) pgUpsert = () => pg.upsertApiKey(keyId, hashed, { id: keyId, ...fromPg });
       }
     }
+    // coalesced per key in the store: resolves once a statement carrying this state or a newer one has finished
     if (pgUpsert) await pgUpsert();
 
     return {

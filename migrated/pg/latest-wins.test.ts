@@ -1,0 +1,170 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { privateSchema, type PrivateSchema } from '../../test-support/postgres.js';
+import { frozenClock } from '../runtime/clock.js';
+import { PgStore } from './store.js';
+
+/**
+ * api_keys upserts are coalesced per key: one statement per key in flight, later upserts replace the
+ * pending data, the last call's data is what the row ends with. Statements are counted by a trigger
+ * (one row-level AFTER INSERT OR UPDATE fires once per upsert statement) in the private schema.
+ */
+const clock = frozenClock(Date.parse('2026-11-26T16:00:00.000Z'), 8);
+const warnings: Array<Record<string, unknown>> = [];
+const log = { warn: (o: unknown) => void warnings.push(o as Record<string, unknown>) };
+const keyA = '0b5e2c1f-7d3a-4c8e-9a41-2f6d8b1c3e77';
+const keyB = '7c0d4b2e-1a9f-4e3b-8c6d-5f2a1b0e9d44';
+const hashed = (c: string) => c.repeat(64);
+const snapshot = (id: string, i: number) => ({ id, name: 'k', apiKey: hashed('a'), createdAt: '2026-01-02T03:04:05.000Z', lastUsedAt: new Date(Date.UTC(2026, 10, 26, 16, 0, i)).toISOString(), n: String(i) });
+
+let pg: PrivateSchema;
+let store: PgStore;
+beforeAll(async () => {
+  pg = await privateSchema('gwcoal');
+  store = new PgStore(pg.sql, clock, log, { timeoutMs: 20_000 });
+  expect(await store.ensureSchema()).toBe(true);
+  await pg.sql.unsafe(`create table upserts (id uuid primary key, n int not null)`);
+  await pg.sql.unsafe(`create function count_upsert() returns trigger language plpgsql as $$
+    begin
+      insert into upserts values (new.id, 1) on conflict (id) do update set n = upserts.n + 1;
+      return null;
+    end $$`);
+  await pg.sql.unsafe(`create trigger api_keys_count after insert or update on api_keys for each row execute function count_upsert()`);
+});
+afterAll(async () => {
+  await store?.flush();
+  await pg.drop();
+});
+beforeEach(async () => {
+  warnings.length = 0;
+  await pg.sql.unsafe('delete from api_keys');
+  await pg.sql.unsafe('delete from upserts');
+});
+
+const statements = async (id: string) => (await pg.sql.unsafe<Array<{ n: number }>>('select n from upserts where id = $1', [id]))[0]?.n ?? 0;
+const rowData = async (id: string) => (await pg.sql.unsafe<Array<{ data: Record<string, string> }>>('select data from api_keys where id = $1', [id]))[0]?.data;
+
+/** Holds `id`'s row lock in its own transaction until release() (the row must exist). */
+async function lockRow(id: string): Promise<{ release(): Promise<void>; waiterSeen(): Promise<void> }> {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let locked!: (pid: number) => void;
+  const isLocked = new Promise<number>((r) => (locked = r));
+  const tx = pg.sql.begin(async (t) => {
+    await t.unsafe('select id from api_keys where id = $1 for update', [id]);
+    locked((await t.unsafe<Array<{ pid: number }>>('select pg_backend_pid() as pid'))[0]!.pid);
+    await gate;
+  });
+  const holder = await isLocked;
+  return {
+    /** Resolves once a statement waits for this lock (polls the server, no timing). */
+    async waiterSeen() {
+      for (;;) {
+        const rows = await pg.sql.unsafe<Array<{ n: number }>>('select count(*)::int as n from pg_stat_activity where $1::int = any(pg_blocking_pids(pid))', [holder]);
+        if (rows[0]!.n > 0) return;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    },
+    async release() {
+      release();
+      await tx;
+    },
+  };
+}
+
+describe('PgStore api_keys upsert coalescing', () => {
+  it('50 concurrent upserts of one key: the last data wins, 2 statements ran', async () => {
+    const before = { ...store.apiKeyWriteStats };
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.upsertApiKey(keyA, hashed('a'), snapshot(keyA, i))));
+    expect(results.every(Boolean)).toBe(true);
+    expect(await rowData(keyA)).toEqual(snapshot(keyA, 49));
+    expect(await statements(keyA)).toBe(2);
+    expect(store.apiKeyWriteStats.submitted - before.submitted).toBe(50);
+    expect(store.apiKeyWriteStats.sent - before.sent).toBe(2);
+    expect(warnings).toEqual([]);
+  });
+
+  it('upserts made while the first is blocked collapse into one, sent after it; every caller resolves only then', async () => {
+    expect(await store.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 0))).toBe(true);
+    const lock = await lockRow(keyA);
+    const settled: number[] = [];
+    const first = store.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 1)).then(() => settled.push(1));
+    await lock.waiterSeen();
+    const later = Array.from({ length: 20 }, (_, i) => store.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 2 + i)).then(() => settled.push(2 + i)));
+    expect(settled).toEqual([]);
+    await lock.release();
+    await Promise.all([first, ...later]);
+    expect(settled[0]).toBe(1);
+    expect(settled).toHaveLength(21);
+    expect(await rowData(keyA)).toEqual(snapshot(keyA, 21));
+    // the initial insert, the blocked one, one for the 20 coalesced
+    expect(await statements(keyA)).toBe(3);
+  });
+
+  it('two keys do not wait for each other', async () => {
+    expect(await store.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 0))).toBe(true);
+    const lock = await lockRow(keyA);
+    let aDone = false;
+    const a = store.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 1)).then((ok) => {
+      aDone = true;
+      return ok;
+    });
+    await lock.waiterSeen();
+    // key B is written while key A's statement is still blocked
+    expect(await store.upsertApiKey(keyB, hashed('b'), { ...snapshot(keyB, 5), apiKey: hashed('b') })).toBe(true);
+    expect(await rowData(keyB)).toEqual({ ...snapshot(keyB, 5), apiKey: hashed('b') });
+    expect(aDone).toBe(false);
+    await lock.release();
+    expect(await a).toBe(true);
+    expect(await rowData(keyA)).toEqual(snapshot(keyA, 1));
+  });
+
+  it('a failing upsert is logged and does not block the next one of the key', async () => {
+    // not a uuid: the statement fails in the server
+    const bad = store.upsertApiKey('not-a-uuid', hashed('a'), snapshot(keyA, 1));
+    const good = store.upsertApiKey('not-a-uuid', hashed('a'), snapshot(keyA, 2));
+    expect(await bad).toBe(false);
+    expect(await good).toBe(false);
+    expect(warnings.filter((w) => w['what'] === 'upsertApiKey')).toHaveLength(2);
+    // a statement failing in flight (hashed_key too long for char(64)), then a good one queued behind it
+    warnings.length = 0;
+    const failing = store.upsertApiKey(keyA, 'x'.repeat(65), snapshot(keyA, 3));
+    const next = store.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 4));
+    expect(await failing).toBe(false);
+    expect(await next).toBe(true);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ what: 'upsertApiKey' });
+    expect(await rowData(keyA)).toEqual(snapshot(keyA, 4));
+  });
+
+  it('flush() waits for the in-flight and the pending upsert of every key (shutdown before sql.end())', async () => {
+    const own = new PgStore(pg.sql, clock, log, { timeoutMs: 20_000 });
+    expect(await own.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 0))).toBe(true);
+    const lock = await lockRow(keyA);
+    void own.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 1));
+    await lock.waiterSeen();
+    void own.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 7));
+    void own.upsertApiKey(keyB, hashed('b'), { ...snapshot(keyB, 8), apiKey: hashed('b') });
+    let flushed = false;
+    const flushing = own.flush().then(() => (flushed = true));
+    expect(await rowData(keyB)).toBeDefined();
+    expect(flushed).toBe(false);
+    await lock.release();
+    await flushing;
+    expect(await rowData(keyA)).toEqual(snapshot(keyA, 7));
+    expect(await rowData(keyB)).toEqual({ ...snapshot(keyB, 8), apiKey: hashed('b') });
+  });
+
+  it('a delete waits for the key pending upsert instead of being overtaken by it', async () => {
+    expect(await store.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 0))).toBe(true);
+    const lock = await lockRow(keyA);
+    const up = store.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 1));
+    await lock.waiterSeen();
+    const pending = store.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 2));
+    const del = store.deleteApiKeyById(keyA);
+    await lock.release();
+    expect(await up).toBe(true);
+    expect(await pending).toBe(true);
+    expect(await del).toBe(true);
+    expect(await rowData(keyA)).toBeUndefined();
+  });
+});

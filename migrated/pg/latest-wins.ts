@@ -1,0 +1,82 @@
+/**
+ * Per-key "latest wins" write coalescing: at most one write per key in flight. A value submitted
+ * for a key whose write is in flight replaces that key's pending value (the newest submission is
+ * the newest state); when the in-flight write finishes, the pending one (if any) is sent. Keys never
+ * wait for each other. Each submitter's promise resolves with the outcome of the write that carried
+ * its value or a newer one (never before the state it submitted, or a newer one, was attempted).
+ * `send` is expected to log its own failures; a rejection counts as a failure and never blocks the key.
+ */
+export type WriteFn<T> = (key: string, value: T) => Promise<boolean>;
+
+export interface LatestWinsStats {
+  /** submit() calls */
+  submitted: number;
+  /** writes sent (submitted - sent = values replaced by a newer one before being sent) */
+  sent: number;
+}
+
+interface Slot<T> {
+  /** the key's write loop; settles when the key has nothing in flight and nothing pending */
+  done: Promise<void>;
+  pending: { value: T; waiters: Array<(ok: boolean) => void> } | null;
+}
+
+export class LatestWins<T> {
+  readonly stats: LatestWinsStats = { submitted: 0, sent: 0 };
+  private readonly slots = new Map<string, Slot<T>>();
+
+  constructor(private readonly write: WriteFn<T>) {}
+
+  submit(key: string, value: T): Promise<boolean> {
+    this.stats.submitted++;
+    return new Promise<boolean>((resolve) => {
+      const slot = this.slots.get(key);
+      if (!slot) {
+        const fresh: Slot<T> = { done: Promise.resolve(), pending: null };
+        this.slots.set(key, fresh);
+        fresh.done = this.drive(key, fresh, value, [resolve]);
+      } else if (slot.pending) {
+        slot.pending.value = value;
+        slot.pending.waiters.push(resolve);
+      } else {
+        slot.pending = { value, waiters: [resolve] };
+      }
+    });
+  }
+
+  /** Keys with a write in flight. */
+  get inFlight(): number {
+    return this.slots.size;
+  }
+
+  /** Resolves when `key` has nothing in flight and nothing pending. */
+  async settled(key: string): Promise<void> {
+    while (this.slots.has(key)) await this.slots.get(key)!.done;
+  }
+
+  /** Resolves when every write submitted so far (and any submitted meanwhile) has finished. */
+  async flush(): Promise<void> {
+    while (this.slots.size > 0) await Promise.all([...this.slots.values()].map((s) => s.done));
+  }
+
+  private async drive(key: string, slot: Slot<T>, first: T, firstWaiters: Array<(ok: boolean) => void>): Promise<void> {
+    let value = first;
+    let waiters = firstWaiters;
+    for (;;) {
+      this.stats.sent++;
+      let ok = false;
+      try {
+        ok = await this.write(key, value);
+      } catch {
+        ok = false;
+      }
+      for (const w of waiters) w(ok);
+      const next = slot.pending;
+      if (!next) break;
+      slot.pending = null;
+      value = next.value;
+      waiters = next.waiters;
+    }
+    this.slots.delete(key);
+  }
+}
