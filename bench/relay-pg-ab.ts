@@ -8,10 +8,15 @@
  *
  * Variants (AB=nopg,unnamed,prepared by default): nopg (no dual-write), unnamed (a client created with
  * prepare:false: Parse/Describe, wait, Bind/Execute — the store before 2026-11-26), prepared (the store's
- * named prepared statements), prepared-pool2 / unnamed-pool2 (a pool of 2 connections instead of 10).
+ * named prepared statements, api_keys upserts coalesced per key as the store does since 2026-11-26 16:45),
+ * uncoalesced (prepared statements, every request's upsert sent at once: the store at f022a65; the relay
+ * process is started with a preload that points the compiled PgStore's upsertApiKey at its direct
+ * statement), prepared-pool2 / unnamed-pool2 (a pool of 2 connections instead of 10).
+ * Also printed: PostgreSQL api_keys statements per request (a trigger counter in the private schema).
  * Needs wrk (apt-get install wrk) and the test database.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPlainChild, type ChildService } from './lib/child.js';
@@ -25,7 +30,10 @@ import { PgStore } from '../migrated/pg/store.js';
 import { systemClock } from '../migrated/runtime/clock.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const benchDir = join(root, 'node_modules', '.cache', 'relay-bench', 'migrated', 'relay-claude', 'bench');
+const buildDir = join(root, 'node_modules', '.cache', 'relay-bench');
+const benchDir = join(buildDir, 'migrated', 'relay-claude', 'bench');
+/** Preload for the `uncoalesced` variant (written next to the compiled store): upsertApiKey = one statement per call. */
+const uncoalescedPreload = join(buildDir, 'uncoalesced-preload.mjs');
 
 /** user+system CPU ms of the processes `pids` (clock ticks of 10 ms). */
 function cpuMsOf(pids: readonly string[]): number {
@@ -55,26 +63,43 @@ function postgresPids(): string[] {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 compileBenchServers();
+writeFileSync(
+  uncoalescedPreload,
+  `import { PgStore } from './migrated/pg/store.js';
+PgStore.prototype.upsertApiKey = function (keyId, hashedKey, data) {
+  if (!keyId || !hashedKey || !data) return Promise.resolve(false);
+  return this.writeApiKey(keyId, hashedKey, data);
+};
+`,
+);
 const redis = await startPrivateRedis();
 const client = redis.client();
 await loadRedisSnapshot(client, JSON.parse(readFileSync(join(legacyTracesDir, TRACE, 'redis.before.json'), 'utf8')) as RedisSnapshot);
 const schema = await privateSchema('bench_ab');
 await new PgStore(schema.sql, systemClock(8), { warn: () => {} }).ensureSchema();
+// api_keys statements counter: a row-level trigger fires once per upsert statement
+await schema.sql.unsafe('create table upsert_count (one int primary key, n bigint not null)');
+await schema.sql.unsafe(`create function count_upsert() returns trigger language plpgsql as $$
+  begin insert into upsert_count values (1, 1) on conflict (one) do update set n = upsert_count.n + 1; return null; end $$`);
+await schema.sql.unsafe('create trigger api_keys_count after insert or update on api_keys for each row execute function count_upsert()');
+const upserts = async () => Number((await schema.sql.unsafe<Array<{ n: string }>>('select n from upsert_count'))[0]?.n ?? 0);
 const origin = await startPlainChild<{ port: number }>(join(benchDir, 'sse-origin.js'));
 const pgEnv = { BENCH_PG_SCHEMA: schema.schema };
 const variants: Record<string, Record<string, string>> = {
   nopg: {},
   unnamed: { ...pgEnv, BENCH_PG_PREPARE: 'off' },
   prepared: pgEnv,
+  uncoalesced: { ...pgEnv, BENCH_NODE_IMPORT: pathToFileURL(uncoalescedPreload).href },
   'unnamed-pool2': { ...pgEnv, BENCH_PG_PREPARE: 'off', BENCH_PG_MAX: '2' },
   'prepared-pool2': { ...pgEnv, BENCH_PG_MAX: '2' },
 };
-const names = (process.env.AB ?? 'nopg,unnamed,prepared').split(',').filter((n) => variants[n]);
+const names = (process.env.AB ?? 'nopg,uncoalesced,prepared').split(',').filter((n) => variants[n]);
 const relays = new Map<string, ChildService<{ port: number; pid: number }>>();
 try {
   for (const name of names) {
     const env = { BENCH_REDIS_PORT: String(redis.port), BENCH_UPSTREAM_OVERRIDE: `http://127.0.0.1:${origin.info.port}`, ...variants[name] };
-    relays.set(name, await startPlainChild(join(benchDir, 'relay-server.js'), env, 15_000, ['--max-semi-space-size=4']));
+    const preload = variants[name]!['BENCH_NODE_IMPORT'];
+    relays.set(name, await startPlainChild(join(benchDir, 'relay-server.js'), env, 15_000, ['--max-semi-space-size=4', ...(preload ? [`--import=${preload}`] : [])]));
   }
   const load = (port: number, durationMs: number) =>
     runLoadWith('wrk', {
@@ -87,21 +112,25 @@ try {
       warmupRequests: 50,
     });
   for (const r of relays.values()) await load(r.info.port, 3000);
-  const seen = new Map(names.map((n) => [n, { relay: [] as number[], pg: [] as number[], rps: [] as number[] }]));
+  const seen = new Map(names.map((n) => [n, { relay: [] as number[], pg: [] as number[], rps: [] as number[], stmts: [] as number[] }]));
   const pgPids = postgresPids();
   for (let round = 0; round < Number(process.env.ROUNDS ?? 5); round++) {
     for (const [name, r] of relays) {
       const relay0 = cpuMsOf([String(r.info.pid)]);
       const pg0 = cpuMsOf(pgPids.concat(postgresPids().filter((p) => !pgPids.includes(p))));
+      const stmts0 = await upserts();
       const out = await load(r.info.port, 2000);
       const s = seen.get(name)!;
+      s.stmts.push((await upserts() - stmts0) / out.requests);
       s.relay.push((cpuMsOf([String(r.info.pid)]) - relay0) / out.requests);
       s.pg.push((cpuMsOf(pgPids.concat(postgresPids().filter((p) => !pgPids.includes(p)))) - pg0) / out.requests);
       s.rps.push((out.requests / out.durationMs) * 1000);
     }
   }
-  console.log(`variant          relay CPU ms/req  PostgreSQL CPU ms/req  req/s   (medians of ${seen.get(names[0]!)!.rps.length} rounds)`);
-  for (const [name, s] of seen) console.log(`${name.padEnd(16)} ${median(s.relay).toFixed(2).padStart(16)}  ${median(s.pg).toFixed(2).padStart(21)}  ${median(s.rps).toFixed(0).padStart(5)}`);
+  console.log(`variant          relay CPU ms/req  PostgreSQL CPU ms/req  req/s  upserts/req   (medians of ${seen.get(names[0]!)!.rps.length} rounds)`);
+  for (const [name, s] of seen) {
+    console.log(`${name.padEnd(16)} ${median(s.relay).toFixed(2).padStart(16)}  ${median(s.pg).toFixed(2).padStart(21)}  ${median(s.rps).toFixed(0).padStart(5)}  ${median(s.stmts).toFixed(2).padStart(11)}`);
+  }
 } finally {
   for (const r of relays.values()) await r.stop();
   await origin.stop();
