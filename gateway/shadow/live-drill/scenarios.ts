@@ -139,7 +139,7 @@ const SPECS: Spec[] = [
   // known deliberate deviations (docs/claude-relay.md), to see them surface live
   {
     name: 'probe-utf8-split-sse', route: 'claude-messages', group: 'probe', key: 'console', body: msg('__MOCK_SPLIT_UTF8__ greet me', { stream: true }),
-    expectedDifference: 'U+FFFD: the legacy decodes each upstream chunk separately (accepted deviation for legacy-lab/*-u8-*-stream)',
+    expectedDifference: 'U+FFFD: the legacy decodes each upstream chunk separately (accepted deviation, compat-tests/accepted-deviations.json)',
   },
   {
     name: 'probe-oauth-connection-close', route: 'claude-messages', group: 'probe', key: 'oauth', headers: { connection: 'close' }, body: msg('connection close'),
