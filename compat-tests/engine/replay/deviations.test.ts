@@ -11,6 +11,16 @@ const textDiff = (expected: string, actual: string): Difference => ({
   actual,
 });
 
+describe('upstream-kept-alive', () => {
+  it('accepts only close (legacy) against keep-alive (ours) on the upstream Connection header', () => {
+    const rules: AcceptedDeviation[] = [{ exchange: '*', path: 'upstream[*].header.connection', when: 'upstream-kept-alive', why: 'pool' }];
+    const diff = (expected: string, actual: string): Difference => ({ area: 'upstream', where: 'x', path: 'upstream[0].header.connection', kind: 'changed', expected, actual });
+    const r = splitDeviations('shadow/claude-messages', [diff('close', 'keep-alive'), diff('keep-alive', 'close'), diff('Upgrade', 'keep-alive')], rules);
+    expect(r.deviations).toHaveLength(1);
+    expect(r.unexpected.map((d) => d.expected)).toEqual(['keep-alive', 'Upgrade']);
+  });
+});
+
 describe('legacy-utf8-replacement', () => {
   it('accepts a split character the legacy turned into U+FFFD, and nothing else', () => {
     expect(isUtf8Replacement(' \uFFFD\uFFFD\uFFFD好，世界', ' 你好，世界')).toBe(true);

@@ -12,9 +12,12 @@ import type { Difference } from '../report/model.js';
  * Conditions on the two values, for deviations that must not hide anything else at the same path.
  * `legacy-utf8-replacement`: the legacy's text is ours with one or two non-ASCII characters replaced by a run
  * of U+FFFD (a multi-byte character split across upstream reads and decoded piecewise), and nothing else.
+ * `upstream-kept-alive`: the legacy's upstream request said `Connection: close`, ours `keep-alive`.
  */
 const CONDITIONS = {
   'legacy-utf8-replacement': (diff: Difference) => isUtf8Replacement(diff.expected, diff.actual),
+  /** The legacy forwarded a client's `close` upstream; we keep the pooled upstream socket alive. */
+  'upstream-kept-alive': (diff: Difference) => diff.expected?.trim().toLowerCase() === 'close' && diff.actual?.trim().toLowerCase() === 'keep-alive',
 } as const;
 
 export const DeviationSchema = v.strictObject({
