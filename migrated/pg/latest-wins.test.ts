@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { privateSchema, type PrivateSchema } from '../../test-support/postgres.js';
 import { frozenClock } from '../runtime/clock.js';
 import { PgStore } from './store.js';
+import { countApiKeyUpserts, holdRowLock } from './row-lock.test-helper.js';
 
 /**
  * api_keys upserts are coalesced per key: one statement per key in flight, later upserts replace the
@@ -18,17 +19,12 @@ const snapshot = (id: string, i: number) => ({ id, name: 'k', apiKey: hashed('a'
 
 let pg: PrivateSchema;
 let store: PgStore;
+let statements: (id: string) => Promise<number>;
 beforeAll(async () => {
   pg = await privateSchema('gwcoal');
   store = new PgStore(pg.sql, clock, log, { timeoutMs: 20_000 });
   expect(await store.ensureSchema()).toBe(true);
-  await pg.sql.unsafe(`create table upserts (id uuid primary key, n int not null)`);
-  await pg.sql.unsafe(`create function count_upsert() returns trigger language plpgsql as $$
-    begin
-      insert into upserts values (new.id, 1) on conflict (id) do update set n = upserts.n + 1;
-      return null;
-    end $$`);
-  await pg.sql.unsafe(`create trigger api_keys_count after insert or update on api_keys for each row execute function count_upsert()`);
+  statements = await countApiKeyUpserts(pg.sql);
 });
 afterAll(async () => {
   await store?.flush();
@@ -40,36 +36,7 @@ beforeEach(async () => {
   await pg.sql.unsafe('delete from upserts');
 });
 
-const statements = async (id: string) => (await pg.sql.unsafe<Array<{ n: number }>>('select n from upserts where id = $1', [id]))[0]?.n ?? 0;
 const rowData = async (id: string) => (await pg.sql.unsafe<Array<{ data: Record<string, string> }>>('select data from api_keys where id = $1', [id]))[0]?.data;
-
-/** Holds `id`'s row lock in its own transaction until release() (the row must exist). */
-async function lockRow(id: string): Promise<{ release(): Promise<void>; waiterSeen(): Promise<void> }> {
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  let locked!: (pid: number) => void;
-  const isLocked = new Promise<number>((r) => (locked = r));
-  const tx = pg.sql.begin(async (t) => {
-    await t.unsafe('select id from api_keys where id = $1 for update', [id]);
-    locked((await t.unsafe<Array<{ pid: number }>>('select pg_backend_pid() as pid'))[0]!.pid);
-    await gate;
-  });
-  const holder = await isLocked;
-  return {
-    /** Resolves once a statement waits for this lock (polls the server, no timing). */
-    async waiterSeen() {
-      for (;;) {
-        const rows = await pg.sql.unsafe<Array<{ n: number }>>('select count(*)::int as n from pg_stat_activity where $1::int = any(pg_blocking_pids(pid))', [holder]);
-        if (rows[0]!.n > 0) return;
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    },
-    async release() {
-      release();
-      await tx;
-    },
-  };
-}
 
 describe('PgStore api_keys upsert coalescing', () => {
   it('50 concurrent upserts of one key: the last data wins, 2 statements ran', async () => {
@@ -85,7 +52,7 @@ describe('PgStore api_keys upsert coalescing', () => {
 
   it('upserts made while the first is blocked collapse into one, sent after it; every caller resolves only then', async () => {
     expect(await store.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 0))).toBe(true);
-    const lock = await lockRow(keyA);
+    const lock = await holdRowLock(pg.sql, 'api_keys', keyA);
     const settled: number[] = [];
     const first = store.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 1)).then(() => settled.push(1));
     await lock.waiterSeen();
@@ -102,7 +69,7 @@ describe('PgStore api_keys upsert coalescing', () => {
 
   it('two keys do not wait for each other', async () => {
     expect(await store.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 0))).toBe(true);
-    const lock = await lockRow(keyA);
+    const lock = await holdRowLock(pg.sql, 'api_keys', keyA);
     let aDone = false;
     const a = store.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 1)).then((ok) => {
       aDone = true;
@@ -139,7 +106,7 @@ describe('PgStore api_keys upsert coalescing', () => {
   it('flush() waits for the in-flight and the pending upsert of every key (shutdown before sql.end())', async () => {
     const own = new PgStore(pg.sql, clock, log, { timeoutMs: 20_000 });
     expect(await own.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 0))).toBe(true);
-    const lock = await lockRow(keyA);
+    const lock = await holdRowLock(pg.sql, 'api_keys', keyA);
     void own.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 1));
     await lock.waiterSeen();
     void own.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 7));
@@ -156,7 +123,7 @@ describe('PgStore api_keys upsert coalescing', () => {
 
   it('a delete waits for the key pending upsert instead of being overtaken by it', async () => {
     expect(await store.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 0))).toBe(true);
-    const lock = await lockRow(keyA);
+    const lock = await holdRowLock(pg.sql, 'api_keys', keyA);
     const up = store.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 1));
     await lock.waiterSeen();
     const pending = store.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 2));

@@ -8,6 +8,7 @@ import type { Clock } from '../runtime/clock.js';
 import { scriptedIds } from '../runtime/ids.js';
 import { PricingTable } from '../pricing/pricing-table.js';
 import { PgStore } from '../pg/store.js';
+import { countApiKeyUpserts, holdRowLock } from '../pg/row-lock.test-helper.js';
 import { UsageRecorder } from './record-usage.js';
 
 /**
@@ -30,9 +31,6 @@ beforeAll(async () => {
   server = await startPrivateRedis();
   redis = server.client();
   pg = await privateSchema('gwrecpg');
-  await pg.sql.unsafe(`create table upserts (n int not null)`);
-  await pg.sql.unsafe('insert into upserts values (0)');
-  await pg.sql.unsafe(`create function count_upsert() returns trigger language plpgsql as $$ begin update upserts set n = n + 1; return null; end $$`);
 });
 afterAll(async () => {
   await pg?.drop();
@@ -42,32 +40,22 @@ afterAll(async () => {
 it('50 concurrent record() of one key: the api_keys row ends as the Redis hash, blocked upserts collapse into one statement', async () => {
   const store = new PgStore(pg.sql, ticking, { warn: () => {} }, { timeoutMs: 20_000 });
   expect(await store.ensureSchema()).toBe(true);
-  await pg.sql.unsafe(`create trigger api_keys_count after insert or update on api_keys for each row execute function count_upsert()`);
+  const upserts = await countApiKeyUpserts(pg.sql);
   const record = { id: keyId, name: 'hot', apiKey: hashed, isActive: 'true', createdAt: '2026-01-02T03:04:05.000Z', lastUsedAt: '' };
   await redis.hset(`apikey:${keyId}`, record);
   await redis.hset('apikey:hash_map', hashed, keyId);
   const recorder = new UsageRecorder({ redis, clock: ticking, ids: scriptedIds(1), log, pricing, pgStore: store });
   const input = { keyId, accountId: null, model: 'claude-sonnet-4-5-20250929', usage: { input_tokens: 10, output_tokens: 5 }, recorder: 'details' as const, keySnapshot: record };
   expect(await recorder.record(input)).not.toBeNull();
-  const count = async () => (await pg.sql.unsafe<Array<{ n: number }>>('select n from upserts'))[0]!.n;
+  const count = () => upserts(keyId);
   expect(await count()).toBe(1);
 
   // hold the row lock: the next upsert blocks, the 49 after it can only queue behind it
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  let locked!: () => void;
-  const isLocked = new Promise<void>((r) => (locked = r));
-  const tx = pg.sql.begin(async (q) => {
-    await q.unsafe('select id from api_keys where id = $1 for update', [keyId]);
-    locked();
-    await gate;
-  });
-  await isLocked;
+  const lock = await holdRowLock(pg.sql, 'api_keys', keyId);
   const submitted = store.apiKeyWriteStats.submitted;
   const all = Promise.all(Array.from({ length: 50 }, () => recorder.record(input)));
   while (store.apiKeyWriteStats.submitted < submitted + 50) await new Promise((r) => setTimeout(r, 5));
-  release();
-  await tx;
+  await lock.release();
   expect((await all).every((r) => r !== null)).toBe(true);
   await recorder.flush();
 
