@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import type { Redis } from 'ioredis';
+import type { Sql } from 'postgres';
 import { loadConfig } from '../../gateway/config/env.js';
 import type { MigratedModule, MigratedModuleFactory } from '../module.js';
 import { frozenClock, type FrozenClock } from '../runtime/clock.js';
@@ -34,13 +35,13 @@ export interface RelayHarness {
  * Serve a relay module on 127.0.0.1 like the gateway does: the context signal aborts when the
  * client goes away before the response finished.
  */
-export async function serveRelay(factory: MigratedModuleFactory, redis: Redis, opts: { atMs: number; upstreamOverride: string; env?: Record<string, string>; webhooks?: boolean }): Promise<RelayHarness> {
+export async function serveRelay(factory: MigratedModuleFactory, redis: Redis, opts: { atMs: number; upstreamOverride: string; env?: Record<string, string>; webhooks?: boolean; pg?: Sql }): Promise<RelayHarness> {
   const clock = frozenClock(opts.atMs, 8);
   const ids = scriptedIds(3);
   const deps: MigratedDeps = {
     config: loadConfig({ ...LAB_ENV, ...opts.env } as unknown as NodeJS.ProcessEnv),
     redis,
-    pg: null,
+    pg: opts.pg ?? null,
     clock,
     ids,
     log: pino({ level: 'silent' }),

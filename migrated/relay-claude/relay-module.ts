@@ -8,6 +8,9 @@ import type { RouteCall } from '../routes/shared/legacy-route.js';
 import type { MigratedDeps } from '../runtime/deps.js';
 import { createRelayServices, type RelayServices } from './relay-services.js';
 
+/** Longest wait at close for webhook deliveries still under way. */
+const NOTIFY_DRAIN_MS = 5000;
+
 /** A relay route module: body intake + API-key auth (legacy middleware chain), shared relay services, closed on close(). */
 export function relayModule(
   name: string,
@@ -22,6 +25,10 @@ export function relayModule(
     name,
     handle: keyRoute(deps, auth, (call, result) => handler(s, call, result), httpSurfaceFromConfig(deps.config)),
     async close() {
+      // before the runner ends the PostgreSQL client: the coalesced api_keys upserts still pending, and the
+      // account-anomaly webhooks under way (bounded: their retries may take a while)
+      await s.usage.flush();
+      await Promise.race([s.notify.idle(), new Promise<void>((r) => setTimeout(r, NOTIFY_DRAIN_MS).unref())]);
       s.close();
     },
   };
