@@ -14,4 +14,11 @@ describe('shadow noise per route', () => {
     // compiled once per route
     expect(byRoute('models')).toBe(byRoute('models'));
   });
+
+  it("the legacy's background cost-rank writes are never a request's side effect; request keys still are", () => {
+    const noise = loadShadowNoiseByRoute([DEFAULT_NOISE_FILE])('openai-claude-chat');
+    expect(noise.ruleFor('redis.cost_rank:today', ['zset 3'])?.id).toBe('legacy-cost-rank-job');
+    expect(noise.ruleFor('redis.cost_rank_meta:today', ['hash 4'])?.id).toBe('legacy-cost-rank-job');
+    expect(noise.ruleFor('redis.usage:daily:k1:2026-11-26', ['hash 6'])).toBeUndefined();
+  });
 });
