@@ -28,23 +28,46 @@ export const ScenarioSchema = v.looseObject({
   abortAfterMs: v.optional(v.number()),
   /** The client closes the socket N ms after sending, answer or not. */
   abortAtMs: v.optional(v.number()),
+  /** Variable name → dot path into the JSON response body (`data.id`, `items.0.key`), visible to later steps. */
+  capture: v.optional(v.record(v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/)), v.string()), {}),
+  /** `false`: the request is sent (it sets up state) but not written as an exchange. */
+  record: v.optional(v.boolean(), true),
+  /** Wait this long before the step runs (e.g. for a window to expire). */
+  waitBeforeMs: v.optional(v.number()),
 });
 export type Scenario = v.InferOutput<typeof ScenarioSchema>;
 
+/** `{ "fresh": true }`: reset point — the backend is brought back to a fresh state before the next step. */
+export const FreshSchema = v.looseObject({ fresh: v.literal(true), name: v.optional(v.string(), 'fresh') });
+export type Step = Scenario | v.InferOutput<typeof FreshSchema>;
+export const isFresh = (s: Step): s is v.InferOutput<typeof FreshSchema> => 'fresh' in s && s.fresh === true;
+
+/** All steps of a list in order: request scenarios and `{ "fresh": true }` reset points. */
+export function readSteps(file: string): Step[] {
+  const all = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  if (!Array.isArray(all)) throw new Error(`${file}: a scenario list is a JSON array`);
+  return all.map((x: unknown, n) => {
+    const r = v.safeParse(x && typeof x === 'object' && 'fresh' in x ? FreshSchema : ScenarioSchema, x);
+    if (r.success) return r.output;
+    const i = r.issues[0]!;
+    throw new Error(`${file}: [${n}].${i.path?.map((p) => String(p.key)).join('.') ?? ''}: ${i.message}`);
+  });
+}
+
 /**
- * Request scenarios of a list. Entries that are not requests (other recorders' step markers such
- * as `{ "fresh": true }`, which have no `method`) are skipped; `record: false` steps are kept
- * (they may set up state) but callers can tell them apart.
+ * Request scenarios of a list (reset points dropped); `record: false` steps are kept (they may set
+ * up state) but callers can tell them apart.
  */
 export function readScenarios(file: string): Scenario[] {
-  const all = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-  const list = Array.isArray(all) ? all.filter((x) => x && typeof x === 'object' && 'method' in x) : all;
-  const r = v.safeParse(v.array(ScenarioSchema), list);
-  if (!r.success) {
-    const i = r.issues[0]!;
-    throw new Error(`${file}: ${i.path?.map((p) => String(p.key)).join('.') ?? '(root)'}: ${i.message}`);
-  }
-  return r.output;
+  return readSteps(file).filter((s): s is Scenario => !isFresh(s));
+}
+
+/** The steps of the n-th (1-based) fresh group: from its reset point up to the next one. */
+export function freshGroup(steps: Step[], n: number): Step[] {
+  const starts = steps.flatMap((s, i) => (isFresh(s) ? [i] : []));
+  const start = starts[n - 1];
+  if (start === undefined) throw new Error(`the list has ${starts.length} fresh group(s), not ${n}`);
+  return steps.slice(start, starts[n] ?? steps.length);
 }
 
 export function readVars(file: string | undefined): Record<string, string> {
@@ -97,7 +120,7 @@ export function holdsOf(s: Scenario): Hold[] {
  * Recover `${VAR}` values from a recorded request: each templated header value (and the path) of the
  * scenario is matched against what was actually sent.
  */
-export function varsFromRecorded(s: Scenario, recorded: { path: string; rawHeaders: readonly string[] }): Record<string, string> {
+export function varsFromRecorded(s: RequestTemplate, recorded: { path: string; rawHeaders: readonly string[] }): Record<string, string> {
   const out: Record<string, string> = {};
   const learn = (template: string, actual: string | undefined) => {
     if (actual === undefined || !template.includes('${')) return;
