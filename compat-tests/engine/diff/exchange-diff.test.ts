@@ -55,6 +55,28 @@ describe('diffExchange', () => {
     expect(d.firstBodyDivergence).toBe(diff.byteOffset);
   });
 
+  it('a stream cut inside an event (client abort): the undispatched tail is not compared, a lost complete event still is', () => {
+    const ex = readExchange(suiteDir, '06-messages-stream-oauth');
+    const full = perfect(ex).response.body.toString('utf8');
+    const cutAt = (text: string, n: number) => {
+      let at = 0;
+      for (let i = 0; i < n; i++) at = text.indexOf('\n\n', at) + 2;
+      return at;
+    };
+    // both sides cut after 3 events, inside the 4th, at different points: same dispatched events
+    const recorded = structuredClone(ex);
+    recorded.response.body = encodeBytes(Buffer.from(full.slice(0, cutAt(full, 3) + 30), 'utf8'));
+    const obs = perfect(recorded);
+    obs.response.body = Buffer.from(full.slice(0, cutAt(full, 3) + 12), 'utf8');
+    const same = run(recorded, obs);
+    expect(same.differences).toEqual([]);
+    expect(same.ignored.byRule['sse:undispatched-final-block']?.count).toBe(2);
+    // the replay lost the recording's 3rd complete event: reported
+    obs.response.body = Buffer.from(full.slice(0, cutAt(full, 2) + 12), 'utf8');
+    const lost = run(recorded, obs);
+    expect(lost.differences.map((d) => [d.path, d.kind])).toEqual([['response.body#event[2]', 'missing']]);
+  });
+
   it('reports a byte outside any JSON value (SSE framing) with its offset', () => {
     const ex = readExchange(suiteDir, '06-messages-stream-oauth');
     const obs = perfect(ex);

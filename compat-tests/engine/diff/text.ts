@@ -127,10 +127,25 @@ export function splitSse(text: string): SseEvent[] {
   return out;
 }
 
+/**
+ * The events an SSE client dispatches: a final block without its blank line (a stream cut by a client
+ * abort or a dropped connection) is never dispatched, so it is left out of the event comparison (and
+ * tallied as ignored). How far such a tail got depends on when the socket closed, not on the code.
+ */
+function dispatchedEvents(ctx: DiffContext, text: string): SseEvent[] {
+  const events = splitSse(text);
+  const last = events.at(-1);
+  if (last && !last.text.endsWith('\n\n')) {
+    events.pop();
+    tallyIgnored(ctx.tally, 'sse:undispatched-final-block', byteLen(last.text));
+  }
+  return events;
+}
+
 function compareSse(ctx: DiffContext, base: string, e: string, a: string): Difference[] | null {
   if (!looksLikeSse(e) || !looksLikeSse(a)) return null;
-  const ee = splitSse(e);
-  const ae = splitSse(a);
+  const ee = dispatchedEvents(ctx, e);
+  const ae = dispatchedEvents(ctx, a);
   const diffs: Difference[] = [];
   const n = Math.max(ee.length, ae.length);
   for (let i = 0; i < n; i++) {
