@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../runtime/clock.js';
+import { CachedJsonConfig } from '../storage/cached-json-config.js';
 import { keys } from '../storage/keys.js';
 
 /**
@@ -40,27 +41,14 @@ export const DEFAULT_RELAY_CONFIG: RelayConfig = {
 };
 
 export class RelayConfigReader {
-  private cached: RelayConfig | null = null;
-  private cachedAt = 0;
+  private readonly config: CachedJsonConfig<RelayConfig>;
 
-  constructor(
-    private readonly redis: Redis,
-    private readonly clock: Clock,
-    private readonly cacheMs = 60_000,
-  ) {}
+  constructor(redis: Redis, clock: Clock, cacheMs = 60_000) {
+    this.config = new CachedJsonConfig(redis, clock, { key: keys.claudeRelayConfig(), defaults: () => ({ ...DEFAULT_RELAY_CONFIG }), ttlMs: cacheMs, stampAt: 'read-start' });
+  }
 
-  async get(): Promise<RelayConfig> {
-    const now = this.clock.now();
-    if (this.cached && now - this.cachedAt < this.cacheMs) return this.cached;
-    try {
-      const raw = await this.redis.get(keys.claudeRelayConfig());
-      const stored: unknown = raw ? JSON.parse(raw) : {};
-      this.cached = { ...DEFAULT_RELAY_CONFIG, ...(stored && typeof stored === 'object' ? (stored as object) : {}) } as RelayConfig;
-      this.cachedAt = now;
-      return this.cached;
-    } catch {
-      return { ...DEFAULT_RELAY_CONFIG };
-    }
+  get(): Promise<RelayConfig> {
+    return this.config.get();
   }
 
   /** isClaudeCodeOnlyEnabled: strictly `=== true`. */

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../runtime/clock.js';
+import { CachedJsonConfig } from '../storage/cached-json-config.js';
 import { keys } from '../storage/keys.js';
 
 /**
@@ -44,8 +45,7 @@ export const LEGACY_PROXY_POLICY_TTLS: ProxyPolicyTtls = { configMs: 60_000, gro
 const defaultConfig = (): PolicyConfig => ({ globalAccountProxy: null, platformProxies: {}, updatedAt: null, updatedBy: null });
 
 export class ProxyPolicyCache {
-  private cfg: PolicyConfig | null = null;
-  private cfgAt = 0;
+  private readonly cfg: CachedJsonConfig<PolicyConfig>;
   private snapshot: GroupsSnapshot | null = null;
   private snapshotExpiresAt = 0;
 
@@ -53,19 +53,12 @@ export class ProxyPolicyCache {
     private readonly redis: Redis,
     private readonly clock: Clock,
     private readonly ttls: ProxyPolicyTtls = LEGACY_PROXY_POLICY_TTLS,
-  ) {}
+  ) {
+    this.cfg = new CachedJsonConfig(redis, clock, { key: keys.proxyPolicyConfig(), defaults: defaultConfig, ttlMs: ttls.configMs, stampAt: 'read-end' });
+  }
 
-  async config(): Promise<PolicyConfig> {
-    if (this.cfg && this.clock.now() - this.cfgAt < this.ttls.configMs) return this.cfg;
-    try {
-      const raw = await this.redis.get(keys.proxyPolicyConfig());
-      const stored: unknown = raw ? JSON.parse(raw) : null;
-      this.cfg = { ...defaultConfig(), ...(stored && typeof stored === 'object' ? stored : {}) };
-      this.cfgAt = this.clock.now();
-      return this.cfg;
-    } catch {
-      return defaultConfig();
-    }
+  config(): Promise<PolicyConfig> {
+    return this.cfg.get();
   }
 
   async groups(): Promise<GroupsSnapshot> {
