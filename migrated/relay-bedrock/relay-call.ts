@@ -1,9 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import type { AuthenticatedKey } from '../auth/types.js';
 import type { LegacyReply } from '../http/reply.js';
-import type { ClientHeaders } from '../relay-claude/headers.js';
-import type { RelayServices } from '../relay-claude/relay-services.js';
-import type { AccountHash } from '../storage/accounts.js';
+import type { RelayCallBase } from '../relay-claude/relay-call.js';
 import type { RecordUsageInput } from '../usage/record-usage.js';
 
 /** What one relay call records; the caller adds the key id, rate-limit window and key snapshot. */
@@ -15,16 +12,8 @@ export type ProviderUsage = Omit<RecordUsageInput, 'keyId' | 'rateLimitWindow' |
  * reply envelope and raw response (these relays render their outcome themselves, as the legacy
  * services and api.js did for these account types) and the usage hook.
  */
-export interface ProviderRelayCall {
-  s: RelayServices;
-  key: AuthenticatedKey;
-  clientHeaders: ClientHeaders;
-  body: Record<string, unknown>;
-  accountId: string;
-  /** Aborted when the client goes away. */
-  signal: AbortSignal;
+export interface ProviderRelayCall extends RelayCallBase {
   sessionHash?: string | null;
-  snapshot?: AccountHash | undefined;
   isStream: boolean;
   /** The reply envelope (for a stream, api.js' SSE headers are already set on it). */
   reply: LegacyReply;

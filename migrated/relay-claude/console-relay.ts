@@ -1,13 +1,12 @@
 import type { IncomingMessage } from 'node:http';
-import type { AuthenticatedKey } from '../auth/types.js';
 import type { AccountHash } from '../storage/accounts.js';
 import { keys } from '../storage/keys.js';
 import { sendUpstream } from '../upstream/client.js';
 import { resolveEffectiveProxy } from '../upstream/proxy-policy.js';
 import { acquireConsoleSlot, releaseConsoleSlot } from './console-slot.js';
-import { buildConsoleHeaders, flatten, type ClientHeaders } from './headers.js';
+import { buildConsoleHeaders, flatten } from './headers.js';
 import { queueRejectedResult, RelayError, writeQueueRejection, type RelayResult, type StreamSink } from './official-relay.js';
-import type { RelayServices } from './relay-services.js';
+import type { RelayCallBase } from './relay-call.js';
 import { transformConsoleBody } from './request-transform.js';
 import { sanitizeErrorMessage, sanitizeUpstreamError } from './sanitize.js';
 import { pumpSse } from './sse-pump.js';
@@ -15,16 +14,8 @@ import { consoleUrl, decodedBody, readAll, targetUrl, upstreamHeaderPairs } from
 import { ConsoleUsageCollector, type StreamUsage } from './usage.js';
 import { inUserMessageQueue, type QueueGate } from './user-message-queue.js';
 
-export interface ConsoleCall {
-  s: RelayServices;
-  key: AuthenticatedKey;
-  clientHeaders: ClientHeaders;
-  body: Record<string, unknown>;
-  accountId: string;
-  signal: AbortSignal;
+export interface ConsoleCall extends RelayCallBase {
   countTokens?: boolean;
-  /** The account hash the scheduler decided on (read in this request), if any. */
-  snapshot?: AccountHash | undefined;
   /**
    * Non-stream: leave the account's lastUsedAt touch to the caller (RelayResult.accountTouchKey),
    * which folds it into the usage write or issues it alone before writing the response.

@@ -3,12 +3,12 @@ import type { AuthenticatedKey } from '../auth/types.js';
 import { isOpusModel } from './models.js';
 import { resolveEffectiveProxy } from '../upstream/proxy-policy.js';
 import { sendUpstream } from '../upstream/client.js';
-import { buildOfficialHeaders, clientHopView, flatten, type ClientHeaders } from './headers.js';
+import { buildOfficialHeaders, clientHopView, flatten } from './headers.js';
 import { isRealClaudeCodeRequest } from './claude-code-detect.js';
 import { opusLimitMessage, rateLimitMessage } from './messages-text.js';
 import { keys } from '../storage/keys.js';
 import { transformOfficialBody } from './request-transform.js';
-import type { RelayServices } from './relay-services.js';
+import type { RelayCallBase } from './relay-call.js';
 import { decodedBody, officialNetworkMessage, officialUrl, readAll, targetUrl, upstreamHeaderPairs } from './upstream-target.js';
 import { pumpSse } from './sse-pump.js';
 import { OfficialUsageCollector, type StreamUsage } from './usage.js';
@@ -16,18 +16,9 @@ import { inUserMessageQueue, type QueueGate, type QueueRejection } from './user-
 import type { AccountHash } from '../storage/accounts.js';
 
 /** One relay call on an official OAuth account, after scheduling. */
-export interface OfficialCall {
-  s: RelayServices;
-  key: AuthenticatedKey;
-  clientHeaders: ClientHeaders;
-  body: Record<string, unknown>;
+export interface OfficialCall extends RelayCallBase {
   sessionHash: string | null;
-  accountId: string;
-  /** Aborted when the client goes away. */
-  signal: AbortSignal;
   countTokens?: boolean;
-  /** The account hash the scheduler decided on (read in this request), if any: used for the pre-flight checks only. */
-  snapshot?: AccountHash | undefined;
 }
 
 /** What api.js renders for a non-stream call (relay-claude.md §2.4). */
