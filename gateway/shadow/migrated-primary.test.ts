@@ -31,7 +31,7 @@ async function stack(sandboxed: boolean) {
     legacyCandidateSandboxed: sandboxed,
   });
   // The legacy is the candidate: its Redis is the sandbox overlay, its upstream the tap's candidate side.
-  const legacyRedis = new Redis({ host: '127.0.0.1', port: shadow.overlayPort!, protocol: 2 });
+  const legacyRedis = new Redis({ host: '127.0.0.1', port: shadow.overlayPort! });
   const legacy = await startToyOrigin(legacyRedis, shadow.upstreamTap!.candidateUrl);
   const primaryRedis = new Redis({ host: '127.0.0.1', port: shadow.primaryRedisPort });
   const gw: Gateway = await createGateway({

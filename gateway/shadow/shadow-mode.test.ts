@@ -81,7 +81,7 @@ describe('shadow mode end to end', () => {
       candidateTimeoutMs: 5000,
       deviations: [{ exchange: 'shadow/toy-*', path: 'response.header.x-fixed', why: 'test: a header the candidate adds on purpose' }],
     });
-    originRedis = new Redis({ host: '127.0.0.1', port: shadow.primaryRedisPort!, protocol: 2 });
+    originRedis = new Redis({ host: '127.0.0.1', port: shadow.primaryRedisPort! });
     origin = await startToyOrigin(originRedis, shadow.upstreamPrimaryUrl!);
     const config = loadConfig({ GATEWAY_PORT: '0', GATEWAY_ADMIN_PORT: '0', LEGACY_URL: origin.url, LOG_LEVEL: 'silent', REDIS_PORT: String(prod.port) });
     gw = await createGateway({

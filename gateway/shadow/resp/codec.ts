@@ -183,7 +183,7 @@ export function describeCommand(args: ReadonlyArray<Buffer>, maxArg = 80): strin
 }
 
 /**
- * RESP3 reply types (ioredis 6 speaks RESP3 by default). Maps, sets and pushes are kept as
+ * RESP3 reply types (clients that send HELLO 3; ioredis 6 does by default, ioredis 5 — ours and the legacy's — never). Maps, sets and pushes are kept as
  * arrays (a map as key, value, key, value ...); scalars keep their text.
  */
 function parseResp3(

@@ -28,7 +28,7 @@ const log = pino({ level: 'silent' });
 const shadow = on
   ? await startShadowMode({ log, production: { host: prod.host, port: prod.port }, sandbox: { host: box.host, port: box.port }, upstreamTarget: upstream.url, settleMs: 50 })
   : null;
-const originRedis = new Redis({ host: '127.0.0.1', port: shadow ? shadow.primaryRedisPort : prod.port, protocol: 2 });
+const originRedis = new Redis({ host: '127.0.0.1', port: shadow ? shadow.primaryRedisPort : prod.port });
 const origin = await startToyOrigin(originRedis, shadow?.upstreamPrimaryUrl ?? upstream.url);
 const gateway = await createGateway({
   config: loadConfig({ GATEWAY_PORT: '0', GATEWAY_ADMIN_PORT: '0', LEGACY_URL: origin.url, LOG_LEVEL: 'silent', REDIS_PORT: String(prod.port) }),
