@@ -10,10 +10,12 @@ build: deps
 
 # The gateway in front of LEGACY_URL (default http://127.0.0.1:3000), data port 8080,
 # admin port 8081 on 127.0.0.1. Uses the Redis at REDIS_HOST:REDIS_PORT, or starts a private one.
-# --max-semi-space-size=4: a smaller V8 young generation, ~20 MB less peak RSS at no measured CPU cost
-# (docs/claude-relay.md, speed work).
+# V8 heap flags (docs/claude-relay.md, speed work): --max-semi-space-size=4, a smaller young generation
+# (~20 MB less peak RSS); --heap-growing-percent=30, a full GC when the old generation has grown 30% over
+# what the last one kept instead of V8's up to 4x (~35 MB less peak RSS under load, ~1% more GC time).
+NODE_HEAP_FLAGS = --max-semi-space-size=4 --heap-growing-percent=30
 run: build
-	@eval "$$(scripts/ensure-redis.sh)" && exec node --max-semi-space-size=4 dist/gateway/main.js
+	@eval "$$(scripts/ensure-redis.sh)" && exec node $(NODE_HEAP_FLAGS) dist/gateway/main.js
 
 # Unit, integration, compatibility suites (private redis-servers, PostgreSQL at POSTGRES_HOST).
 test: deps

@@ -99,7 +99,7 @@ try {
   for (const name of names) {
     const env = { BENCH_REDIS_PORT: String(redis.port), BENCH_UPSTREAM_OVERRIDE: `http://127.0.0.1:${origin.info.port}`, ...variants[name] };
     const preload = variants[name]!['BENCH_NODE_IMPORT'];
-    relays.set(name, await startPlainChild(join(benchDir, 'relay-server.js'), env, 15_000, ['--max-semi-space-size=4', ...(preload ? [`--import=${preload}`] : [])]));
+    relays.set(name, await startPlainChild(join(benchDir, 'relay-server.js'), env, 15_000, ['--max-semi-space-size=4', '--heap-growing-percent=30', ...(preload ? [`--import=${preload}`] : [])]));
   }
   const load = (port: number, durationMs: number) =>
     runLoadWith('wrk', {

@@ -60,12 +60,15 @@ const LAB_ENV = process.env.BENCH_LAB_ENV ?? '/work/lab/lab.env';
 /** The lab's pid file (named per port since the lab rebuild; the older name is still read). */
 const LEGACY_PID_FILES = process.env.BENCH_LEGACY_PID ? [process.env.BENCH_LEGACY_PID] : ['/work/lab/run/legacy-3000.pid', '/work/lab/run/legacy.pid'];
 /**
- * Node flags of the migrated relay process: what the gateway's own start should use (`make run`,
- * `npm start`). A 4 MB semi-space (V8's default is 16) keeps the young generation at ~12 MB instead of
- * ~48 MB: peak RSS under this load ~118-120 MB instead of ~130-150 MB, CPU per request unchanged within
- * the noise of interleaved runs (2026-11-26). BENCH_RELAY_NODE_ARGS='' measures V8's defaults.
+ * Node flags of the migrated relay process: what the gateway's own start uses (`make run`, `npm start`).
+ * A 4 MB semi-space (V8's default is 16) keeps the young generation at ~12 MB instead of ~48 MB: peak RSS
+ * under this load ~118-120 MB instead of ~130-150 MB, CPU per request unchanged within the noise of
+ * interleaved runs. `--heap-growing-percent=30`: the next full GC comes when the old generation has grown
+ * 30% over what the last one kept (V8 otherwise lets it grow up to 4x): the old generation stays at ~20 MB
+ * instead of ~45 MB, peak RSS ~97 MB instead of ~123-137 MB, for ~1% of main-thread time in the extra
+ * full GCs (session 3, 2026-11-26). BENCH_RELAY_NODE_ARGS='' measures V8's defaults.
  */
-const RELAY_NODE_ARGS = (process.env.BENCH_RELAY_NODE_ARGS ?? '--max-semi-space-size=4').split(' ').filter(Boolean);
+export const RELAY_NODE_ARGS = (process.env.BENCH_RELAY_NODE_ARGS ?? '--max-semi-space-size=4 --heap-growing-percent=30').split(' ').filter(Boolean);
 export const TRACE = '07-messages-nonstream-console';
 export const TRACE_KEY = 'cr_7970e39a6d0ab1a83135e5b9968ef0181150f81666bedb680584395350d3ce14';
 
