@@ -1,5 +1,9 @@
 /**
  * The migrated Claude relay (`claude-messages`) against the legacy, same machine, same run.
+ * The migrated side is the whole gateway as operators run it (compiled `gateway/main.ts` with the `make run`
+ * node flags, the shipped routing-table.json, request log on): routing, logging and metrics are paid as in
+ * production. (Until 2026-11-26 18:20 this section measured the relay module alone on a bare HTTP server,
+ * ~10-15% less CPU per request than the gateway.)
  *
  * - Console account, non-stream, 10 keep-alive connections: throughput and p99 (alternating rounds,
  *   after BENCH_WARMUP_MS of unmeasured load on each server).
@@ -24,9 +28,10 @@ import { fmt, printTable, summarize } from '../lib/percentiles.js';
 import { loadGenerator, runLoadWith, wrkInstalled } from '../lib/wrk.js';
 import { legacyTracesDir } from '../../test-support/paths.js';
 import { startPrivateRedis } from '../../test-support/redis-server.js';
-import { privateSchema, type PrivateSchema } from '../../test-support/postgres.js';
+import { privateSchema, testPgOptions, type PrivateSchema } from '../../test-support/postgres.js';
 import { PgStore } from '../../migrated/pg/store.js';
 import { systemClock } from '../../migrated/runtime/clock.js';
+import { privateDatabase, startGatewayProcess } from '../lib/gateway-process.js';
 import { loadRedisSnapshot, type RedisSnapshot } from '../../test-support/redis-snapshot.js';
 
 export const title = 'Claude relay: migrated claude-messages vs the legacy';
@@ -49,6 +54,7 @@ export function compileBenchServers(): void {
       '--target', 'ES2022', '--skipLibCheck', '--esModuleInterop', '--resolveJsonModule', '--verbatimModuleSyntax', '--noCheck', '--types', 'node',
       join(root, 'migrated', 'relay-claude', 'bench', 'relay-server.ts'),
       join(root, 'migrated', 'relay-claude', 'bench', 'sse-origin.ts'),
+      join(root, 'gateway', 'main.ts'),
     ],
     { stdio: 'inherit' },
   );
@@ -247,7 +253,9 @@ export async function run(): Promise<void> {
   // The usage window of this key must not trip any limit during the run.
   // The lab legacy dual-writes to PostgreSQL (an api_keys upsert per relayed request): so does the relay here,
   // into a private schema of the test database (BENCH_PG=off: no PostgreSQL on either side of the comparison).
-  const pgSchema = process.env.BENCH_PG === 'off' ? null : await benchSchema();
+  const pgOff = process.env.BENCH_PG === 'off';
+  const pgSchema = pgOff ? null : await benchSchema();
+  const pgDb = pgOff ? null : await privateDatabase('bench_gateway');
   const relayFor = (upstream: string) =>
     startPlainChild<{ port: number; pid: number }>(
       join(benchDir, 'relay-server.js'),
@@ -255,9 +263,29 @@ export async function run(): Promise<void> {
       15_000,
       RELAY_NODE_ARGS,
     );
-  console.log(pgSchema ? `relay dual-writes to PostgreSQL (schema ${pgSchema.schema}), as the lab legacy does` : 'relay without PostgreSQL dual-write (BENCH_PG=off or no PostgreSQL)');
-  const relay = await relayFor(legacyUp ? LAB_MOCK : originUrl);
-  const relayUrl = `http://127.0.0.1:${relay.info.port}/api/v1/messages`;
+  console.log(pgDb ? `the gateway dual-writes to PostgreSQL (database ${pgDb.name}), as the lab legacy does` : 'gateway without PostgreSQL dual-write (BENCH_PG=off or no PostgreSQL)');
+  // The trace's Console account calls the lab mock (its apiUrl); without the lab it calls the local bench upstream.
+  if (!legacyUp) {
+    const accountKey = Object.keys(snapshot).find((k) => k.startsWith('claude_console_account:'))!;
+    await client.hset(accountKey, 'apiUrl', `${originUrl}/v1/messages`);
+  }
+  // The migrated side is the gateway as operators run it: dist/gateway/main.js with the shipped routing table
+  // (claude-messages migrated), request log at info (written to /dev/null), the same node flags as `make run`.
+  const gateway = await startGatewayProcess(
+    join(buildDir, 'gateway', 'main.js'),
+    {
+      REDIS_HOST: '127.0.0.1',
+      REDIS_PORT: String(redis.port),
+      ENCRYPTION_KEY: process.env.BENCH_ENCRYPTION_KEY ?? 'lab-encryption-key-32chars-00000',
+      LEGACY_URL: LEGACY,
+      ROUTING_TABLE: join(root, 'routing-table.json'),
+      LOG_LEVEL: 'info',
+      ...(pgDb ? { POSTGRES_ENABLED: 'true', POSTGRES_DATABASE: pgDb.name, POSTGRES_HOST: testPgOptions().host, POSTGRES_PORT: String(testPgOptions().port), POSTGRES_USER: testPgOptions().username } : { POSTGRES_ENABLED: 'false' }),
+    },
+    RELAY_NODE_ARGS,
+  );
+  const relay = { info: { port: gateway.port, pid: gateway.pid }, stop: () => gateway.stop() };
+  const relayUrl = `http://127.0.0.1:${gateway.port}/api/v1/messages`;
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
   const roundMs = Number(process.env.BENCH_ROUND_MS ?? 1500);
   const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
@@ -310,7 +338,7 @@ export async function run(): Promise<void> {
     const mS = summarize(sides.migrated.lat);
     const mRps = (sides.migrated.req / sides.migrated.ms) * 1000;
     console.log(
-      `Console account, non-stream, ${connections} connections, ${rounds} x ${generator === 'wrk' ? `${Math.max(1, Math.ceil(roundMs / 1000)) * 1000} ms rounds, load from wrk` : `${roundMs} ms rounds, load from the Node generator${wrkInstalled() ? ' (BENCH_LOADGEN=node)' : ' (wrk not installed: apt-get install wrk)'}`}${legacyUp ? ' (alternating with the legacy)' : ''}; migrated relay started as \`node ${RELAY_NODE_ARGS.join(' ')}\``,
+      `Console account, non-stream, ${connections} connections, ${rounds} x ${generator === 'wrk' ? `${Math.max(1, Math.ceil(roundMs / 1000)) * 1000} ms rounds, load from wrk` : `${roundMs} ms rounds, load from the Node generator${wrkInstalled() ? ' (BENCH_LOADGEN=node)' : ' (wrk not installed: apt-get install wrk)'}`}${legacyUp ? ' (alternating with the legacy)' : ''}; migrated side: the gateway, \`node ${RELAY_NODE_ARGS.join(' ')} dist/gateway/main.js\``,
     );
     if (legacyUp) {
       const lS = summarize(sides.legacy.lat);
@@ -365,7 +393,8 @@ export async function run(): Promise<void> {
     printTable(['path', 'p50 ms', 'p99 ms', 'over upstream (p50)'], rows);
 
     // Memory per concurrent stream: short vs long responses (the relay keeps only a partial line per stream).
-    const streamRelay = legacyUp ? await relayFor(originUrl) : relay;
+    // (the module alone in its own process: it answers /__bench/mem with heap figures after a full GC)
+    const streamRelay = await relayFor(originUrl);
     try {
       const count = Number(process.env.BENCH_STREAMS ?? 40);
       // One unmeasured round first: a freshly started relay's first streams compile and cache code (~60 KB
@@ -387,7 +416,7 @@ export async function run(): Promise<void> {
         `bounded: ${long.retainedKb <= short.retainedKb + 32 ? 'yes' : 'NO'} (heap retained for a 50x longer response: ${fmt(long.retainedKb - short.retainedKb, 1)} KB per stream more; peak RSS growth moves with GC timing and is shown for reference)`,
       );
     } finally {
-      if (streamRelay !== relay) await streamRelay.stop();
+      await streamRelay.stop();
     }
   } finally {
     await relay.stop();
@@ -395,5 +424,6 @@ export async function run(): Promise<void> {
     client.disconnect();
     await redis.stop();
     await pgSchema?.drop();
+    await pgDb?.drop();
   }
 }
