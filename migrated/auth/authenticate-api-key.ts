@@ -13,7 +13,8 @@ import { RelayConfigReader } from './relay-config.js';
 import { isClaudeMessagesEndpoint, isTokenCountRequest, routerPath } from './request-paths.js';
 import type { AuthenticatedKey, AuthRequestOptions, AuthResult } from './types.js';
 import { validateApiKey, type ValidatedKey } from './validate-key.js';
-import { KeyReadAhead, type ReadAheadPlanner } from './key-read-ahead.js';
+import { KeyReadAhead, type PendingLookup, type ReadAheadPlanner } from './key-read-ahead.js';
+import { hashApiKey } from '../crypto/api-key-hash.js';
 
 /**
  * The legacy's `authenticateApiKey` (src/middleware/auth.js) as a function: same checks, same
@@ -29,6 +30,11 @@ import { KeyReadAhead, type ReadAheadPlanner } from './key-read-ahead.js';
  */
 export interface ApiKeyAuthenticator {
   authenticate(req: IncomingMessage, opts?: AuthRequestOptions): Promise<AuthResult>;
+  /**
+   * Start the key lookup of `req` as soon as its headers are in (before its body is read), for a key
+   * seen before; `authenticate` then uses it if it was started at most PREFETCH_MAX_AGE_MS earlier.
+   */
+  prefetch(req: IncomingMessage, originalUrl: string): void;
   /** The key repository / relay-config reader this authenticator uses (shared with routes). */
   readonly repo: ApiKeyRepository;
   readonly relayConfig: RelayConfigReader;
@@ -44,6 +50,14 @@ export interface AuthenticatorOptions {
    */
   readAhead?: ReadAheadPlanner;
 }
+
+/**
+ * How much earlier than the legacy's read point (after the body is parsed) a prefetched key read may
+ * have been started and still be used. The legacy reads the key once the body is in; a read started
+ * while a small body arrives sees the same state but for writes landing in that sliver of time, as if
+ * the request had come a moment sooner. A slow upload gets a fresh read.
+ */
+export const PREFETCH_MAX_AGE_MS = 5;
 
 function toAuthenticatedKey(v: ValidatedKey): AuthenticatedKey {
   const p = v.parsed;
@@ -99,6 +113,21 @@ export function createApiKeyAuthenticator(deps: MigratedDeps, options: Authentic
     pgStore,
     readAhead: new KeyReadAhead(options.readAhead),
   };
+  const prefetched = new WeakMap<IncomingMessage, { pending: PendingLookup & { rawKey: string }; at: number }>();
+
+  function prefetch(req: IncomingMessage, originalUrl: string): void {
+    const apiKey = extractApiKey(req.headers, queryKeyOf(originalUrl));
+    if (apiKey.length < 10 || apiKey.length > 512 || !apiKey.startsWith(validateDeps.apiKeyPrefix)) return;
+    const pending = validateDeps.readAhead.start(deps.redis, deps.clock, hashApiKey(apiKey, validateDeps.encryptionKey));
+    if (pending) prefetched.set(req, { pending: { ...pending, rawKey: apiKey }, at: performance.now() });
+  }
+
+  function takePrefetch(req: IncomingMessage): (PendingLookup & { rawKey: string }) | null {
+    const early = prefetched.get(req);
+    if (!early) return null;
+    prefetched.delete(req);
+    return performance.now() - early.at <= PREFETCH_MAX_AGE_MS ? early.pending : null;
+  }
 
   async function authenticate(req: IncomingMessage, opts: AuthRequestOptions = {}): Promise<AuthResult> {
     let lease: LeaseHandle | null = null;
@@ -110,7 +139,7 @@ export function createApiKeyAuthenticator(deps: MigratedDeps, options: Authentic
       if (!apiKey) return r.missingApiKey();
       if (apiKey.length < 10 || apiKey.length > 512) return r.invalidKeyFormat();
 
-      const validation = await validateApiKey(validateDeps, apiKey);
+      const validation = await validateApiKey(validateDeps, apiKey, { pending: takePrefetch(req) });
       if (!validation.valid) return r.invalidApiKey(validation.error);
       const v = validation.key;
       const p = v.parsed;
@@ -180,6 +209,7 @@ export function createApiKeyAuthenticator(deps: MigratedDeps, options: Authentic
 
   return {
     authenticate,
+    prefetch,
     repo,
     relayConfig,
     validate: (rawKey, o) => validateApiKey(validateDeps, rawKey, o ?? {}),

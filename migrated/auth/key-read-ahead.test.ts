@@ -23,7 +23,7 @@ beforeEach(async () => {
 const planner = (r: Record<string, string>) => (r['claudeConsoleAccountId'] ? [{ cmd: 'hgetall' as const, key: `claude_console_account:${r['claudeConsoleAccountId']}` }] : []);
 
 describe('KeyReadAhead', () => {
-  it('no hint: null (ordinary lookup); after remember: key, costs and planned reads in one pipeline', async () => {
+  it('no hint: null (ordinary lookup); after remember: key, costs and planned reads in one round trip (one EVALSHA)', async () => {
     const ra = new KeyReadAhead(planner);
     expect(await ra.lookup(redis, clock, 'h1')).toBeNull();
     ra.remember('h1', { id: 'k1', name: 'one', claudeConsoleAccountId: 'c1' });
@@ -57,6 +57,35 @@ describe('KeyReadAhead', () => {
     const got = await ra.lookup(redis, clock, 'h1');
     expect(got?.record['claudeConsoleAccountId']).toBe('c2');
     expect(got?.readAhead.has('hgetall', 'claude_console_account:c1')).toBe(false);
+  });
+
+  it('planned replies keep their types; a failing planned read is left to the route, the rest still handed on', async () => {
+    const plan = () => [
+      { cmd: 'exists' as const, key: 'temp:c1' },
+      { cmd: 'get' as const, key: 'missing' },
+      { cmd: 'get' as const, key: 'claude_console_account:c1' }, // WRONGTYPE
+      { cmd: 'hgetall' as const, key: 'nothing:here' },
+    ];
+    await redis.set('temp:c1', '1');
+    const ra = new KeyReadAhead(plan);
+    ra.remember('h1', { id: 'k1' });
+    const got = await ra.lookup(redis, clock, 'h1');
+    expect(got?.readAhead.get('exists', 'temp:c1')).toBe(1);
+    expect(got?.readAhead.has('get', 'missing')).toBe(true);
+    expect(got?.readAhead.get('get', 'missing')).toBeNull();
+    expect(got?.readAhead.has('get', 'claude_console_account:c1')).toBe(false);
+    expect(got?.readAhead.get('hgetall', 'nothing:here')).toEqual({});
+  });
+
+  it('a key read that fails (hash map of the wrong type): null, the hint is dropped', async () => {
+    const ra = new KeyReadAhead(planner);
+    ra.remember('h1', { id: 'k1' });
+    await redis.del('apikey:hash_map');
+    await redis.set('apikey:hash_map', 'oops');
+    expect(await ra.lookup(redis, clock, 'h1')).toBeNull();
+    await redis.del('apikey:hash_map');
+    await redis.hset('apikey:hash_map', 'h1', 'k1');
+    expect(await ra.lookup(redis, clock, 'h1')).toBeNull(); // no hint any more: ordinary lookup
   });
 
   it('hints are bounded (oldest dropped)', async () => {

@@ -7,7 +7,7 @@ import { consumeFuel } from '../usage/fuel.js';
 import { dateString, keys } from '../storage/keys.js';
 import type { PgStore } from '../pg/store.js';
 import { loadKeyCosts, type KeyCosts } from './key-costs.js';
-import { ReadAhead, type KeyReadAhead } from './key-read-ahead.js';
+import { ReadAhead, type KeyReadAhead, type PendingLookup } from './key-read-ahead.js';
 
 /**
  * apiKeyService.validateApiKey / validateApiKeyForStats (auth-and-keys.md §3.1), steps a–g:
@@ -58,13 +58,16 @@ async function loadUser(deps: ValidateDeps, userId: string): Promise<Record<stri
 export interface ValidateOptions {
   /** validateApiKeyForStats: no activation, no expiry check, its own disabled message, user-lookup errors ignored. */
   forStats?: boolean;
+  /** The read-ahead lookup already issued for this request (authenticator prefetch): used when it is for this key. */
+  pending?: (PendingLookup & { rawKey: string }) | null | undefined;
 }
 
 export async function validateApiKey(deps: ValidateDeps, rawKey: string, opts: ValidateOptions = {}): Promise<Validation> {
   try {
     if (!rawKey || !rawKey.startsWith(deps.apiKeyPrefix)) return { valid: false, error: 'Invalid API key format' };
-    const hashed = hashApiKey(rawKey, deps.encryptionKey);
-    const ahead = deps.readAhead ? await deps.readAhead.lookup(deps.redis, deps.clock, hashed) : null;
+    const early = opts.pending && opts.pending.rawKey === rawKey ? opts.pending : null;
+    const hashed = early ? early.hashed : hashApiKey(rawKey, deps.encryptionKey);
+    const ahead = early ? await early.result : deps.readAhead ? await deps.readAhead.lookup(deps.redis, deps.clock, hashed) : null;
     let record = ahead ? ahead.record : await deps.repo.findByHash(hashed);
     if (!record) return { valid: false, error: 'API key not found' };
     // The cost counters do not depend on the checks below: read them now, in parallel with

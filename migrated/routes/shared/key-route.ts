@@ -44,5 +44,6 @@ export function keyRoute(
       }
     },
     surface,
+    (req, originalUrl) => auth.prefetch(req, originalUrl),
   );
 }

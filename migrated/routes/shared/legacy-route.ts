@@ -30,7 +30,16 @@ export interface RouteCall {
 
 export type RouteHandler = (call: RouteCall) => Promise<void>;
 
-export function legacyRoute(deps: MigratedDeps, handler: RouteHandler, surface: HttpSurfaceOptions = httpSurfaceFromEnv()) {
+/**
+ * `beforeBody`: called once the headers are in, before the body is read (the API-key routes start their
+ * key lookup there, so it overlaps the body's arrival).
+ */
+export function legacyRoute(
+  deps: MigratedDeps,
+  handler: RouteHandler,
+  surface: HttpSurfaceOptions = httpSurfaceFromEnv(),
+  beforeBody?: (req: IncomingMessage, originalUrl: string) => void,
+) {
   return async (req: IncomingMessage, res: ServerResponse, ctx: MigratedRequestContext): Promise<void> => {
     const nowIso = () => new Date(deps.clock.now()).toISOString();
     const originalUrl = req.url ?? '/';
@@ -38,6 +47,7 @@ export function legacyRoute(deps: MigratedDeps, handler: RouteHandler, surface: 
       sendPreflight(req, res, surface);
       return;
     }
+    beforeBody?.(req, originalUrl);
     const first = await readLegacyBody(req, surface);
     if (!first.ok && first.kind === 'precheck') {
       sendBodyError(req, res, first, { requestId: '', surface, nowIso: nowIso() });
