@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -113,5 +113,30 @@ describe('Redis round trips, Console non-stream', () => {
     await redis.hset(`claude_console_account:${CONSOLE_ACCOUNT}`, 'isActive', 'true');
     await send();
     expect(lastAuth).toBe('console');
+  });
+
+  it('the key read started with the headers is not used after a slow upload: a key disabled meanwhile is refused, as the legacy (reading after the body) does', async () => {
+    const keyHash = 'apikey:1857b79d-0174-4bfa-a1d1-75ab45ea91a6';
+    expect((await send()).status).toBe(200); // the key is known: its next request starts the read with the headers
+    const slow = () =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = request(`http://127.0.0.1:${h.port}/api/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEYS.console, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', reject);
+        req.flushHeaders();
+        req.write(body.slice(0, 10));
+        // the early read is issued now; the key is disabled before the rest of the body arrives
+        setTimeout(() => {
+          void redis.hset(keyHash, 'isActive', 'false').then(() => setTimeout(() => req.end(body.slice(10)), 20));
+        }, 20);
+      });
+    const r = await slow();
+    await redis.hset(keyHash, 'isActive', 'true');
+    expect(r.status).toBe(401);
+    expect(JSON.parse(r.text).message).toBe('API key is disabled');
+    expect((await send()).status).toBe(200);
   });
 });
