@@ -1,6 +1,7 @@
 import type { WriteOps } from '../storage/write-batch.js';
 import type { CostCalculatorCosts, PricingServiceCost } from '../pricing/cost.js';
 import { keys, ttl } from '../storage/keys.js';
+import { apiKeyKeys } from './usage-keys.js';
 
 /**
  * The JSON documents the legacy writes per request: the `usage:records:{keyId}` element in
@@ -97,7 +98,7 @@ export function detailsRecord(a: DetailsRecordArgs): string {
 
 /** MULTI part of addUsageRecord: LPUSH, LTRIM 0 199, EXPIRE 90 d. */
 export function queueUsageRecord(p: WriteOps, keyId: string, json: string): void {
-  const list = keys.usageRecords(keyId);
+  const list = apiKeyKeys(keyId).records;
   p.lpush(list, json);
   p.ltrim(list, 0, MAX_USAGE_RECORDS - 1);
   p.expire(list, ttl.usageRecords);
