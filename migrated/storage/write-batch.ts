@@ -110,7 +110,6 @@ return {failed, touched}`,
 const MAX_RUN_INTEGER = 999_999_999_999_999;
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-const ANY_SURROGATE = /[\ud800-\udfff]/;
 /** Printable ASCII without `"` and `\`: JSON.stringify writes such a string between quotes unchanged. */
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
@@ -128,7 +127,10 @@ const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
  */
 export function jsonString(s: string): string {
   if (PLAIN.test(s)) return '"' + s + '"';
-  return JSON.stringify(ANY_SURROGATE.test(s) ? s.replace(LONE_SURROGATE, '\ufffd') : s);
+  const json = JSON.stringify(s);
+  // a lone surrogate comes out as a \udXXX escape; anything else with "\ud" in it (an escaped
+  // backslash before "ud") goes through the replacement unchanged
+  return json.includes('\\ud') ? JSON.stringify(s.replace(LONE_SURROGATE, '\ufffd')) : json;
 }
 
 /** `jsonString(String(v))` for what callers pass as arguments (numbers are ASCII: no escaping). */
@@ -236,6 +238,8 @@ const H = {
 
 /** Past this many distinct keys, key indexes are looked up in a Map instead of scanning the list. */
 const SCAN_LIMIT = 48;
+/** Room made up front for parts: a request's usage batch has ~180 (growing an array from empty to that allocates twice as much). */
+const PARTS_HINT = 224;
 
 /**
  * What KEYTOUCH found: `missing` when neither `apikey:{id}` nor `api_key:{id}` exists (nothing
@@ -267,7 +271,9 @@ export class WriteBatch implements WriteOps {
    * `[` + parts joined by `,` + `]`. A HINCRBYS run's header (with its argument count) is a part
    * of its own, replaced when the run grows.
    */
-  private readonly parts: string[] = [];
+  private readonly parts: string[] = new Array<string>(PARTS_HINT);
+  /** Parts written so far (the array is made with room for a usage batch, not grown part by part). */
+  private n = 0;
   private readonly keyList: string[] = [];
   private keyIndex: Map<string, number> | null = null;
   private lastKey: string | null = null;
@@ -293,16 +299,31 @@ export class WriteBatch implements WriteOps {
     return idx;
   }
 
+  /** Append JSON texts (one or more elements each). */
+  private put(a: string, b?: string, c?: string, d?: string, e?: string, f?: string): void {
+    const parts = this.parts;
+    parts[this.n++] = a;
+    if (b === undefined) return;
+    parts[this.n++] = b;
+    if (c === undefined) return;
+    parts[this.n++] = c;
+    if (d === undefined) return;
+    parts[this.n++] = d;
+    if (e === undefined) return;
+    parts[this.n++] = e;
+    if (f !== undefined) parts[this.n++] = f;
+  }
+
   /** Command header (name, key index, argument count); closes an open HINCRBYS run. */
   private head(heads: Heads, key: string, argc: number): void {
     this.runHeadAt = -1;
-    this.parts.push(heads.get(this.indexOf(key), argc));
+    this.put(heads.get(this.indexOf(key), argc));
     this.count++;
   }
 
   private pushN(heads: Heads, key: string, args: ReadonlyArray<unknown>): this {
     this.head(heads, key, args.length);
-    for (let i = 0; i < args.length; i++) this.parts.push(jsonArg(args[i]));
+    for (let i = 0; i < args.length; i++) this.put(jsonArg(args[i]));
     return this;
   }
 
@@ -324,11 +345,11 @@ export class WriteBatch implements WriteOps {
   hincrby(key: string, field: string, by: number): this {
     if (!runnable(by)) {
       this.head(H.HINCRBY, key, 2);
-      this.parts.push(fieldText(field), numText(by));
+      this.put(fieldText(field), numText(by));
       return this;
     }
     this.runOn(key, 2);
-    this.parts.push(fieldText(field), numText(by));
+    this.put(fieldText(field), numText(by));
     this.count++;
     return this;
   }
@@ -342,7 +363,7 @@ export class WriteBatch implements WriteOps {
     }
     if (n === 0) return this;
     this.runOn(key, 2 * n);
-    this.parts.push(pairs.text);
+    this.put(pairs.text);
     this.count += n;
     return this;
   }
@@ -350,35 +371,34 @@ export class WriteBatch implements WriteOps {
   /** Continue the open HINCRBYS run when it is on `key`, else open one; `argc` more arguments follow. */
   private runOn(key: string, argc: number): void {
     const idx = this.indexOf(key);
-    const parts = this.parts;
     if (this.runHeadAt >= 0 && this.runKey === idx) {
       this.runCount += argc;
-      parts[this.runHeadAt] = H.HINCRBYS.get(idx, this.runCount);
+      this.parts[this.runHeadAt] = H.HINCRBYS.get(idx, this.runCount);
     } else {
       this.runKey = idx;
-      this.runHeadAt = parts.length;
+      this.runHeadAt = this.n;
       this.runCount = argc;
-      parts.push(H.HINCRBYS.get(idx, argc));
+      this.put(H.HINCRBYS.get(idx, argc));
     }
   }
   hincrbyfloat(key: string, field: string, by: number) {
     this.head(H.HINCRBYFLOAT, key, 2);
-    this.parts.push(fieldText(field), numText(by));
+    this.put(fieldText(field), numText(by));
     return this;
   }
   incrby(key: string, by: number) {
     this.head(H.INCRBY, key, 1);
-    this.parts.push(numText(by));
+    this.put(numText(by));
     return this;
   }
   incrbyfloat(key: string, by: number) {
     this.head(H.INCRBYFLOAT, key, 1);
-    this.parts.push(numText(by));
+    this.put(numText(by));
     return this;
   }
   expire(key: string, seconds: number) {
     this.head(H.EXPIRE, key, 1);
-    this.parts.push(numText(seconds));
+    this.put(numText(seconds));
     return this;
   }
   hset(key: string, ...fieldValues: string[]) {
@@ -390,12 +410,12 @@ export class WriteBatch implements WriteOps {
   }
   lpush(key: string, value: string) {
     this.head(H.LPUSH, key, 1);
-    this.parts.push(jsonArg(value));
+    this.put(jsonArg(value));
     return this;
   }
   ltrim(key: string, start: number, stop: number) {
     this.head(H.LTRIM, key, 2);
-    this.parts.push(numText(start), numText(stop));
+    this.put(numText(start), numText(stop));
     return this;
   }
   xadd(key: string, ...args: string[]) {
@@ -410,16 +430,18 @@ export class WriteBatch implements WriteOps {
    */
   touchApiKey(keys3: { key: string; legacyKey: string; hashMap: string }, keyId: string, iso: string, ttlSeconds: number, returnHash: boolean): this {
     this.head(H.KEYTOUCH, keys3.key, 6);
-    this.parts.push(numText(this.indexOf(keys3.legacyKey)), numText(this.indexOf(keys3.hashMap)), jsonArg(keyId), jsonArg(iso), numText(ttlSeconds), returnHash ? SMALL[1]! : SMALL[0]!);
+    this.put(numText(this.indexOf(keys3.legacyKey)), numText(this.indexOf(keys3.hashMap)), jsonArg(keyId), jsonArg(iso), numText(ttlSeconds), returnHash ? SMALL[1]! : SMALL[0]!);
     return this;
   }
 
   /** The packed argument (ARGV[1]): a JSON array of strings, see jsonString(). */
   packed(): string {
     const parts = this.parts;
-    if (parts.length === 0) return '[]';
+    const n = this.n;
+    if (n === 0) return '[]';
+    if (parts.length !== n) parts.length = n; // drop the unused room (join walks the whole array)
     // brackets folded into the first and last parts so that join() makes the one flat string sent
-    const last = parts.length - 1;
+    const last = n - 1;
     const first = parts[0]!;
     const end = parts[last]!;
     parts[0] = '[' + first;
