@@ -5,7 +5,7 @@ import { keys, normalizeModelName, type Buckets } from '../storage/keys.js';
  * bucket instead of once per request: every request of a key in the same hour writes the same
  * ~27 keys, so they are kept (the same string objects each time, which the batch also finds
  * faster) and rebuilt when the hour changes. Only storage/keys.ts builds the names; this caches
- * its results. Bounded: the oldest entry goes when a map is full.
+ * its results. Bounded (see PairCache, BoundedMap).
  */
 
 /** A Map that drops its oldest entry (insertion order) when it would grow past `max`. */
@@ -33,26 +33,40 @@ interface InBuckets {
 }
 const current = (e: InBuckets, b: Buckets): boolean => e.hour === b.hour && e.date === b.date && e.month === b.month;
 
-/** Entries per (a, b) string pair, rebuilt when the buckets differ. */
+/**
+ * Entries per (a, b) string pair, rebuilt when the buckets differ. At most `maxEntries` built
+ * since the last reset: past that everything is dropped (a workload with more distinct pairs
+ * than that simply builds its names per request, as before).
+ */
 class PairCache<T extends InBuckets> {
-  private readonly outer: BoundedMap<string, BoundedMap<string, T>>;
+  private outer = new Map<string, Map<string, T>>();
+  private built = 0;
   constructor(
     private readonly build: (a: string, b: string, bk: Buckets) => T,
-    maxOuter: number,
-    private readonly maxInner: number,
-  ) {
-    this.outer = new BoundedMap(maxOuter);
-  }
+    private readonly maxEntries: number,
+  ) {}
   get(a: string, b: string, bk: Buckets): T {
-    const inner = this.outer.get(a) ?? this.outer.set(a, new BoundedMap(this.maxInner));
-    const hit = inner.get(b);
+    let inner = this.outer.get(a);
+    const hit = inner?.get(b);
     if (hit !== undefined && current(hit, bk)) return hit;
-    return inner.set(b, this.build(a, b, bk));
+    if (hit === undefined && ++this.built > this.maxEntries) {
+      this.outer = new Map();
+      this.built = 1;
+      inner = undefined;
+    }
+    if (inner === undefined) {
+      inner = new Map();
+      this.outer.set(a, inner);
+    }
+    const entry = this.build(a, b, bk);
+    inner.set(b, entry);
+    return entry;
   }
 }
 
+/** Entries per cache (~1-2 KB each): enough for every key/model pair of a busy instance. */
+const MAX_ENTRIES = 2048;
 const MAX_IDS = 4096;
-const MAX_MODELS_PER_ID = 32;
 
 /** queueTokenUsage's keys for (keyId, raw model). */
 export interface TokenUsageKeys extends InBuckets {
@@ -90,8 +104,7 @@ const tokenUsage = new PairCache<TokenUsageKeys>(
       keyModelHourly: keys.usageKeyModelHourly(keyId, m, hour),
     };
   },
-  MAX_IDS,
-  MAX_MODELS_PER_ID,
+  MAX_ENTRIES,
 );
 
 export function tokenUsageKeys(keyId: string, model: string, b: Buckets): TokenUsageKeys {
@@ -131,8 +144,7 @@ const accountUsage = new PairCache<AccountUsageKeys>(
       hourlyModelPrefix: keys.accountHourlyModelField(m, ''),
     };
   },
-  MAX_IDS,
-  MAX_MODELS_PER_ID,
+  MAX_ENTRIES,
 );
 
 export function accountUsageKeys(accountId: string, model: string, b: Buckets): AccountUsageKeys {
@@ -157,8 +169,7 @@ const cost = new PairCache<CostKeys>(
     hourly: keys.costHourly(keyId, hour),
     total: keys.costTotal(keyId),
   }),
-  MAX_IDS,
-  1,
+  MAX_ENTRIES,
 );
 
 export function costKeys(keyId: string, b: Buckets): CostKeys {
