@@ -413,6 +413,15 @@ export class WriteBatch implements WriteOps {
     this.put(jsonArg(value));
     return this;
   }
+  /**
+   * LPUSH of a value given as its element text: `element` must be exactly jsonString(value) (the
+   * caller writes it directly, e.g. a usage record; see records.ts basicRecordElement).
+   */
+  lpushElement(key: string, element: string) {
+    this.head(H.LPUSH, key, 1);
+    this.put(element);
+    return this;
+  }
   ltrim(key: string, start: number, stop: number) {
     this.head(H.LTRIM, key, 2);
     this.put(numText(start), numText(stop));

@@ -11,7 +11,7 @@ import { WriteBatch } from '../storage/write-batch.js';
 import { queueAccountUsage } from './account-usage.js';
 import { countsAsOpus, queueDailyCost, queueOpusCost } from './cost-keys.js';
 import { consumeFuel } from './fuel.js';
-import { basicRecord, billingEvent, detailsRecord, queueBillingEvent, queueUsageRecord } from './records.js';
+import { basicRecord, basicRecordElement, billingEvent, detailsRecord, queueBillingEvent, queueUsageRecord, queueUsageRecordElement } from './records.js';
 import { queueTokenUsage } from './token-usage.js';
 import { apiKeyKeys } from './usage-keys.js';
 
@@ -264,10 +264,14 @@ export class UsageRecorder {
       totalTokens,
       cost: pCost!,
     };
-    const recordJson = details
-      ? detailsRecord({ timestamp: iso, usageCost, fuelUsed, ...recordArgs })
-      : basicRecord({ timestamp: iso, usageCost, fuelUsed, ...recordArgs, costs: basicCosts! });
-    queueUsageRecord(m, keyId, recordJson);
+    if (details) {
+      queueUsageRecord(m, keyId, detailsRecord({ timestamp: iso, usageCost, fuelUsed, ...recordArgs }));
+    } else {
+      const basicArgs = { timestamp: iso, usageCost, fuelUsed, ...recordArgs, costs: basicCosts! };
+      const element = basicRecordElement(basicArgs);
+      if (element !== null) queueUsageRecordElement(m, keyId, element);
+      else queueUsageRecord(m, keyId, basicRecord(basicArgs));
+    }
     const wantEvent = details && (input.billingEvent ?? true) && (this.deps.billingEventsEnabled ?? true);
     if (wantEvent) {
       const eventId = `${nowMs}-${this.deps.ids.random().toString(36).substr(2, 9)}`;
