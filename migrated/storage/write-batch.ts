@@ -157,7 +157,7 @@ function numText(n: number): string {
   // NaN never equals a slot; -0 is caught above (String(-0) is "0")
   const slot = Number.isInteger(n) ? Math.abs(n % NUM_SLOTS) : Math.abs((n * 1e9) % NUM_SLOTS) | 0;
   if (numKeys[slot] === n) return numTexts[slot]!;
-  const text = ['"', n, '"'].join('');
+  const text = '"' + n + '"';
   numKeys[slot] = n;
   numTexts[slot] = text;
   return text;
