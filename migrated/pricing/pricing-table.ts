@@ -41,9 +41,17 @@ export class PricingTable {
     return t;
   }
 
+  /**
+   * getModelPricing's answers for names that are not a key of the table (the fuzzy scan walks
+   * every entry): a pure function of the table and the name, so kept until the table changes.
+   * Bounded (names come from requests): cleared when full.
+   */
+  private inexact = new Map<string, ModelPrice | null>();
+
   private setData(data: PriceData): void {
     this.data = data;
     this.normalizedKeys = Object.entries(data).map(([k, v]) => [k.toLowerCase().replace(/[_-]/g, ''), v]);
+    this.inexact = new Map();
   }
 
   /** Load synchronously (start-up). Throws when the file is missing or not JSON. */
@@ -99,8 +107,19 @@ export class PricingTable {
   getModelPricing(modelName: string): ModelPrice | null {
     const data = this.data;
     if (!data || !modelName) return null;
+    if (Object.prototype.hasOwnProperty.call(data, modelName) && data[modelName]) return data[modelName]!;
+    let found = this.inexact.get(modelName);
+    if (found === undefined) {
+      found = this.lookupInexact(data, modelName);
+      if (this.inexact.size >= 1024) this.inexact.clear();
+      this.inexact.set(modelName, found);
+    }
+    return found;
+  }
+
+  /** getModelPricing past the exact match. */
+  private lookupInexact(data: PriceData, modelName: string): ModelPrice | null {
     const own = Object.prototype.hasOwnProperty;
-    if (own.call(data, modelName) && data[modelName]) return data[modelName]!;
     if (modelName === 'gpt-5-codex' && !data['gpt-5-codex'] && data['gpt-5']) return data['gpt-5'];
     if (modelName.includes('.anthropic.') || modelName.includes('.claude')) {
       const withoutRegion = modelName.replace(/^(us|eu|apac)\./, '');

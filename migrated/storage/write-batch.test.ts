@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPrivateRedis, type PrivateRedis } from '../../test-support/redis-server.js';
-import { WriteBatch } from './write-batch.js';
+import { HincrbyPairs, WriteBatch, jsonString } from './write-batch.js';
 
 let server: PrivateRedis;
 let redis: Redis;
@@ -129,5 +129,159 @@ describe('WriteBatch (one EVALSHA)', () => {
     const found = (await redis.call('COMMAND', 'GETKEYS', 'EVALSHA', '0'.repeat(40), String(b.keys.length), ...b.keys, 'HINCRBY', '1', '2', 'totalRequests', '1')) as string[];
     expect(found).toEqual(['usage:k', 'usage:cost:total:k']);
     expect(await new WriteBatch().apply(redis)).toEqual([]);
+  });
+});
+
+/**
+ * The packed argument as the batch used to make it: an array of strings (String() of every
+ * argument, HINCRBY runs with their count rewritten) handed to JSON.stringify, lone surrogates
+ * replaced by U+FFFD when the JSON has a \\udXXX escape. The batch now writes the JSON text
+ * directly; it must be byte for byte this.
+ */
+class ReferenceBatch {
+  items: string[] = [];
+  keyList: string[] = [];
+  private keyIndex = new Map<string, number>();
+  private runKey = 0;
+  private runCountAt = -1;
+  private indexOf(key: string): number {
+    let idx = this.keyIndex.get(key);
+    if (idx === undefined) {
+      this.keyList.push(key);
+      idx = this.keyList.length;
+      this.keyIndex.set(key, idx);
+    }
+    return idx;
+  }
+  push(cmd: string, key: string, ...a: Array<string | number>): void {
+    const idx = this.indexOf(key);
+    this.runCountAt = -1;
+    this.items.push(cmd, String(idx), String(a.length));
+    for (const v of a) this.items.push(String(v));
+  }
+  hincrby(key: string, field: string, by: number): void {
+    if (!(Number.isInteger(by) && Math.abs(by) <= 999_999_999_999_999)) return this.push('HINCRBY', key, field, by);
+    const idx = this.indexOf(key);
+    if (this.runCountAt >= 0 && this.runKey === idx) {
+      this.items.push(field, String(by));
+      this.items[this.runCountAt] = String(Number(this.items[this.runCountAt]) + 2);
+    } else {
+      this.items.push('HINCRBYS', String(idx), '2', field, String(by));
+      this.runKey = idx;
+      this.runCountAt = this.items.length - 3;
+    }
+  }
+  touchApiKey(k: { key: string; legacyKey: string; hashMap: string }, keyId: string, iso: string, ttl: number, want: boolean): void {
+    const main = this.indexOf(k.key);
+    const extra = [this.indexOf(k.legacyKey), this.indexOf(k.hashMap), keyId, iso, ttl, want ? 1 : 0];
+    this.runCountAt = -1;
+    this.items.push('KEYTOUCH', String(main), String(extra.length));
+    for (const v of extra) this.items.push(String(v));
+  }
+  pack(): string {
+    const lone = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+    const json = JSON.stringify(this.items);
+    return /\\ud[89a-f]/i.test(json) ? JSON.stringify(this.items.map((x) => x.replace(lone, '\ufffd'))) : json;
+  }
+}
+
+describe('WriteBatch packed argument', () => {
+  // deterministic PRNG (mulberry32)
+  function rng(seed: number) {
+    let a = seed;
+    return () => {
+      a |= 0;
+      a = (a + 0x6d2b79f5) | 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+  const STRINGS = ['', 'a', 'inputTokens', 'model:claude-sonnet-4-5-20250929:inputTokens', 'q"uote', 'back\\slash', 'x\\ud800', 'tab\tnl\n', '\u0000\u001f\u007f', 'héllo', '漢字', '😀', 'a\ud800b', '\udc00', '\ud83d', 'pair\ud83d\ude00end', '\u2028\u2029', '<script>', 'ünïcödé:key'];
+  const NUMBERS = [0, -0, 1, 2, 22, 511, 512, 4096, -1, -7, 2764800, 31536000, 999_999_999_999_999, 1_000_000_000_000_000, -999_999_999_999_999, 2 ** 53 + 2, 1e21, 0.1, 0.1 + 0.2, 0.00028619999999999996, -1.5, 1e-7, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+
+  it('is byte for byte JSON.stringify of the argument list (any commands, strings, numbers, runs)', () => {
+    for (let seed = 1; seed <= 300; seed++) {
+      const r = rng(seed);
+      const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
+      const keys = Array.from({ length: 1 + Math.floor(r() * 70) }, (_, i) => (r() < 0.2 ? pick(STRINGS) + i : `k:${i}`));
+      // fixed edge values, random integers (some 127 apart: the same slot of the number-text cache), random doubles
+      const num = () => {
+        const y = r();
+        if (y < 0.4) return pick(NUMBERS);
+        if (y < 0.6) return 5 + 127 * Math.floor(r() * 40);
+        if (y < 0.8) return r() * 0.01;
+        return Math.floor(r() * 1e6) - 1000;
+      };
+      const b = new WriteBatch();
+      const ref = new ReferenceBatch();
+      const ops = Math.floor(r() * 200);
+      for (let o = 0; o < ops; o++) {
+        // runs need the same key several times in a row
+        const key = r() < 0.5 && ref.keyList.length ? ref.keyList[ref.keyList.length - 1]! : pick(keys);
+        const x = r();
+        if (x < 0.35) {
+          const f = pick(STRINGS);
+          const n = num();
+          b.hincrby(key, f, n);
+          ref.hincrby(key, f, n);
+        } else if (x < 0.5) {
+          const fields = Array.from({ length: Math.floor(r() * 7) }, () => pick(STRINGS));
+          const values = fields.map(() => (r() < 0.9 ? Math.floor(r() * 5000) : num()));
+          b.hincrbyAll(key, new HincrbyPairs(fields, values));
+          fields.forEach((f, i) => ref.hincrby(key, f, values[i]!));
+        } else if (x < 0.6) {
+          const n = num();
+          b.expire(key, n);
+          ref.push('EXPIRE', key, n);
+        } else if (x < 0.65) {
+          const n = num();
+          b.incrbyfloat(key, n);
+          ref.push('INCRBYFLOAT', key, n);
+        } else if (x < 0.7) {
+          const n = num();
+          b.incrby(key, n);
+          ref.push('INCRBY', key, n);
+        } else if (x < 0.75) {
+          const f = pick(STRINGS);
+          const n = num();
+          b.hincrbyfloat(key, f, n);
+          ref.push('HINCRBYFLOAT', key, f, n);
+        } else if (x < 0.82) {
+          const fv = Array.from({ length: 2 * Math.floor(r() * 4) }, () => pick(STRINGS));
+          if (r() < 0.5) {
+            b.hset(key, ...fv);
+            ref.push('HSET', key, ...fv);
+          } else {
+            b.hsetIfExists(key, ...fv);
+            ref.push('HSETIFEXISTS', key, ...fv);
+          }
+        } else if (x < 0.88) {
+          const v = pick(STRINGS) + JSON.stringify({ m: pick(STRINGS), n: num() });
+          b.lpush(key, v);
+          ref.push('LPUSH', key, v);
+          b.ltrim(key, 0, 199);
+          ref.push('LTRIM', key, 0, 199);
+        } else if (x < 0.93) {
+          const v = JSON.stringify({ e: pick(STRINGS) });
+          b.xadd(key, 'MAXLEN', '~', '100000', '*', 'data', v);
+          ref.push('XADD', key, 'MAXLEN', '~', '100000', '*', 'data', v);
+        } else {
+          const k3 = { key, legacyKey: pick(keys), hashMap: 'apikey:hash_map' };
+          const id = pick(STRINGS);
+          const want = r() < 0.5;
+          b.touchApiKey(k3, id, '2026-11-26T11:52:03.699Z', 31_536_000, want);
+          ref.touchApiKey(k3, id, '2026-11-26T11:52:03.699Z', 31_536_000, want);
+        }
+      }
+      expect(b.packed(), `seed ${seed}`).toBe(ref.pack());
+      expect(b.keys, `seed ${seed}`).toEqual(ref.keyList);
+      expect(b.packed(), `seed ${seed} (packed twice)`).toBe(ref.pack());
+    }
+  });
+
+  it('jsonString is JSON.stringify after the lone-surrogate rule', () => {
+    const all = ['', ...Array.from({ length: 0x3000 }, (_, i) => String.fromCharCode(i)), '\ud800', '\udfff', '\ud83d\ude00', 'a\ud83d', '\ude00b'];
+    for (const s of all) expect(jsonString(s)).toBe(JSON.stringify(s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd')));
   });
 });

@@ -12,7 +12,7 @@ import { LuaScript } from '../locks/lua-script.js';
  * so INCRBYFLOAT/HINCRBYFLOAT sums are formatted by Redis identically.
  * Every key is declared in KEYS (numkeys), so tools that route or sandbox by key — the shadow
  * mode's copy-on-first-touch overlay — see exactly which keys the script writes. Each command
- * refers to its key by index; the commands and arguments follow, packed into ARGV[1] (see pack()).
+ * refers to its key by index; the commands and arguments follow, packed into ARGV[1] (see jsonString() and WriteBatch.packed()).
  *
  * Redis time per usage batch (~170 commands, INFO commandstats on a quiet Redis): it was ~1.2 ms,
  * half of it walking a length-prefixed argument in Lua, the rest ~170 redis.pcall calls. Now the
@@ -110,6 +110,8 @@ return {failed, touched}`,
 const MAX_RUN_INTEGER = 999_999_999_999_999;
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+/** Printable ASCII without `"` and `\`: JSON.stringify writes such a string between quotes unchanged. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
 /**
  * The command list travels as ONE argument: a JSON array of strings (command, key index, argument
@@ -117,11 +119,127 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
  * the UTF-8 the client would have sent for it as an argument of its own. JSON.stringify escapes a
  * lone surrogate as \\udXXX, which cjson would not turn into the U+FFFD a UTF-8 encoder writes, so
  * such strings are made well-formed first (U+FFFD, exactly what the socket write would have done).
+ *
+ * The array is written as it is queued, element by element, never as an array of strings handed
+ * to JSON.stringify: `jsonString(s)` is exactly JSON.stringify(s) after that surrogate rule
+ * (so the packed text is byte for byte `JSON.stringify(list)` of the list the element-by-element
+ * form describes; write-batch.test.ts checks both against each other).
  */
-function pack(items: readonly string[]): string {
-  const json = JSON.stringify(items);
-  return /\\ud[89a-f]/i.test(json) ? JSON.stringify(items.map((s) => s.replace(LONE_SURROGATE, '\ufffd'))) : json;
+export function jsonString(s: string): string {
+  if (PLAIN.test(s)) return '"' + s + '"';
+  const json = JSON.stringify(s);
+  // a lone surrogate comes out as a \udXXX escape; anything else with "\ud" in it (an escaped
+  // backslash before "ud") goes through the replacement unchanged
+  return json.includes('\\ud') ? JSON.stringify(s.replace(LONE_SURROGATE, '\ufffd')) : json;
 }
+
+/** `jsonString(String(v))` for what callers pass as arguments (numbers are ASCII: no escaping). */
+function jsonArg(v: unknown): string {
+  if (typeof v === 'string') return jsonString(v);
+  if (typeof v === 'number') return numText(v);
+  return jsonString(String(v));
+}
+
+/** `"0"` .. `"511"`: key indexes, argument counts, small increments. */
+const SMALL: string[] = [];
+for (let i = 0; i < 512; i++) SMALL.push(`"${i}"`);
+
+/**
+ * JSON text of a number's String(). Small integers come from the table; others from a small
+ * direct-mapped cache: one batch repeats each value several times (a request's token counts on
+ * ~12 hashes, its cost on 4 keys, the same TTLs), and String() of a double is not cheap.
+ */
+const NUM_SLOTS = 127;
+const numKeys = new Float64Array(NUM_SLOTS).fill(Number.NaN);
+const numTexts: string[] = new Array<string>(NUM_SLOTS).fill('');
+function numText(n: number): string {
+  if (n >= 0 && n < 512 && Number.isInteger(n)) return SMALL[n]!;
+  // NaN never equals a slot; -0 is caught above (String(-0) is "0")
+  const slot = Number.isInteger(n) ? Math.abs(n % NUM_SLOTS) : Math.abs((n * 1e9) % NUM_SLOTS) | 0;
+  if (numKeys[slot] === n) return numTexts[slot]!;
+  const text = '"' + n + '"';
+  numKeys[slot] = n;
+  numTexts[slot] = text;
+  return text;
+}
+
+/** JSON text of a hash field name, made once per name (bounded: field names can carry model names). */
+const fieldTexts = new Map<string, string>();
+const FIELD_LIMIT = 4096;
+function fieldText(field: string): string {
+  let t = fieldTexts.get(field);
+  if (t === undefined) {
+    if (fieldTexts.size >= FIELD_LIMIT) fieldTexts.clear();
+    // kept as one flat string (join; a concatenation is a tree walked each time it is copied)
+    t = PLAIN.test(field) ? ['"', field, '"'].join('') : jsonString(field);
+    fieldTexts.set(field, t);
+  }
+  return t;
+}
+
+/** An increment a HINCRBYS run takes: an integer of at most 15 digits (see the script). */
+const runnable = (by: number): boolean => Number.isInteger(by) && Math.abs(by) <= MAX_RUN_INTEGER;
+
+/**
+ * HINCRBYs prepared once and queued on several hashes: `batch.hincrbyAll(key, pairs)` queues
+ * exactly what `hincrby(key, fields[i], values[i])` for each i queues, with the pairs' JSON text
+ * made once (the usage counters put the same six fields and increments on ~12 hashes per request).
+ */
+export class HincrbyPairs {
+  /** `"field","value",...` when every increment can join a run; null: hincrbyAll queues them one by one. */
+  readonly text: string | null;
+
+  constructor(
+    readonly fields: readonly string[],
+    readonly values: readonly number[],
+  ) {
+    const pieces: string[] = [];
+    for (let i = 0; i < fields.length; i++) {
+      const by = values[i]!;
+      if (!runnable(by)) break;
+      pieces.push(fieldText(fields[i]!), numText(by));
+    }
+    // join: one flat string (it is copied into the packed argument once per hash)
+    this.text = pieces.length === 2 * fields.length ? pieces.join(',') : null;
+  }
+}
+
+/**
+ * Command headers `"CMD","<key index>","<argument count>"` as one JSON text, made once per
+ * (index, count) and command (key indexes and counts are small; larger ones are built each time).
+ */
+class Heads {
+  private readonly byIdx: Array<string[] | undefined> = [];
+  constructor(private readonly cmd: string) {}
+  get(idx: number, argc: number): string {
+    if (idx >= 256 || argc >= 64) return this.make(idx, argc);
+    const row = this.byIdx[idx] ?? (this.byIdx[idx] = []);
+    return row[argc] ?? (row[argc] = this.make(idx, argc));
+  }
+  private make(idx: number, argc: number): string {
+    return [`"${this.cmd}"`, numText(idx), numText(argc)].join(',');
+  }
+}
+
+const H = {
+  HINCRBY: new Heads('HINCRBY'),
+  HINCRBYS: new Heads('HINCRBYS'),
+  HINCRBYFLOAT: new Heads('HINCRBYFLOAT'),
+  INCRBY: new Heads('INCRBY'),
+  INCRBYFLOAT: new Heads('INCRBYFLOAT'),
+  EXPIRE: new Heads('EXPIRE'),
+  HSET: new Heads('HSET'),
+  HSETIFEXISTS: new Heads('HSETIFEXISTS'),
+  LPUSH: new Heads('LPUSH'),
+  LTRIM: new Heads('LTRIM'),
+  XADD: new Heads('XADD'),
+  KEYTOUCH: new Heads('KEYTOUCH'),
+} as const;
+
+/** Past this many distinct keys, key indexes are looked up in a Map instead of scanning the list. */
+const SCAN_LIMIT = 48;
+/** Room made up front for parts: a request's usage batch has ~180 (growing an array from empty to that allocates twice as much). */
+const PARTS_HINT = 224;
 
 /**
  * What KEYTOUCH found: `missing` when neither `apikey:{id}` nor `api_key:{id}` exists (nothing
@@ -148,30 +266,64 @@ export interface WriteOps {
 }
 
 export class WriteBatch implements WriteOps {
-  private readonly items: string[] = [];
+  /**
+   * The packed list as JSON texts of one or more elements each (no separators): the argument is
+   * `[` + parts joined by `,` + `]`. A HINCRBYS run's header (with its argument count) is a part
+   * of its own, replaced when the run grows.
+   */
+  private readonly parts: string[] = new Array<string>(PARTS_HINT);
+  /** Parts written so far (the array is made with room for a usage batch, not grown part by part). */
+  private n = 0;
   private readonly keyList: string[] = [];
-  private readonly keyIndex = new Map<string, number>();
+  private keyIndex: Map<string, number> | null = null;
+  private lastKey: string | null = null;
+  private lastIdx = 0;
   private count = 0;
-  /** The open HINCRBYS run (consecutive HINCRBYs on one key): its key index and where its argument count sits. */
+  /** The open HINCRBYS run (consecutive HINCRBYs on one key): its key index, where its header sits, its argument count. */
   private runKey = 0;
-  private runCountAt = -1;
+  private runHeadAt = -1;
+  private runCount = 0;
 
   private indexOf(key: string): number {
-    let idx = this.keyIndex.get(key);
-    if (idx === undefined) {
-      this.keyList.push(key);
-      idx = this.keyList.length;
-      this.keyIndex.set(key, idx);
+    if (key === this.lastKey) return this.lastIdx;
+    const list = this.keyList;
+    let idx = this.keyIndex ? (this.keyIndex.get(key) ?? 0) : list.indexOf(key) + 1;
+    if (idx === 0) {
+      list.push(key);
+      idx = list.length;
+      if (this.keyIndex) this.keyIndex.set(key, idx);
+      else if (idx > SCAN_LIMIT) this.keyIndex = new Map(list.map((k, i) => [k, i + 1]));
     }
+    this.lastKey = key;
+    this.lastIdx = idx;
     return idx;
   }
 
-  private push(cmd: string, key: string, ...a: Array<string | number>): this {
-    const idx = this.indexOf(key);
-    this.runCountAt = -1;
-    this.items.push(cmd, String(idx), String(a.length));
-    for (const v of a) this.items.push(String(v));
+  /** Append JSON texts (one or more elements each). */
+  private put(a: string, b?: string, c?: string, d?: string, e?: string, f?: string): void {
+    const parts = this.parts;
+    parts[this.n++] = a;
+    if (b === undefined) return;
+    parts[this.n++] = b;
+    if (c === undefined) return;
+    parts[this.n++] = c;
+    if (d === undefined) return;
+    parts[this.n++] = d;
+    if (e === undefined) return;
+    parts[this.n++] = e;
+    if (f !== undefined) parts[this.n++] = f;
+  }
+
+  /** Command header (name, key index, argument count); closes an open HINCRBYS run. */
+  private head(heads: Heads, key: string, argc: number): void {
+    this.runHeadAt = -1;
+    this.put(heads.get(this.indexOf(key), argc));
     this.count++;
+  }
+
+  private pushN(heads: Heads, key: string, args: ReadonlyArray<unknown>): this {
+    this.head(heads, key, args.length);
+    for (let i = 0; i < args.length; i++) this.put(jsonArg(args[i]));
     return this;
   }
 
@@ -191,46 +343,92 @@ export class WriteBatch implements WriteOps {
    * answers it exactly, errors included), so the script never has to check a run's increments.
    */
   hincrby(key: string, field: string, by: number): this {
-    if (!(Number.isInteger(by) && Math.abs(by) <= MAX_RUN_INTEGER)) return this.push('HINCRBY', key, field, by);
-    const idx = this.indexOf(key);
-    if (this.runCountAt >= 0 && this.runKey === idx) {
-      this.items.push(field, String(by));
-      this.items[this.runCountAt] = String(Number(this.items[this.runCountAt]) + 2);
-    } else {
-      this.items.push('HINCRBYS', String(idx), '2', field, String(by));
-      this.runKey = idx;
-      this.runCountAt = this.items.length - 3;
+    if (!runnable(by)) {
+      this.head(H.HINCRBY, key, 2);
+      this.put(fieldText(field), numText(by));
+      return this;
     }
+    this.runOn(key, 2);
+    this.put(fieldText(field), numText(by));
     this.count++;
     return this;
   }
+
+  /** `hincrby(key, pairs.fields[i], pairs.values[i])` for every pair, in order. */
+  hincrbyAll(key: string, pairs: HincrbyPairs): this {
+    const n = pairs.fields.length;
+    if (pairs.text === null) {
+      for (let i = 0; i < n; i++) this.hincrby(key, pairs.fields[i]!, pairs.values[i]!);
+      return this;
+    }
+    if (n === 0) return this;
+    this.runOn(key, 2 * n);
+    this.put(pairs.text);
+    this.count += n;
+    return this;
+  }
+
+  /** Continue the open HINCRBYS run when it is on `key`, else open one; `argc` more arguments follow. */
+  private runOn(key: string, argc: number): void {
+    const idx = this.indexOf(key);
+    if (this.runHeadAt >= 0 && this.runKey === idx) {
+      this.runCount += argc;
+      this.parts[this.runHeadAt] = H.HINCRBYS.get(idx, this.runCount);
+    } else {
+      this.runKey = idx;
+      this.runHeadAt = this.n;
+      this.runCount = argc;
+      this.put(H.HINCRBYS.get(idx, argc));
+    }
+  }
   hincrbyfloat(key: string, field: string, by: number) {
-    return this.push('HINCRBYFLOAT', key, field, by);
+    this.head(H.HINCRBYFLOAT, key, 2);
+    this.put(fieldText(field), numText(by));
+    return this;
   }
   incrby(key: string, by: number) {
-    return this.push('INCRBY', key, by);
+    this.head(H.INCRBY, key, 1);
+    this.put(numText(by));
+    return this;
   }
   incrbyfloat(key: string, by: number) {
-    return this.push('INCRBYFLOAT', key, by);
+    this.head(H.INCRBYFLOAT, key, 1);
+    this.put(numText(by));
+    return this;
   }
   expire(key: string, seconds: number) {
-    return this.push('EXPIRE', key, seconds);
+    this.head(H.EXPIRE, key, 1);
+    this.put(numText(seconds));
+    return this;
   }
   hset(key: string, ...fieldValues: string[]) {
-    return this.push('HSET', key, ...fieldValues);
+    return this.pushN(H.HSET, key, fieldValues);
   }
   /** HSET only when the key exists (EXISTS + HSET in the same script: an account's lastUsedAt touch). */
   hsetIfExists(key: string, ...fieldValues: string[]) {
-    return this.push('HSETIFEXISTS', key, ...fieldValues);
+    return this.pushN(H.HSETIFEXISTS, key, fieldValues);
   }
   lpush(key: string, value: string) {
-    return this.push('LPUSH', key, value);
+    this.head(H.LPUSH, key, 1);
+    this.put(jsonArg(value));
+    return this;
+  }
+  /**
+   * LPUSH of a value given as its element text: `element` must be exactly jsonString(value) (the
+   * caller writes it directly, e.g. a usage record; see records.ts basicRecordElement).
+   */
+  lpushElement(key: string, element: string) {
+    this.head(H.LPUSH, key, 1);
+    this.put(element);
+    return this;
   }
   ltrim(key: string, start: number, stop: number) {
-    return this.push('LTRIM', key, start, stop);
+    this.head(H.LTRIM, key, 2);
+    this.put(numText(start), numText(stop));
+    return this;
   }
   xadd(key: string, ...args: string[]) {
-    return this.push('XADD', key, ...args);
+    return this.pushN(H.XADD, key, args);
   }
 
   /**
@@ -240,13 +438,27 @@ export class WriteBatch implements WriteOps {
    * EXPIRE `ttlSeconds`. Nothing is written when neither hash exists (outcome `missing`).
    */
   touchApiKey(keys3: { key: string; legacyKey: string; hashMap: string }, keyId: string, iso: string, ttlSeconds: number, returnHash: boolean): this {
-    const main = this.indexOf(keys3.key);
-    const extra = [this.indexOf(keys3.legacyKey), this.indexOf(keys3.hashMap), keyId, iso, ttlSeconds, returnHash ? 1 : 0];
-    this.runCountAt = -1;
-    this.items.push('KEYTOUCH', String(main), String(extra.length));
-    for (const v of extra) this.items.push(String(v));
-    this.count++;
+    this.head(H.KEYTOUCH, keys3.key, 6);
+    this.put(numText(this.indexOf(keys3.legacyKey)), numText(this.indexOf(keys3.hashMap)), jsonArg(keyId), jsonArg(iso), numText(ttlSeconds), returnHash ? SMALL[1]! : SMALL[0]!);
     return this;
+  }
+
+  /** The packed argument (ARGV[1]): a JSON array of strings, see jsonString(). */
+  packed(): string {
+    const parts = this.parts;
+    const n = this.n;
+    if (n === 0) return '[]';
+    if (parts.length !== n) parts.length = n; // drop the unused room (join walks the whole array)
+    // brackets folded into the first and last parts so that join() makes the one flat string sent
+    const last = n - 1;
+    const first = parts[0]!;
+    const end = parts[last]!;
+    parts[0] = '[' + first;
+    parts[last] = (last === 0 ? parts[0] : end) + ']';
+    const json = parts.join(',');
+    parts[0] = first;
+    parts[last] = end;
+    return json;
   }
 
   /** Apply everything in one EVALSHA; resolves to the list of per-command failures (empty = all applied). */
@@ -261,19 +473,21 @@ export class WriteBatch implements WriteOps {
    */
   applyDetailed(redis: Redis): Promise<BatchOutcome> {
     if (this.count === 0) return Promise.resolve({ failed: [], keyTouch: { state: 'none' } });
-    return APPLY.run(redis, this.keyList, [pack(this.items)]).then((raw) => {
-      const [failed, touched] = raw as [string[], number | string[]];
-      let keyTouch: KeyTouchOutcome = { state: 'none' };
-      if (touched === -1) keyTouch = { state: 'missing' };
-      else if (touched === 1) keyTouch = { state: 'touched' };
-      else if (Array.isArray(touched)) {
-        const hash: Record<string, string> = {};
-        for (let j = 0; j + 1 < touched.length; j += 2) hash[touched[j]!] = touched[j + 1]!;
-        keyTouch = { state: 'touched', hash };
-      }
-      return { failed: failed ?? [], keyTouch };
-    });
+    return APPLY.run(redis, this.keyList, [this.packed()]).then(outcome);
   }
+}
+
+function outcome(raw: unknown): BatchOutcome {
+  const [failed, touched] = raw as [string[], number | string[]];
+  let keyTouch: KeyTouchOutcome = { state: 'none' };
+  if (touched === -1) keyTouch = { state: 'missing' };
+  else if (touched === 1) keyTouch = { state: 'touched' };
+  else if (Array.isArray(touched)) {
+    const hash: Record<string, string> = {};
+    for (let j = 0; j + 1 < touched.length; j += 2) hash[touched[j]!] = touched[j + 1]!;
+    keyTouch = { state: 'touched', hash };
+  }
+  return { failed: failed ?? [], keyTouch };
 }
 
 /** Adapter: queue WriteOps on an ioredis pipeline/MULTI instead (tests, benchmarks). */

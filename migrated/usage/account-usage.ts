@@ -2,7 +2,8 @@ import type { WriteOps } from '../storage/write-batch.js';
 import { incTokenCounters, type TokenCounts } from './token-counters.js';
 import type { PricingTable } from '../pricing/pricing-table.js';
 import { costCalculatorCost } from '../pricing/cost.js';
-import { keys, normalizeModelName, ttl, type Buckets } from '../storage/keys.js';
+import { normalizeModelName, ttl, type Buckets } from '../storage/keys.js';
+import { accountUsageKeys } from './usage-keys.js';
 
 /**
  * Per-upstream-account counters (legacy src/models/redis.js `incrementAccountUsage`).
@@ -23,6 +24,10 @@ export interface AccountUsageArgs {
 
 /** The account-level request cost the legacy adds to totalCost / cost (0 when not finite or <= 0). */
 export function accountRequestCost(table: PricingTable, a: Omit<AccountUsageArgs, 'accountId' | 'buckets' | 'isLongContextRequest'>): number {
+  return costWithNormalizedModel(table, a, normalizeModelName(a.model));
+}
+
+function costWithNormalizedModel(table: PricingTable, a: Omit<AccountUsageArgs, 'accountId' | 'buckets' | 'isLongContextRequest' | 'model'>, normalizedModel: string): number {
   try {
     const raw = costCalculatorCost(
       table,
@@ -32,7 +37,7 @@ export function accountRequestCost(table: PricingTable, a: Omit<AccountUsageArgs
         cache_creation_input_tokens: a.cacheCreateTokens || 0,
         cache_read_input_tokens: a.cacheReadTokens || 0,
       },
-      normalizeModelName(a.model),
+      normalizedModel,
     ).costs.total;
     return Number.isFinite(raw) && raw > 0 ? raw : 0;
   } catch {
@@ -41,22 +46,15 @@ export function accountRequestCost(table: PricingTable, a: Omit<AccountUsageArgs
 }
 
 export function queueAccountUsage(p: WriteOps, table: PricingTable, a: AccountUsageArgs): void {
-  const m = normalizeModelName(a.model);
-  const { date, month, hour } = a.buckets;
-  const total = keys.accountUsageTotal(a.accountId);
-  const daily = keys.accountUsageDaily(a.accountId, date);
-  const monthly = keys.accountUsageMonthly(a.accountId, month);
-  const hourly = keys.accountUsageHourly(a.accountId, hour);
-  const modelDaily = keys.accountUsageModelDaily(a.accountId, m, date);
-  const modelMonthly = keys.accountUsageModelMonthly(a.accountId, m, month);
-  const modelHourly = keys.accountUsageModelHourly(a.accountId, m, hour);
+  const k = accountUsageKeys(a.accountId, a.model, a.buckets);
+  const { total, daily, monthly, hourly, modelDaily, modelMonthly, modelHourly } = k;
   const fI = a.inputTokens || 0;
   const fO = a.outputTokens || 0;
   const fCC = a.cacheCreateTokens || 0;
   const fCR = a.cacheReadTokens || 0;
   const all = fI + fO + fCC + fCR;
   const core = fI + fO;
-  const cost = accountRequestCost(table, a);
+  const cost = costWithNormalizedModel(table, a, k.model);
   const inc = (key: string, field: string, by: number) => p.hincrby(key, field, by);
   const counts: TokenCounts = { input: fI, output: fO, cacheCreate: fCC, cacheRead: fCR, all };
   const counters = (key: string, prefix: string, req = 'requests') => incTokenCounters(p, key, counts, prefix, req);
@@ -76,7 +74,7 @@ export function queueAccountUsage(p: WriteOps, table: PricingTable, a: AccountUs
   }
   inc(hourly, 'tokens', core);
   counters(hourly, '');
-  counters(hourly, keys.accountHourlyModelField(m, ''));
+  counters(hourly, k.hourlyModelPrefix);
   counters(modelDaily, '');
   counters(modelMonthly, '');
   counters(modelHourly, '');

@@ -1,18 +1,17 @@
 import type { WriteOps } from '../storage/write-batch.js';
 import { keys, ttl, type Buckets } from '../storage/keys.js';
+import { costKeys } from './usage-keys.js';
 
 /**
  * Cost counters (legacy src/models/redis.js incrementDailyCost / incrementWeeklyOpusCost).
  * The raw double is sent (JS String(n) on the wire); Redis formats the sum.
  */
 export function queueDailyCost(p: WriteOps, keyId: string, amount: number, b: Buckets): void {
-  const daily = keys.costDaily(keyId, b.date);
-  const monthly = keys.costMonthly(keyId, b.month);
-  const hourly = keys.costHourly(keyId, b.hour);
+  const { daily, monthly, hourly, total } = costKeys(keyId, b);
   p.incrbyfloat(daily, amount);
   p.incrbyfloat(monthly, amount);
   p.incrbyfloat(hourly, amount);
-  p.incrbyfloat(keys.costTotal(keyId), amount);
+  p.incrbyfloat(total, amount);
   p.expire(daily, ttl.costDaily);
   p.expire(monthly, ttl.costMonthly);
   p.expire(hourly, ttl.costHourly);

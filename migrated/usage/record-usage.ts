@@ -11,8 +11,9 @@ import { WriteBatch } from '../storage/write-batch.js';
 import { queueAccountUsage } from './account-usage.js';
 import { countsAsOpus, queueDailyCost, queueOpusCost } from './cost-keys.js';
 import { consumeFuel } from './fuel.js';
-import { basicRecord, billingEvent, detailsRecord, queueBillingEvent, queueUsageRecord } from './records.js';
+import { basicRecord, basicRecordElement, billingEvent, detailsRecord, queueBillingEvent, queueUsageRecord, queueUsageRecordElement } from './records.js';
 import { queueTokenUsage } from './token-usage.js';
+import { apiKeyKeys } from './usage-keys.js';
 
 /**
  * Usage + cost recording for one relayed request, reproducing the legacy's Redis writes
@@ -162,10 +163,10 @@ export class UsageRecorder {
     // Round trip 1: the key hash (getApiKey: apikey:{id}, then api_key:{id}, then PostgreSQL) — skipped with a snapshot
     // A key with a fuel pack keeps the read (QUIRKS D7: the rewrite restores the pre-consumption fuel fields).
     const snapshot = input.keySnapshot && !(Number.parseFloat(input.keySnapshot['fuelBalance'] || '0') > 0) ? input.keySnapshot : undefined;
-    let keyData: Record<string, string> | null = null;
+    // With a snapshot it is only read (fuel check, billing-event name/userId): no copy
+    let keyData: Readonly<Record<string, string | undefined>> | null = null;
     if (snapshot) {
-      keyData = {};
-      for (const [k, v] of Object.entries(snapshot)) if (v !== undefined) keyData[k] = v;
+      keyData = snapshot;
     } else {
       const read = await redis.pipeline().hgetall(keys.apiKey(keyId)).hgetall(keys.apiKeyLegacy(keyId)).exec();
       stats.roundTrips++;
@@ -223,15 +224,16 @@ export class UsageRecorder {
     let pgUpsert: (() => Promise<unknown>) | null = null;
     const pg = this.deps.pgStore;
     if (keyData && snapshot) {
-      m.touchApiKey({ key: keys.apiKey(keyId), legacyKey: keys.apiKeyLegacy(keyId), hashMap: keys.apiKeyHashMap() }, keyId, iso, ttl.apiKey, !!pg?.enabled);
+      m.touchApiKey(apiKeyKeys(keyId), keyId, iso, ttl.apiKey, !!pg?.enabled);
     } else if (keyData) {
-      keyData.lastUsedAt = iso;
-      const hashed = keyData.apiKey;
+      const read = keyData as Record<string, string>;
+      read.lastUsedAt = iso;
+      const hashed = read.apiKey;
       if (hashed) m.hset(keys.apiKeyHashMap(), hashed, keyId);
-      m.hset(keys.apiKey(keyId), ...Object.entries(keyData).flatMap(([k, v]) => [k, encodeValue(v)]));
+      m.hset(keys.apiKey(keyId), ...Object.entries(read).flatMap(([k, v]) => [k, encodeValue(v)]));
       m.expire(keys.apiKey(keyId), ttl.apiKey);
       if (pg?.enabled && hashed) {
-        const data = { id: keyId, ...keyData };
+        const data = { id: keyId, ...read };
         pgUpsert = () => pg.upsertApiKey(keyId, hashed, data);
       }
     }
@@ -262,10 +264,14 @@ export class UsageRecorder {
       totalTokens,
       cost: pCost!,
     };
-    const recordJson = details
-      ? detailsRecord({ timestamp: iso, usageCost, fuelUsed, ...recordArgs })
-      : basicRecord({ timestamp: iso, usageCost, fuelUsed, ...recordArgs, costs: basicCosts! });
-    queueUsageRecord(m, keyId, recordJson);
+    if (details) {
+      queueUsageRecord(m, keyId, detailsRecord({ timestamp: iso, usageCost, fuelUsed, ...recordArgs }));
+    } else {
+      const basicArgs = { timestamp: iso, usageCost, fuelUsed, ...recordArgs, costs: basicCosts! };
+      const element = basicRecordElement(basicArgs);
+      if (element !== null) queueUsageRecordElement(m, keyId, element);
+      else queueUsageRecord(m, keyId, basicRecord(basicArgs));
+    }
     const wantEvent = details && (input.billingEvent ?? true) && (this.deps.billingEventsEnabled ?? true);
     if (wantEvent) {
       const eventId = `${nowMs}-${this.deps.ids.random().toString(36).substr(2, 9)}`;

@@ -1,6 +1,7 @@
-import type { WriteOps } from '../storage/write-batch.js';
+import type { WriteBatch, WriteOps } from '../storage/write-batch.js';
 import type { CostCalculatorCosts, PricingServiceCost } from '../pricing/cost.js';
 import { keys, ttl } from '../storage/keys.js';
+import { apiKeyKeys } from './usage-keys.js';
 
 /**
  * The JSON documents the legacy writes per request: the `usage:records:{keyId}` element in
@@ -43,6 +44,60 @@ export function basicRecord(a: BasicRecordArgs): string {
     billableCost: round6(Math.max(0, a.usageCost - a.fuelUsed)),
     costBreakdown: a.costs,
   });
+}
+
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+const plain = (s: unknown): s is string => typeof s === 'string' && PLAIN.test(s);
+const finite = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n);
+
+/**
+ * `jsonString(basicRecord(a))` — the record as the string element the write batch sends (the JSON
+ * text of the JSON text) — written in one go, or null when a value needs the general path (a
+ * string outside printable ASCII or with `"`/`\`, a number that is not finite, a costs object
+ * other than CostCalculator's five numbers in their order). Same bytes: records.test.ts.
+ */
+export function basicRecordElement(a: BasicRecordArgs): string | null {
+  const c = a.costs;
+  const accountId = a.accountId || null;
+  const cost = round6(a.usageCost);
+  const fuelCost = round6(a.fuelUsed);
+  const billableCost = round6(Math.max(0, a.usageCost - a.fuelUsed));
+  if (
+    !plain(a.timestamp) ||
+    !plain(a.model) ||
+    !(accountId === null || plain(accountId)) ||
+    !finite(a.inputTokens) ||
+    !finite(a.outputTokens) ||
+    !finite(a.cacheCreateTokens) ||
+    !finite(a.cacheReadTokens) ||
+    !finite(a.totalTokens) ||
+    !finite(cost) ||
+    !finite(fuelCost) ||
+    !finite(billableCost) ||
+    !costCalculatorShape(c)
+  ) {
+    return null;
+  }
+  const acc = accountId === null ? 'null' : `\\"${accountId}\\"`;
+  return (
+    `"{\\"timestamp\\":\\"${a.timestamp}\\",\\"model\\":\\"${a.model}\\",\\"accountId\\":${acc},` +
+    `\\"inputTokens\\":${a.inputTokens},\\"outputTokens\\":${a.outputTokens},\\"cacheCreateTokens\\":${a.cacheCreateTokens},` +
+    `\\"cacheReadTokens\\":${a.cacheReadTokens},\\"totalTokens\\":${a.totalTokens},\\"cost\\":${cost},\\"fuelCost\\":${fuelCost},` +
+    `\\"billableCost\\":${billableCost},\\"costBreakdown\\":{\\"input\\":${c.input},\\"output\\":${c.output},` +
+    `\\"cacheWrite\\":${c.cacheWrite},\\"cacheRead\\":${c.cacheRead},\\"total\\":${c.total}}}"`
+  );
+}
+
+const COST_FIELDS = ['input', 'output', 'cacheWrite', 'cacheRead', 'total'];
+/** Exactly CostCalculator's costs: its five finite numbers as own properties in that order (JSON.stringify writes every own one). */
+function costCalculatorShape(c: CostCalculatorCosts): boolean {
+  if (!(finite(c.input) && finite(c.output) && finite(c.cacheWrite) && finite(c.cacheRead) && finite(c.total))) return false;
+  let i = 0;
+  for (const k in c) {
+    if (k !== COST_FIELDS[i]) return false;
+    i++;
+  }
+  return i === 5 && Object.getPrototypeOf(c) === Object.prototype;
 }
 
 export interface DetailsRecordArgs {
@@ -97,10 +152,18 @@ export function detailsRecord(a: DetailsRecordArgs): string {
 
 /** MULTI part of addUsageRecord: LPUSH, LTRIM 0 199, EXPIRE 90 d. */
 export function queueUsageRecord(p: WriteOps, keyId: string, json: string): void {
-  const list = keys.usageRecords(keyId);
+  const list = apiKeyKeys(keyId).records;
   p.lpush(list, json);
   p.ltrim(list, 0, MAX_USAGE_RECORDS - 1);
   p.expire(list, ttl.usageRecords);
+}
+
+/** queueUsageRecord with the record given as its batch element (basicRecordElement). */
+export function queueUsageRecordElement(b: WriteBatch, keyId: string, element: string): void {
+  const list = apiKeyKeys(keyId).records;
+  b.lpushElement(list, element);
+  b.ltrim(list, 0, MAX_USAGE_RECORDS - 1);
+  b.expire(list, ttl.usageRecords);
 }
 
 export interface BillingEventArgs {

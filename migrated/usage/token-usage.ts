@@ -1,6 +1,7 @@
 import type { WriteOps } from '../storage/write-batch.js';
 import { incTokenCounters, type TokenCounts } from './token-counters.js';
-import { epochMinute, keys, normalizeModelName, ttl, type Buckets } from '../storage/keys.js';
+import { epochMinute, ttl, type Buckets } from '../storage/keys.js';
+import { systemMetricsMinuteKey, tokenUsageKeys } from './usage-keys.js';
 
 /**
  * The per-API-key counters of one request (legacy src/models/redis.js `incrementTokenUsage`):
@@ -30,19 +31,12 @@ export interface TokenUsageArgs {
 }
 
 export function queueTokenUsage(p: WriteOps, a: TokenUsageArgs): void {
-  const m = normalizeModelName(a.model);
-  const { date, month, hour } = a.buckets;
-  const total = keys.usageTotal(a.keyId);
-  const daily = keys.usageDaily(a.keyId, date);
-  const monthly = keys.usageMonthly(a.keyId, month);
-  const hourly = keys.usageHourly(a.keyId, hour);
-  const modelDaily = keys.usageModelDaily(m, date);
-  const modelMonthly = keys.usageModelMonthly(m, month);
-  const modelHourly = keys.usageModelHourly(m, hour);
-  const keyModelDaily = keys.usageKeyModelDaily(a.keyId, m, date);
-  const keyModelMonthly = keys.usageKeyModelMonthly(a.keyId, m, month);
-  const keyModelHourly = keys.usageKeyModelHourly(a.keyId, m, hour);
-  const minuteKey = keys.systemMetricsMinute(epochMinute(a.nowMs));
+  const { total, daily, monthly, hourly, modelDaily, modelMonthly, modelHourly, keyModelDaily, keyModelMonthly, keyModelHourly } = tokenUsageKeys(
+    a.keyId,
+    a.model,
+    a.buckets,
+  );
+  const minuteKey = systemMetricsMinuteKey(epochMinute(a.nowMs));
 
   const fI = a.inputTokens || 0;
   // Quirk (usage-accounting.md §4.3): output falls back to the total when input and output are 0.
