@@ -96,3 +96,16 @@ describe('KeyReadAhead', () => {
     expect(await ra.lookup(redis, clock, 'h1')).toBeNull();
   });
 });
+
+describe('KeyReadAhead record fields', () => {
+  it('field names that are Object.prototype members or __proto__ come back as own fields', async () => {
+    await redis.hset('apikey:k1', 'constructor', 'c', '__proto__', 'p', 'toString', 't');
+    const ra = new KeyReadAhead(planner);
+    ra.remember('h1', { id: 'k1' });
+    const got = await ra.lookup(redis, clock, 'h1');
+    expect(Object.getPrototypeOf(got!.record)).toBe(Object.prototype);
+    expect(Object.keys(got!.record)).toEqual(['id', 'name', 'claudeConsoleAccountId', 'constructor', '__proto__', 'toString']);
+    expect(got!.record['__proto__' as keyof typeof got.record]).toBe('p');
+    expect(got!.record['constructor' as keyof typeof got.record]).toBe('c');
+  });
+});

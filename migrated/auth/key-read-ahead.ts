@@ -82,12 +82,15 @@ return {redis.call('HGET', KEYS[1], ARGV[1]), redis.call('HGETALL', KEYS[2]), re
   -1,
 );
 
-/** A flat HGETALL reply as ioredis' hgetall gives it (own enumerable properties, `__proto__` included). */
+/**
+ * A flat HGETALL reply as an object of own enumerable properties, as ioredis' hgetall gives it. Only a
+ * field named `__proto__` cannot be assigned (it would set the prototype); it is defined instead.
+ */
 function hashOf(flat: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const k = flat[i]!;
-    if (k in out) Object.defineProperty(out, k, { value: flat[i + 1]!, configurable: true, enumerable: true, writable: true });
+    if (k === '__proto__') Object.defineProperty(out, k, { value: flat[i + 1]!, configurable: true, enumerable: true, writable: true });
     else out[k] = flat[i + 1]!;
   }
   return out;
