@@ -105,7 +105,7 @@ describe('KeyReadAhead record fields', () => {
     const got = await ra.lookup(redis, clock, 'h1');
     expect(Object.getPrototypeOf(got!.record)).toBe(Object.prototype);
     expect(Object.keys(got!.record)).toEqual(['id', 'name', 'claudeConsoleAccountId', 'constructor', '__proto__', 'toString']);
-    expect(got!.record['__proto__' as keyof typeof got.record]).toBe('p');
-    expect(got!.record['constructor' as keyof typeof got.record]).toBe('c');
+    expect((got!.record as Record<string, string>)['__proto__']).toBe('p');
+    expect((got!.record as Record<string, string>)['constructor']).toBe('c');
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { privateSchema, type PrivateSchema } from '../../test-support/postgres.js';
 import { frozenClock } from '../runtime/clock.js';
-import { PgStore } from './store.js';
+import { API_KEY_UPSERT_SPACING_MS, PgStore } from './store.js';
 import { countApiKeyUpserts, holdRowLock } from './row-lock.test-helper.js';
 
 /**
@@ -39,6 +39,22 @@ beforeEach(async () => {
 const rowData = async (id: string) => (await pg.sql.unsafe<Array<{ data: Record<string, string> }>>('select data from api_keys where id = $1', [id]))[0]?.data;
 
 describe('PgStore api_keys upsert coalescing', () => {
+  it('a busy key: its next statement starts at least API_KEY_UPSERT_SPACING_MS after the previous one; a quiet key is written at once', async () => {
+    const t0 = performance.now();
+    await store.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 1));
+    const quiet = performance.now() - t0;
+    expect(quiet).toBeLessThan(API_KEY_UPSERT_SPACING_MS);
+    const before = await statements(keyA);
+    const t1 = performance.now();
+    const first = store.upsertApiKey(keyA, hashed('a'), snapshot(keyA, 2)); // waits for nothing: the previous one has finished
+    const rest = [3, 4, 5].map((i) => store.upsertApiKey(keyA, hashed('a'), snapshot(keyA, i)));
+    await first;
+    await Promise.all(rest);
+    expect(performance.now() - t1).toBeGreaterThanOrEqual(API_KEY_UPSERT_SPACING_MS - 1);
+    expect((await statements(keyA)) - before).toBe(2);
+    expect((await rowData(keyA))?.['n']).toBe('5');
+  });
+
   it('50 concurrent upserts of one key: the last data wins, 2 statements ran', async () => {
     const before = { ...store.apiKeyWriteStats };
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.upsertApiKey(keyA, hashed('a'), snapshot(keyA, i))));

@@ -5,6 +5,10 @@
  * wait for each other. Each submitter's promise resolves with the outcome of the write that carried
  * its value or a newer one (never before the state it submitted, or a newer one, was attempted).
  * `send` is expected to log its own failures; a rejection counts as a failure and never blocks the key.
+ *
+ * `minSpacingMs`: a key's next write starts at least this long after its previous one started (the
+ * pending value keeps being replaced meanwhile). A key written less often than that is never delayed;
+ * a hot key gets one write per interval carrying its newest value instead of one per submission.
  */
 export type WriteFn<T> = (key: string, value: T) => Promise<boolean>;
 
@@ -25,7 +29,10 @@ export class LatestWins<T> {
   readonly stats: LatestWinsStats = { submitted: 0, sent: 0 };
   private readonly slots = new Map<string, Slot<T>>();
 
-  constructor(private readonly write: WriteFn<T>) {}
+  constructor(
+    private readonly write: WriteFn<T>,
+    private readonly opts: { minSpacingMs?: number } = {},
+  ) {}
 
   submit(key: string, value: T): Promise<boolean> {
     this.stats.submitted++;
@@ -62,8 +69,10 @@ export class LatestWins<T> {
   private async drive(key: string, slot: Slot<T>, first: T, firstWaiters: Array<(ok: boolean) => void>): Promise<void> {
     let value = first;
     let waiters = firstWaiters;
+    const spacing = this.opts.minSpacingMs ?? 0;
     for (;;) {
       this.stats.sent++;
+      const startedAt = performance.now();
       let ok = false;
       try {
         ok = await this.write(key, value);
@@ -71,6 +80,8 @@ export class LatestWins<T> {
         ok = false;
       }
       for (const w of waiters) w(ok);
+      const wait = slot.pending ? spacing - (performance.now() - startedAt) : 0;
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const next = slot.pending;
       if (!next) break;
       slot.pending = null;

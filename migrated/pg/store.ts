@@ -20,6 +20,15 @@ import { LatestWins } from './latest-wins.js';
 
 export type PgData = Record<string, unknown>;
 
+/**
+ * A busy key's api_keys row is upserted at most once per this interval (its newest data; LatestWins
+ * minSpacingMs). Every relayed request rewrites the key's hash (lastUsedAt) and the legacy mirrors each
+ * rewrite; under load that was one statement per request (~8% of a core for PostgreSQL and ~4% of the
+ * gateway's CPU at 1,500 req/s on one key). The mirror now trails Redis by at most this much for a busy
+ * key, and ends on the same row; a key used less often is written at once as before.
+ */
+export const API_KEY_UPSERT_SPACING_MS = 50;
+
 export interface PgStoreOptions {
   timeoutMs?: number;
 }
@@ -69,7 +78,7 @@ interface ApiKeyRow {
 export class PgStore {
   private readonly timeoutMs: number;
   /** per key id: at most one api_keys upsert in flight, the newest pending data sent next */
-  private readonly apiKeyWrites = new LatestWins<ApiKeyRow>((keyId, row) => this.writeApiKey(keyId, row.hashedKey, row.data));
+  private readonly apiKeyWrites = new LatestWins<ApiKeyRow>((keyId, row) => this.writeApiKey(keyId, row.hashedKey, row.data), { minSpacingMs: API_KEY_UPSERT_SPACING_MS });
 
   constructor(
     private readonly sql: Sql | null,
