@@ -59,7 +59,8 @@ export interface PendingLookup {
 type ReadReply = [string | null, string[], Array<string | null>, Array<[1, unknown] | [0]>];
 
 /**
- * The reads of one lookup in one EVALSHA. A script rather than a pipeline of the same commands: the
+ * The reads of one lookup in one EVALSHA_RO (read-only: Redis refuses writes from it, the shadow tap sees a
+ * read). A script rather than a pipeline of the same commands: the
  * same reads in one round trip, but one reply to decode instead of four or five, and no pipeline
  * object per request (client CPU per lookup ~180 -> ~80 us in a loop on this machine; Redis spends a
  * few microseconds more). Every key is declared in KEYS (the shadow overlay copies what a script
@@ -80,6 +81,7 @@ for j = 3, #ARGV do
 end
 return {redis.call('HGET', KEYS[1], ARGV[1]), redis.call('HGETALL', KEYS[2]), redis.call('MGET', unpack(costKeys)), planned}`,
   -1,
+  { readOnly: true },
 );
 
 /**

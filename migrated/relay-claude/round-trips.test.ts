@@ -61,7 +61,7 @@ afterAll(async () => {
 });
 
 describe('Redis round trips, Console non-stream', () => {
-  it('first request of a key: ordinary lookups; from the second on: one read EVALSHA (key, costs, bound account) + one write EVALSHA (usage + account lastUsedAt)', async () => {
+  it('first request of a key: ordinary lookups; from the second on: one read EVALSHA_RO (key, costs, bound account) + one write EVALSHA (usage + account lastUsedAt)', async () => {
     traffic.reset();
     expect((await send()).status).toBe(200);
     await settle();
@@ -76,10 +76,10 @@ describe('Redis round trips, Console non-stream', () => {
       await settle();
       if (i === 0) {
         // the read script is loaded on its first use on this connection (SCRIPT LOAD, once)
-        expect(traffic.commands).toEqual(['script', 'evalsha', 'evalsha']);
+        expect(traffic.commands).toEqual(['script', 'evalsha_ro', 'evalsha']);
         continue;
       }
-      expect(traffic.commands).toEqual(['evalsha', 'evalsha']);
+      expect(traffic.commands).toEqual(['evalsha_ro', 'evalsha']);
       expect(traffic.writes).toBe(2);
       expect(traffic.waves).toBeLessThanOrEqual(2);
     }
@@ -98,7 +98,7 @@ describe('Redis round trips, Console non-stream', () => {
     await send();
     expect(lastAuth).toBe('oauth'); // the shared pool's OAuth account
     // the read-ahead (planned for the old binding) is not used: the scheduler reads the new binding itself
-    expect(traffic.commands.slice(0, 3)).toEqual(['evalsha', 'hgetall', 'exists']);
+    expect(traffic.commands.slice(0, 3)).toEqual(['evalsha_ro', 'hgetall', 'exists']);
     await redis.hset(keyHash, 'claudeConsoleAccountId', bound!);
     await send();
     expect(lastAuth).toBe('console');
