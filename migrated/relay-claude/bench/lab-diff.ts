@@ -8,6 +8,8 @@
  *
  *   npx tsx migrated/relay-claude/bench/lab-diff.ts [rounds] [features]
  *
+ * Modules live for the whole run (as in the gateway), so rounds >= 2 also exercise the key read-ahead.
+ *
  * `features` runs the claude_relay_config features instead (user-message queue, global session
  * binding): each scenario switches them on through the admin API; a held queue lock or a session
  * binding a scenario needs is written to the lab Redis and deleted after it; at the end the lab's
@@ -240,6 +242,16 @@ const rounds = Number(process.argv[2] ?? 1);
 let compared = 0;
 let identical = 0;
 const findings: string[] = [];
+// Outside `features`, each module lives for the whole run as it does in the gateway: from the second round on
+// a key's request takes the read-ahead path (key, costs and bound account in one EVALSHA_RO started with the
+// headers). `features` switches claude_relay_config per scenario, so it takes a fresh module (no cached config).
+const live = new Map<MigratedModuleFactory, Promise<{ url: string; close(): Promise<void> }>>();
+const moduleFor = (factory: MigratedModuleFactory) => {
+  if (features) return serve(factory);
+  let m = live.get(factory);
+  if (!m) live.set(factory, (m = serve(factory)));
+  return m;
+};
 for (let round = 0; round < rounds; round++) {
   for (const sc of scenarios) {
     await sc.setup?.();
@@ -251,12 +263,12 @@ for (let round = 0; round < rounds; round++) {
     await new Promise((r) => setTimeout(r, 400));
     const legacyUp = await mockSince(seq);
     const labAfter = normSnap(await dumpRedisSnapshot(lab));
-    const srv = await serve(sc.factory);
+    const srv = await moduleFor(sc.factory);
     seq = await mockSeq();
     const migrated = await call(srv.url, sc.path, headers, body);
     await new Promise((r) => setTimeout(r, 400));
     const migratedUp = await mockSince(seq);
-    await srv.close();
+    if (features) await srv.close();
     const mineAfter = normSnap(await dumpRedisSnapshot(mine));
     await sc.teardown?.();
     const diffs: string[] = [];
@@ -275,6 +287,7 @@ for (let round = 0; round < rounds; round++) {
     console.log(`${diffs.length ? 'DIFFERS  ' : 'identical'} ${sc.name} (${legacy.status}, upstream calls ${legacyUp.length}/${migratedUp.length})`);
   }
 }
+for (const m of live.values()) await (await m).close();
 if (features) {
   await relayConfig(FEATURES_OFF);
   if (savedRelayConfig === null) await lab.del('claude_relay_config');
