@@ -74,7 +74,7 @@ const LEGACY_PID_FILES = process.env.BENCH_LEGACY_PID ? [process.env.BENCH_LEGAC
  * instead of ~45 MB, peak RSS ~97 MB instead of ~123-137 MB, for ~1% of main-thread time in the extra
  * full GCs (session 3, 2026-11-26). BENCH_RELAY_NODE_ARGS='' measures V8's defaults.
  */
-export const RELAY_NODE_ARGS = (process.env.BENCH_RELAY_NODE_ARGS ?? '--max-semi-space-size=4 --heap-growing-percent=30').split(' ').filter(Boolean);
+const RELAY_NODE_ARGS = (process.env.BENCH_RELAY_NODE_ARGS ?? '--max-semi-space-size=4 --heap-growing-percent=30').split(' ').filter(Boolean);
 export const TRACE = '07-messages-nonstream-console';
 export const TRACE_KEY = 'cr_7970e39a6d0ab1a83135e5b9968ef0181150f81666bedb680584395350d3ce14';
 

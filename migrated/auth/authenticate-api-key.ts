@@ -12,8 +12,8 @@ import * as r from './rejections.js';
 import { RelayConfigReader } from './relay-config.js';
 import { isClaudeMessagesEndpoint, isTokenCountRequest, routerPath } from './request-paths.js';
 import type { AuthenticatedKey, AuthRequestOptions, AuthResult } from './types.js';
-import { validateApiKey, type ValidatedKey } from './validate-key.js';
-import { KeyReadAhead, type PendingLookup, type ReadAheadPlanner } from './key-read-ahead.js';
+import { validateApiKey, type PrefetchedKey, type ValidatedKey } from './validate-key.js';
+import { KeyReadAhead, type ReadAheadPlanner } from './key-read-ahead.js';
 import { hashApiKey } from '../crypto/api-key-hash.js';
 
 /**
@@ -113,20 +113,22 @@ export function createApiKeyAuthenticator(deps: MigratedDeps, options: Authentic
     pgStore,
     readAhead: new KeyReadAhead(options.readAhead),
   };
-  const prefetched = new WeakMap<IncomingMessage, { pending: PendingLookup & { rawKey: string }; at: number }>();
+  const prefetched = new WeakMap<IncomingMessage, { key: PrefetchedKey; at: number }>();
 
   function prefetch(req: IncomingMessage, originalUrl: string): void {
     const apiKey = extractApiKey(req.headers, queryKeyOf(originalUrl));
     if (apiKey.length < 10 || apiKey.length > 512 || !apiKey.startsWith(validateDeps.apiKeyPrefix)) return;
-    const pending = validateDeps.readAhead.start(deps.redis, deps.clock, hashApiKey(apiKey, validateDeps.encryptionKey));
-    if (pending) prefetched.set(req, { pending: { ...pending, rawKey: apiKey }, at: performance.now() });
+    const hashed = hashApiKey(apiKey, validateDeps.encryptionKey);
+    const result = validateDeps.readAhead.start(deps.redis, deps.clock, hashed);
+    prefetched.set(req, { key: { rawKey: apiKey, hashed, result }, at: performance.now() });
   }
 
-  function takePrefetch(req: IncomingMessage): (PendingLookup & { rawKey: string }) | null {
+  /** The prefetched key; its lookup is dropped (made again by validation) when it started too long ago. */
+  function takePrefetch(req: IncomingMessage): PrefetchedKey | null {
     const early = prefetched.get(req);
     if (!early) return null;
     prefetched.delete(req);
-    return performance.now() - early.at <= PREFETCH_MAX_AGE_MS ? early.pending : null;
+    return performance.now() - early.at <= PREFETCH_MAX_AGE_MS ? early.key : { ...early.key, result: null };
   }
 
   async function authenticate(req: IncomingMessage, opts: AuthRequestOptions = {}): Promise<AuthResult> {

@@ -4,6 +4,7 @@ import { keys } from '../storage/keys.js';
 import type { ApiKeyHash } from '../storage/api-keys.js';
 import { keyCostKeys, keyCostsOf, type KeyCosts } from './key-costs.js';
 import { LuaScript } from '../locks/lua-script.js';
+import { flatHash } from '../storage/flat-hash.js';
 
 /**
  * One round trip for what validation (and the route after it) reads first, for a key seen before:
@@ -49,12 +50,6 @@ export interface ReadAheadResult {
   readAhead: ReadAhead;
 }
 
-/** A lookup already issued: its key hash and the pending result. */
-export interface PendingLookup {
-  hashed: string;
-  result: Promise<ReadAheadResult | null>;
-}
-
 /** The script's reply: HGET hash_map, HGETALL key (flat), MGET costs, then per planned read {1, reply} or {0} (error). */
 type ReadReply = [string | null, string[], Array<string | null>, Array<[1, unknown] | [0]>];
 
@@ -84,20 +79,6 @@ return {redis.call('HGET', KEYS[1], ARGV[1]), redis.call('HGETALL', KEYS[2]), re
   { readOnly: true },
 );
 
-/**
- * A flat HGETALL reply as an object of own enumerable properties, as ioredis' hgetall gives it. Only a
- * field named `__proto__` cannot be assigned (it would set the prototype); it is defined instead.
- */
-function hashOf(flat: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) {
-    const k = flat[i]!;
-    if (k === '__proto__') Object.defineProperty(out, k, { value: flat[i + 1]!, configurable: true, enumerable: true, writable: true });
-    else out[k] = flat[i + 1]!;
-  }
-  return out;
-}
-
 /** Hints per hashed key (bounded; oldest dropped first). One per authenticator. */
 export class KeyReadAhead {
   private readonly hints = new Map<string, Hint>();
@@ -109,28 +90,27 @@ export class KeyReadAhead {
 
   /** The one-round-trip lookup, or null when there is no usable hint (the caller does the ordinary lookup). */
   async lookup(redis: Redis, clock: Clock, hashed: string): Promise<ReadAheadResult | null> {
-    return (await this.start(redis, clock, hashed))?.result ?? null;
+    return (await this.start(redis, clock, hashed)) ?? null;
   }
 
   /**
-   * Issue the lookup now (the EVALSHA is written synchronously once the script is loaded) and hand back
+   * Issue the lookup now (the EVALSHA_RO is written synchronously once the script is loaded) and hand back
    * its pending result, or null without a hint. Used to start the read while the request body is still
    * arriving (prefetch).
    */
-  start(redis: Redis, clock: Clock, hashed: string): PendingLookup | null {
+  start(redis: Redis, clock: Clock, hashed: string): Promise<ReadAheadResult | null> | null {
     const hint = this.hints.get(hashed);
     if (!hint) return null;
     const costKeys = keyCostKeys(clock, hint.id);
     const keyList = [keys.apiKeyHashMap(), keys.apiKey(hint.id), ...costKeys, ...hint.plan.map((r) => r.key)];
     const args = [hashed, String(costKeys.length), ...hint.plan.map((r) => r.cmd)];
-    const result = READ.run(redis, keyList, args).then(
+    return READ.run(redis, keyList, args).then(
       (raw) => this.resolve(hashed, hint, raw as ReadReply),
       () => {
         this.hints.delete(hashed);
         return null;
       },
     );
-    return { hashed, result };
   }
 
   private resolve(hashed: string, hint: Hint, raw: ReadReply): ReadAheadResult | null {
@@ -139,13 +119,13 @@ export class KeyReadAhead {
       this.hints.delete(hashed);
       return null;
     }
-    const record = { id: hint.id, ...hashOf(flat) } as ApiKeyHash;
+    const record = { id: hint.id, ...flatHash(flat) } as ApiKeyHash;
     const replies = new Map<string, unknown>();
     if (this.planner && samePlan(this.planner(record), hint.plan)) {
       hint.plan.forEach((r, i) => {
         const reply = planned[i];
         if (!reply || reply[0] !== 1) return; // the read failed (e.g. WRONGTYPE): the route reads it itself
-        replies.set(`${r.cmd} ${r.key}`, r.cmd === 'hgetall' ? hashOf(reply[1] as string[]) : reply[1] ?? null);
+        replies.set(`${r.cmd} ${r.key}`, r.cmd === 'hgetall' ? flatHash(reply[1] as string[]) : reply[1] ?? null);
       });
     }
     return { record, costs: keyCostsOf(costValues), readAhead: new ReadAhead(replies) };

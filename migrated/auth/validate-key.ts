@@ -7,7 +7,14 @@ import { consumeFuel } from '../usage/fuel.js';
 import { dateString, keys } from '../storage/keys.js';
 import type { PgStore } from '../pg/store.js';
 import { loadKeyCosts, type KeyCosts } from './key-costs.js';
-import { ReadAhead, type KeyReadAhead, type PendingLookup } from './key-read-ahead.js';
+import { ReadAhead, type KeyReadAhead, type ReadAheadResult } from './key-read-ahead.js';
+
+/** A key extracted and hashed while the request's body was still arriving (authenticator prefetch). */
+export interface PrefetchedKey {
+  rawKey: string;
+  hashed: string;
+  result: Promise<ReadAheadResult | null> | null;
+}
 
 /**
  * apiKeyService.validateApiKey / validateApiKeyForStats (auth-and-keys.md §3.1), steps a–g:
@@ -58,8 +65,11 @@ async function loadUser(deps: ValidateDeps, userId: string): Promise<Record<stri
 export interface ValidateOptions {
   /** validateApiKeyForStats: no activation, no expiry check, its own disabled message, user-lookup errors ignored. */
   forStats?: boolean;
-  /** The read-ahead lookup already issued for this request (authenticator prefetch): used when it is for this key. */
-  pending?: (PendingLookup & { rawKey: string }) | null | undefined;
+  /**
+   * What the authenticator's prefetch did for this request, used when it is for this key: the key's hash, and
+   * the read-ahead lookup it started (null: none started, or too old to use - then the lookup is made now).
+   */
+  pending?: PrefetchedKey | null | undefined;
 }
 
 export async function validateApiKey(deps: ValidateDeps, rawKey: string, opts: ValidateOptions = {}): Promise<Validation> {
@@ -67,7 +77,7 @@ export async function validateApiKey(deps: ValidateDeps, rawKey: string, opts: V
     if (!rawKey || !rawKey.startsWith(deps.apiKeyPrefix)) return { valid: false, error: 'Invalid API key format' };
     const early = opts.pending && opts.pending.rawKey === rawKey ? opts.pending : null;
     const hashed = early ? early.hashed : hashApiKey(rawKey, deps.encryptionKey);
-    const ahead = early ? await early.result : deps.readAhead ? await deps.readAhead.lookup(deps.redis, deps.clock, hashed) : null;
+    const ahead = early?.result ? await early.result : deps.readAhead ? await deps.readAhead.lookup(deps.redis, deps.clock, hashed) : null;
     let record = ahead ? ahead.record : await deps.repo.findByHash(hashed);
     if (!record) return { valid: false, error: 'API key not found' };
     // The cost counters do not depend on the checks below: read them now, in parallel with

@@ -114,23 +114,42 @@ export async function consoleRateLimited(redis: Redis, accounts: AccountReposito
 }
 
 export async function removeConsoleRateLimit(redis: Redis, id: string): Promise<void> {
+  await liftConsoleStop(redis, id, { marks: ['rateLimitedAt', 'rateLimitStatus'], stoppedStatus: 'rate_limited', autoStopField: 'rateLimitAutoStopped' });
+}
+
+/** Which mark a Console account's stop came from (rate limit, 400 block): its fields and status. */
+export interface ConsoleStopMark {
+  /** The mark's fields, deleted first. */
+  marks: string[];
+  /** The account status while this mark holds it. */
+  stoppedStatus: string;
+  /** Set when the mark also took the account out of scheduling. */
+  autoStopField: string;
+}
+
+/**
+ * The legacy's removal of a Console account's stop mark (removeAccountRateLimit, removeAccountBlocked: the same
+ * steps, other fields): the mark's fields go; an account still in the mark's status returns to `quota_exceeded`
+ * when its daily quota stopped it meanwhile, else to active (and schedulable again when the mark had stopped it).
+ */
+export async function liftConsoleStop(redis: Redis, id: string, mark: ConsoleStopMark): Promise<void> {
   const key = keys.account('claude-console', id);
   const [status, quotaStoppedAt] = await redis.hmget(key, 'status', 'quotaStoppedAt');
-  await redis.hdel(key, 'rateLimitedAt', 'rateLimitStatus');
-  if (status === 'rate_limited') {
-    if (quotaStoppedAt) {
-      await redis.hset(key, 'status', 'quota_exceeded');
-    } else {
-      const a = await redis.hgetall(key);
-      const update: Record<string, string> = { isActive: 'true', status: 'active', errorMessage: '' };
-      const hadAutoStop = a['rateLimitAutoStopped'] === 'true';
-      if (hadAutoStop && a['schedulable'] === 'false') update['schedulable'] = 'true';
-      if (hadAutoStop) await redis.hdel(key, 'rateLimitAutoStopped');
-      await redis.hset(key, update);
-    }
-  } else {
-    await redis.hdel(key, 'rateLimitAutoStopped');
+  await redis.hdel(key, ...mark.marks);
+  if (status !== mark.stoppedStatus) {
+    await redis.hdel(key, mark.autoStopField);
+    return;
   }
+  if (quotaStoppedAt) {
+    await redis.hset(key, 'status', 'quota_exceeded');
+    return;
+  }
+  const a = await redis.hgetall(key);
+  const update: Record<string, string> = { isActive: 'true', status: 'active', errorMessage: '' };
+  const hadAutoStop = a[mark.autoStopField] === 'true';
+  if (hadAutoStop && a['schedulable'] === 'false') update['schedulable'] = 'true';
+  if (hadAutoStop) await redis.hdel(key, mark.autoStopField);
+  await redis.hset(key, update);
 }
 
 export async function consoleOverloaded(redis: Redis, a: ConsoleAccount, nowMs: number): Promise<boolean> {

@@ -3,6 +3,7 @@ import type { Clock } from '../runtime/clock.js';
 import type { AnomalyNotifier } from '../notify/notifier.js';
 import type { AccountRepository } from '../storage/accounts.js';
 import { dateString, effectiveOffsetHours, keys } from '../storage/keys.js';
+import { liftConsoleStop } from './account-state.js';
 
 /**
  * Claude Console daily quota and 400-block state (claudeConsoleAccountService checkQuotaUsage,
@@ -205,23 +206,6 @@ export class ConsoleAccountState {
 
   /** removeAccountBlocked. */
   async removeBlocked(id: string): Promise<void> {
-    const { redis } = this.d;
-    const key = keys.account('claude-console', id);
-    const [status, quotaStoppedAt] = await redis.hmget(key, 'status', 'quotaStoppedAt');
-    await redis.hdel(key, 'blockedAt', 'blockedStatus');
-    if (status !== 'account_blocked') {
-      await redis.hdel(key, 'blockedAutoStopped');
-      return;
-    }
-    if (quotaStoppedAt) {
-      await redis.hset(key, 'status', 'quota_exceeded');
-      return;
-    }
-    const a = await redis.hgetall(key);
-    const update: Record<string, string> = { isActive: 'true', status: 'active', errorMessage: '' };
-    const hadAutoStop = a['blockedAutoStopped'] === 'true';
-    if (hadAutoStop && a['schedulable'] === 'false') update['schedulable'] = 'true';
-    if (hadAutoStop) await redis.hdel(key, 'blockedAutoStopped');
-    await redis.hset(key, update);
+    await liftConsoleStop(this.d.redis, id, { marks: ['blockedAt', 'blockedStatus'], stoppedStatus: 'account_blocked', autoStopField: 'blockedAutoStopped' });
   }
 }

@@ -1,5 +1,6 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { LuaScript } from '../locks/lua-script.js';
+import { flatHash } from './flat-hash.js';
 
 /**
  * A batch of write commands applied by ONE EVALSHA of a generic Lua script: one round trip,
@@ -483,9 +484,7 @@ function outcome(raw: unknown): BatchOutcome {
   if (touched === -1) keyTouch = { state: 'missing' };
   else if (touched === 1) keyTouch = { state: 'touched' };
   else if (Array.isArray(touched)) {
-    const hash: Record<string, string> = {};
-    for (let j = 0; j + 1 < touched.length; j += 2) hash[touched[j]!] = touched[j + 1]!;
-    keyTouch = { state: 'touched', hash };
+    keyTouch = { state: 'touched', hash: flatHash(touched) };
   }
   return { failed: failed ?? [], keyTouch };
 }
