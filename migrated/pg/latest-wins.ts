@@ -51,6 +51,11 @@ export class LatestWins<T> {
     });
   }
 
+  /** Whether `key` has a write in flight or waiting (a submission now would not be sent at once). */
+  busy(key: string): boolean {
+    return this.slots.has(key);
+  }
+
   /** Keys with a write in flight. */
   get inFlight(): number {
     return this.slots.size;

@@ -70,15 +70,18 @@ export const schemaStatements: readonly string[] = [
      updated_at timestamptz not null default now())`,
 ];
 
-interface ApiKeyRow {
+export interface ApiKeyRow {
   hashedKey: string;
   data: PgData;
 }
 
+/** An api_keys row as the caller has it, or a read of the row's current state made when the upsert is sent (null: nothing to write). */
+type ApiKeySource = ApiKeyRow | (() => Promise<ApiKeyRow | null>);
+
 export class PgStore {
   private readonly timeoutMs: number;
   /** per key id: at most one api_keys upsert in flight, the newest pending data sent next */
-  private readonly apiKeyWrites = new LatestWins<ApiKeyRow>((keyId, row) => this.writeApiKey(keyId, row.hashedKey, row.data), { minSpacingMs: API_KEY_UPSERT_SPACING_MS });
+  private readonly apiKeyWrites = new LatestWins<ApiKeySource>((keyId, source) => this.writeApiKeyFrom(keyId, source), { minSpacingMs: API_KEY_UPSERT_SPACING_MS });
 
   constructor(
     private readonly sql: Sql | null,
@@ -160,6 +163,38 @@ export class PgStore {
   upsertApiKey(keyId: string, hashedKey: string, data: PgData): Promise<boolean> {
     if (!keyId || !hashedKey || !data) return Promise.resolve(false);
     return this.apiKeyWrites.submit(keyId, { hashedKey, data });
+  }
+
+  /**
+   * Whether an api_keys upsert of `keyId` made now would be sent at once: no upsert of the key is in flight or
+   * waiting for its interval. A busy key's callers need not carry the row: `upsertApiKeyFrom` reads it when sent.
+   */
+  apiKeyUpsertIdle(keyId: string): boolean {
+    return !this.apiKeyWrites.busy(keyId);
+  }
+
+  /**
+   * Coalesced like `upsertApiKey`, with the row read by `read` when the statement is about to be sent (the
+   * newest state then; null: the key is gone, nothing is written). A busy key is read once per statement,
+   * not once per request.
+   */
+  upsertApiKeyFrom(keyId: string, read: () => Promise<ApiKeyRow | null>): Promise<boolean> {
+    if (!keyId) return Promise.resolve(false);
+    return this.apiKeyWrites.submit(keyId, read);
+  }
+
+  private async writeApiKeyFrom(keyId: string, source: ApiKeySource): Promise<boolean> {
+    let row: ApiKeyRow | null;
+    if (typeof source === 'function') {
+      try {
+        row = await source();
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, keyId }, 'PostgreSQL api_keys mirror: reading the key failed');
+        return false;
+      }
+      if (!row) return true;
+    } else row = source;
+    return this.writeApiKey(keyId, row.hashedKey, row.data);
   }
 
   /** One upsert statement, now. */

@@ -27,10 +27,13 @@ const ticking: Clock = { now: () => t++, timezoneOffsetHours: 8 };
 let server: PrivateRedis;
 let redis: Redis;
 let pg: PrivateSchema;
+let upserts: (id: string) => Promise<number>;
 beforeAll(async () => {
   server = await startPrivateRedis();
   redis = server.client();
   pg = await privateSchema('gwrecpg');
+  expect(await new PgStore(pg.sql, ticking, { warn: () => {} }).ensureSchema()).toBe(true);
+  upserts = await countApiKeyUpserts(pg.sql);
 });
 afterAll(async () => {
   await pg?.drop();
@@ -39,8 +42,6 @@ afterAll(async () => {
 
 it('50 concurrent record() of one key: the api_keys row ends as the Redis hash, blocked upserts collapse into one statement', async () => {
   const store = new PgStore(pg.sql, ticking, { warn: () => {} }, { timeoutMs: 20_000 });
-  expect(await store.ensureSchema()).toBe(true);
-  const upserts = await countApiKeyUpserts(pg.sql);
   const record = { id: keyId, name: 'hot', apiKey: hashed, isActive: 'true', createdAt: '2026-01-02T03:04:05.000Z', lastUsedAt: '' };
   await redis.hset(`apikey:${keyId}`, record);
   await redis.hset('apikey:hash_map', hashed, keyId);
@@ -64,4 +65,43 @@ it('50 concurrent record() of one key: the api_keys row ends as the Redis hash, 
   const row = (await pg.sql.unsafe<Array<{ data: Record<string, string> }>>('select data from api_keys where id = $1', [keyId]))[0]!.data;
   expect(row).toEqual({ id: keyId, ...inRedis });
   expect(Number(await redis.hget(`usage:${keyId}`, 'totalRequests'))).toBe(51);
+});
+
+it('a busy key: the usage script leaves its hash in Redis, and the mirror reads the row once, when its upsert is sent', async () => {
+  const key2 = '6e2d0b8f-3c5a-4b7d-9f1e-4a8c0d2b3f66';
+  const hashed2 = 'd'.repeat(64);
+  const store = new PgStore(pg.sql, ticking, { warn: () => {} }, { timeoutMs: 20_000 });
+  const record = { id: key2, name: 'busy', apiKey: hashed2, isActive: 'true', createdAt: '2026-01-02T03:04:05.000Z', lastUsedAt: '' };
+  await redis.hset(`apikey:${key2}`, record);
+  await redis.hset('apikey:hash_map', hashed2, key2);
+  const recorder = new UsageRecorder({ redis, clock: ticking, ids: scriptedIds(1), log, pricing, pgStore: store });
+  const input = { keyId: key2, accountId: null, model: 'claude-sonnet-4-5-20250929', usage: { input_tokens: 10, output_tokens: 5 }, recorder: 'details' as const, keySnapshot: record };
+  const hgetalls = async () => Number(/cmdstat_hgetall:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+
+  expect(await recorder.record(input)).not.toBeNull();
+  expect(await upserts(key2)).toBe(1);
+  // the next upsert blocks on the row lock: the key is busy from then on
+  const lock = await holdRowLock(pg.sql, 'api_keys', key2);
+  const submitted = store.apiKeyWriteStats.submitted;
+  const first = recorder.record(input);
+  while (store.apiKeyWriteStats.submitted < submitted + 1) await new Promise((r) => setTimeout(r, 5));
+  expect(store.apiKeyUpsertIdle(key2)).toBe(false);
+  const before = await hgetalls();
+  const rest = Promise.all(Array.from({ length: 20 }, () => recorder.record(input)));
+  while (store.apiKeyWriteStats.submitted < submitted + 21) await new Promise((r) => setTimeout(r, 5));
+  // one HGETALL per script (the touch reads the hash it rewrites), none for a reply
+  expect((await hgetalls()) - before).toBe(20);
+  // a change made after the last request but before the pending upsert is sent reaches the row: it is read when sent
+  await redis.hset(`apikey:${key2}`, 'name', 'renamed-later');
+  await lock.release();
+  expect(await first).not.toBeNull();
+  expect((await rest).every((r) => r !== null)).toBe(true);
+  await recorder.flush();
+  expect((await hgetalls()) - before).toBe(21);
+  expect(await upserts(key2)).toBe(3);
+  const inRedis = await redis.hgetall(`apikey:${key2}`);
+  expect(inRedis.name).toBe('renamed-later');
+  const row = (await pg.sql.unsafe<Array<{ data: Record<string, string> }>>('select data from api_keys where id = $1', [key2]))[0]!.data;
+  expect(row).toEqual({ id: key2, ...inRedis });
+  expect(store.apiKeyUpsertIdle(key2)).toBe(true);
 });

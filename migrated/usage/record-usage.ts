@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { MigratedDeps } from '../runtime/deps.js';
 import type { Clock } from '../runtime/clock.js';
 import type { IdSource } from '../runtime/ids.js';
-import type { PgStore } from '../pg/store.js';
+import type { ApiKeyRow, PgStore } from '../pg/store.js';
 import { PricingTable } from '../pricing/pricing-table.js';
 import { costCalculatorCost, pricingServiceCost, zeroPricingCost, type PricingServiceCost, type UsageTokens } from '../pricing/cost.js';
 import { bucketsAt, encodeValue, keys, ttl, weekString } from '../storage/keys.js';
@@ -112,16 +112,30 @@ export class UsageRecorder {
 
   /** Never throws: logs and returns null on any failure (legacy behaviour). */
   async record(input: RecordUsageInput): Promise<RecordUsageResult | null> {
+    // only the id is kept across the wait (not the input with its key snapshot: see recordOrThrow)
+    const keyId = input.keyId;
     try {
       return await this.recordOrThrow(input);
     } catch (err) {
-      this.deps.log.error({ err: (err as Error).message, keyId: input.keyId }, 'Failed to record usage');
+      this.deps.log.error({ err: (err as Error).message, keyId }, 'Failed to record usage');
       return null;
     }
   }
 
-  /** Same as record() but rejects on failure (tests, callers that want the error). */
+  /**
+   * Same as record() but rejects on failure (tests, callers that want the error). Resolves once the
+   * PostgreSQL api_keys mirror has written this state or a newer one. That wait can last the mirror's
+   * spacing (50 ms) for a busy key: it holds only the mirror's closure, not the request's batch and replies,
+   * which would otherwise outlive V8's young generation and be promoted (full GCs, the p99 tail).
+   */
   async recordOrThrow(input: RecordUsageInput): Promise<RecordUsageResult> {
+    const { result, mirror } = await this.writeUsage(input);
+    if (mirror) await mirror();
+    return result;
+  }
+
+  /** Every Redis write of one record; `mirror` starts the PostgreSQL api_keys upsert that follows it. */
+  private async writeUsage(input: RecordUsageInput): Promise<{ result: RecordUsageResult; mirror: (() => Promise<unknown>) | null }> {
     const { redis, clock, pricing } = this.deps;
     const stats: RecorderStats = { roundTrips: 0, commands: 0 };
     this.lastStats = stats;
@@ -224,7 +238,8 @@ export class UsageRecorder {
     let pgUpsert: (() => Promise<unknown>) | null = null;
     const pg = this.deps.pgStore;
     if (keyData && snapshot) {
-      m.touchApiKey(apiKeyKeys(keyId), keyId, iso, ttl.apiKey, !!pg?.enabled);
+      // the touched hash comes back only when its upsert would be sent at once; a busy key's row is read when sent
+      m.touchApiKey(apiKeyKeys(keyId), keyId, iso, ttl.apiKey, !!pg?.enabled && pg.apiKeyUpsertIdle(keyId));
     } else if (keyData) {
       const read = keyData as Record<string, string>;
       read.lastUsedAt = iso;
@@ -291,10 +306,14 @@ export class UsageRecorder {
     const { failed, keyTouch } = await m.applyDetailed(redis);
     stats.roundTrips++;
     if (failed.length) this.deps.log.warn({ keyId, errors: failed }, 'some usage writes were rejected by Redis');
-    if (keyTouch.state === 'touched' && keyTouch.hash && pg?.enabled && keyTouch.hash.apiKey) {
-      const data = { id: keyId, ...keyTouch.hash };
-      const hashed = keyTouch.hash.apiKey;
-      pgUpsert = () => pg.upsertApiKey(keyId, hashed, data);
+    if (keyTouch.state === 'touched' && pg?.enabled) {
+      const hash = keyTouch.hash;
+      if (!hash) pgUpsert = () => pg.upsertApiKeyFrom(keyId, () => this.keyRowNow(keyId));
+      else if (hash.apiKey) {
+        const data = { id: keyId, ...hash };
+        const hashed = hash.apiKey;
+        pgUpsert = () => pg.upsertApiKey(keyId, hashed, data);
+      }
     } else if (keyTouch.state === 'missing') {
       // neither Redis hash exists any more: the legacy's getApiKey would fall back to PostgreSQL and write that back
       const fromPg = await this.keyFromPg(keyId);
@@ -310,15 +329,22 @@ export class UsageRecorder {
         if (pg?.enabled && hashed) pgUpsert = () => pg.upsertApiKey(keyId, hashed, { id: keyId, ...fromPg });
       }
     }
-    // coalesced per key in the store: resolves once a statement carrying this state or a newer one has finished
-    if (pgUpsert) await pgUpsert();
-
+    // `mirror` is coalesced per key in the store: it resolves once a statement carrying this state or a newer one has finished
     return {
-      totalTokens,
-      totalCost: Number((usageCost || 0).toFixed(6)),
-      fuelCost: Number(fuelUsed.toFixed(6)),
-      billableCost,
+      result: {
+        totalTokens,
+        totalCost: Number((usageCost || 0).toFixed(6)),
+        fuelCost: Number(fuelUsed.toFixed(6)),
+        billableCost,
+      },
+      mirror: pgUpsert,
     };
+  }
+
+  /** The key's api_keys row as Redis holds it now (`apikey:{id}`, which the touch wrote), or null when it is gone. */
+  private async keyRowNow(keyId: string): Promise<ApiKeyRow | null> {
+    const hash = await this.deps.redis.hgetall(keys.apiKey(keyId));
+    return hash.apiKey ? { hashedKey: hash.apiKey, data: { id: keyId, ...hash } } : null;
   }
 
   /** recordUsageWithDetails step 0: pricingService, falling back to CostCalculator (> 0) when it throws. */
