@@ -98,6 +98,12 @@ export interface RecorderStats {
   commands: number;
 }
 
+/** The result of a record, once its PostgreSQL mirror (if any) has written this state or a newer one. */
+async function afterMirror(w: { result: RecordUsageResult; mirror: (() => Promise<unknown>) | null }): Promise<RecordUsageResult> {
+  if (w.mirror) await w.mirror();
+  return w.result;
+}
+
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
 export class UsageRecorder {
@@ -111,27 +117,24 @@ export class UsageRecorder {
   }
 
   /** Never throws: logs and returns null on any failure (legacy behaviour). */
-  async record(input: RecordUsageInput): Promise<RecordUsageResult | null> {
-    // only the id is kept across the wait (not the input with its key snapshot: see recordOrThrow)
+  record(input: RecordUsageInput): Promise<RecordUsageResult | null> {
+    // no frame keeps `input` (its key snapshot) across the mirror's wait: only the id is kept (see recordOrThrow)
     const keyId = input.keyId;
-    try {
-      return await this.recordOrThrow(input);
-    } catch (err) {
+    return this.recordOrThrow(input).catch((err: unknown) => {
       this.deps.log.error({ err: (err as Error).message, keyId }, 'Failed to record usage');
       return null;
-    }
+    });
   }
 
   /**
    * Same as record() but rejects on failure (tests, callers that want the error). Resolves once the
    * PostgreSQL api_keys mirror has written this state or a newer one. That wait can last the mirror's
-   * spacing (50 ms) for a busy key: it holds only the mirror's closure, not the request's batch and replies,
-   * which would otherwise outlive V8's young generation and be promoted (full GCs, the p99 tail).
+   * spacing (50 ms) for a busy key, so nothing of the request is held during it (no async frame with
+   * `input` as a parameter, not the batch or the replies): only the mirror's closure. What a request leaves
+   * reachable for that long outlives V8's young generation and is promoted (more full GCs: the p99 tail).
    */
-  async recordOrThrow(input: RecordUsageInput): Promise<RecordUsageResult> {
-    const { result, mirror } = await this.writeUsage(input);
-    if (mirror) await mirror();
-    return result;
+  recordOrThrow(input: RecordUsageInput): Promise<RecordUsageResult> {
+    return this.writeUsage(input).then(afterMirror);
   }
 
   /** Every Redis write of one record; `mirror` starts the PostgreSQL api_keys upsert that follows it. */
