@@ -10,7 +10,7 @@
  *   The load comes from `wrk` (one thread) when it is installed, for both sides alike, else from the
  *   Node generator (bench/lib/load.ts), which spends ~0.5 ms of CPU per request on the same two cores.
  * - Peak RSS of each server process while it is under that load (sampled from /proc).
- * - Streaming TTFB over the upstream's own TTFB (1 connection).
+ * - Streaming TTFB over the upstream's own TTFB (1 connection, one request at a time, the targets interleaved).
  * - Memory per concurrent stream, short vs 50x longer responses of the same duration (migrated only): heap
  *   still reachable after a full GC half way through the streams, per stream; bounded or not.
  *
@@ -170,11 +170,20 @@ function ttfb(url: string, headers: Record<string, string>, payload: string): Pr
   });
 }
 
-/** `n` sequential streamed requests after `warm` unmeasured ones (the stream path's own JIT warm-up). */
-async function ttfbSeries(url: string, headers: Record<string, string>, n: number, warm = Number(process.env.BENCH_TTFB_WARMUP ?? 20)): Promise<number[]> {
-  for (let i = 0; i < warm; i++) await ttfb(url, headers, body(true));
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) out.push(await ttfb(url, headers, body(true)));
+interface TtfbTarget {
+  url: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * `n` streamed requests per target, one at a time, interleaved (upstream, relay, legacy, upstream, ...) so
+ * that every target sees the same machine state over the series (a drift in load or CPU frequency cannot favour
+ * the one measured last), after `warm` unmeasured ones per target (the stream path's own JIT warm-up).
+ */
+async function ttfbInterleaved(targets: TtfbTarget[], n: number, warm = Number(process.env.BENCH_TTFB_WARMUP ?? 20)): Promise<number[][]> {
+  for (let i = 0; i < warm; i++) for (const t of targets) await ttfb(t.url, t.headers, body(true));
+  const out = targets.map(() => [] as number[]);
+  for (let i = 0; i < n; i++) for (let j = 0; j < targets.length; j++) out[j]!.push(await ttfb(targets[j]!.url, targets[j]!.headers, body(true)));
   return out;
 }
 
@@ -377,19 +386,25 @@ export async function run(): Promise<void> {
     if (sides.migrated.firstError || sides.legacy.firstError) console.log(`first errors: migrated=${sides.migrated.firstError || '-'} legacy=${sides.legacy.firstError || '-'}`);
 
     // Streaming TTFB over the upstream's own TTFB.
-    const n = Number(process.env.BENCH_TTFB_REQUESTS ?? 30);
+    const n = Number(process.env.BENCH_TTFB_REQUESTS ?? 60);
     const upstreamUrl = `${legacyUp ? LAB_MOCK : originUrl}/v1/messages`;
-    const up = summarize(await ttfbSeries(upstreamUrl, {}, n));
-    const mig = summarize(await ttfbSeries(relayUrl, { 'x-api-key': TRACE_KEY }, n));
+    const targets: TtfbTarget[] = [
+      { url: upstreamUrl, headers: {} },
+      { url: relayUrl, headers: { 'x-api-key': TRACE_KEY } },
+      ...(legacyUp ? [{ url: `${LEGACY}/api/v1/messages`, headers: { 'x-api-key': env['LAB_CONSOLE_KEY']! } }] : []),
+    ];
+    const series = await ttfbInterleaved(targets, n);
+    const up = summarize(series[0]!);
+    const mig = summarize(series[1]!);
     const rows: Array<Array<string | number>> = [
       ['upstream direct', fmt(up.p50, 2), fmt(up.p99, 2), ''],
       ['migrated relay', fmt(mig.p50, 2), fmt(mig.p99, 2), `+${fmt(mig.p50 - up.p50, 2)} ms (target <= +2 ms)`],
     ];
     if (legacyUp) {
-      const leg = summarize(await ttfbSeries(`${LEGACY}/api/v1/messages`, { 'x-api-key': env['LAB_CONSOLE_KEY']! }, n));
+      const leg = summarize(series[2]!);
       rows.push(['legacy', fmt(leg.p50, 2), fmt(leg.p99, 2), `+${fmt(leg.p50 - up.p50, 2)} ms`]);
     }
-    console.log(`\nStreaming TTFB (first body byte), 1 connection, ${n} requests each`);
+    console.log(`\nStreaming TTFB (first body byte), 1 connection, ${n} requests each, interleaved (upstream, migrated${legacyUp ? ', legacy' : ''}, upstream, ...)`);
     printTable(['path', 'p50 ms', 'p99 ms', 'over upstream (p50)'], rows);
 
     // Memory per concurrent stream: short vs long responses (the relay keeps only a partial line per stream).
