@@ -15,6 +15,7 @@ import { pricingServiceCost } from '../../migrated/pricing/cost.js';
 import { frozenClock } from '../../migrated/runtime/clock.js';
 import { scriptedIds } from '../../migrated/runtime/ids.js';
 import { bucketsAt, keys, ttl } from '../../migrated/storage/keys.js';
+import { UsageMemo } from '../../migrated/usage/usage-memo.js';
 import { queueAccountUsage } from '../../migrated/usage/account-usage.js';
 import { queueDailyCost } from '../../migrated/usage/cost-keys.js';
 import { queueTokenUsage } from '../../migrated/usage/token-usage.js';
@@ -44,21 +45,23 @@ async function seed(redis: Redis): Promise<void> {
 /** The legacy's sequence: same commands, the legacy's awaits (each await = one round trip). */
 async function legacyShaped(redis: Redis, pricing: PricingTable, nowMs: number): Promise<void> {
   const b = bucketsAt(nowMs, 8);
+  // a fresh memo per call: the legacy computes every name and text again for each request
+  const memo = new UsageMemo();
   const cost = pricingServiceCost(pricing, usage, input.model);
   const p1 = redis.pipeline();
-  queueTokenUsage(pipelineOps(p1), { keyId: input.keyId, tokens: 106, inputTokens: 49, outputTokens: 11, cacheCreateTokens: 12, cacheReadTokens: 34, model: input.model, ephemeral5mTokens: 12, ephemeral1hTokens: 0, isLongContextRequest: false, buckets: b, nowMs });
+  queueTokenUsage(pipelineOps(p1), { keyId: input.keyId, tokens: 106, inputTokens: 49, outputTokens: 11, cacheCreateTokens: 12, cacheReadTokens: 34, model: input.model, ephemeral5mTokens: 12, ephemeral1hTokens: 0, isLongContextRequest: false, buckets: b, nowMs }, memo);
   p1.expire(keys.systemMetricsMinute(Math.floor(nowMs / 60000)), 'NaN' as unknown as number); // the legacy's failing EXPIRE
   await p1.exec();
   const keyData = await redis.hgetall(keys.apiKey(input.keyId));
   const p2 = redis.pipeline();
-  queueDailyCost(pipelineOps(p2), input.keyId, cost.totalCost, b);
+  queueDailyCost(pipelineOps(p2), input.keyId, cost.totalCost, b, memo);
   await p2.exec(); // Promise.all of 7 commands: one round trip on one connection
   keyData.lastUsedAt = new Date(nowMs).toISOString();
   await redis.hset(keys.apiKeyHashMap(), keyData.apiKey!, input.keyId);
   await redis.hset(keys.apiKey(input.keyId), keyData);
   await redis.expire(keys.apiKey(input.keyId), ttl.apiKey);
   const p3 = redis.pipeline();
-  queueAccountUsage(pipelineOps(p3), pricing, { accountId: 'bench-acc', inputTokens: 49, outputTokens: 11, cacheCreateTokens: 12, cacheReadTokens: 34, model: input.model, isLongContextRequest: false, buckets: b });
+  queueAccountUsage(pipelineOps(p3), pricing, { accountId: 'bench-acc', inputTokens: 49, outputTokens: 11, cacheCreateTokens: 12, cacheReadTokens: 34, model: input.model, isLongContextRequest: false, buckets: b }, memo);
   await p3.exec();
   await redis.multi().lpush(keys.usageRecords(input.keyId), '{}').ltrim(keys.usageRecords(input.keyId), 0, 199).expire(keys.usageRecords(input.keyId), ttl.usageRecords).exec();
   await redis.xadd(keys.billingEvents(), 'MAXLEN', '~', '100000', '*', 'data', '{}');

@@ -73,24 +73,31 @@ export interface Buckets {
   hour: string;
 }
 
-let lastBuckets: { zoneHour: number; offsetHours: number; buckets: Readonly<Buckets> } | null = null;
-
-/**
- * Date, month and hour from ONE instant (what incrementTokenUsage / incrementAccountUsage do).
- * All three depend only on the zone instant's hour, so the last result is kept and handed out
- * again (frozen: the same object) for instants in the same zone hour.
- */
+/** Date, month and hour from ONE instant (what incrementTokenUsage / incrementAccountUsage do). */
 export function bucketsAt(epochMs: number, offsetHours: number): Buckets {
-  const zoneHour = Math.floor((epochMs + effectiveOffsetHours(offsetHours) * 3_600_000) / 3_600_000);
-  const last = lastBuckets;
-  if (last !== null && last.zoneHour === zoneHour && last.offsetHours === offsetHours) return last.buckets;
-  const buckets = Object.freeze({
+  return {
     date: dateString(epochMs, offsetHours),
     month: monthString(epochMs, offsetHours),
     hour: hourString(epochMs, offsetHours),
-  });
-  lastBuckets = { zoneHour, offsetHours, buckets };
-  return buckets;
+  };
+}
+
+/**
+ * bucketsAt with the last result kept (one per recorder: a memo table of a pure function). All three
+ * depend only on the zone instant's hour, so the last result is handed out again (frozen: the same
+ * object) for instants in the same zone hour.
+ */
+export class BucketsMemo {
+  private last: { zoneHour: number; offsetHours: number; buckets: Readonly<Buckets> } | null = null;
+
+  at(epochMs: number, offsetHours: number): Buckets {
+    const zoneHour = Math.floor((epochMs + effectiveOffsetHours(offsetHours) * 3_600_000) / 3_600_000);
+    const last = this.last;
+    if (last !== null && last.zoneHour === zoneHour && last.offsetHours === offsetHours) return last.buckets;
+    const buckets = Object.freeze(bucketsAt(epochMs, offsetHours));
+    this.last = { zoneHour, offsetHours, buckets };
+    return buckets;
+  }
 }
 
 /** Buckets of the clock's current instant. */

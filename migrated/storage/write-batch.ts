@@ -134,76 +134,16 @@ export function jsonString(s: string): string {
   return json.includes('\\ud') ? JSON.stringify(s.replace(LONE_SURROGATE, '\ufffd')) : json;
 }
 
-/** `jsonString(String(v))` for what callers pass as arguments (numbers are ASCII: no escaping). */
-function jsonArg(v: unknown): string {
-  if (typeof v === 'string') return jsonString(v);
-  if (typeof v === 'number') return numText(v);
-  return jsonString(String(v));
-}
+/** `"0"` .. `"511"`: key indexes, argument counts, small increments (a constant table). */
+const SMALL: readonly string[] = Object.freeze(Array.from({ length: 512 }, (_, i) => `"${i}"`));
 
-/** `"0"` .. `"511"`: key indexes, argument counts, small increments. */
-const SMALL: string[] = [];
-for (let i = 0; i < 512; i++) SMALL.push(`"${i}"`);
-
-/**
- * JSON text of a number's String(). Small integers come from the table; others from a small
- * direct-mapped cache: one batch repeats each value several times (a request's token counts on
- * ~12 hashes, its cost on 4 keys, the same TTLs), and String() of a double is not cheap.
- */
+/** Slots of the direct-mapped cache of number texts (PackTexts.num). */
 const NUM_SLOTS = 127;
-const numKeys = new Float64Array(NUM_SLOTS).fill(Number.NaN);
-const numTexts: string[] = new Array<string>(NUM_SLOTS).fill('');
-function numText(n: number): string {
-  if (n >= 0 && n < 512 && Number.isInteger(n)) return SMALL[n]!;
-  // NaN never equals a slot; -0 is caught above (String(-0) is "0")
-  const slot = Number.isInteger(n) ? Math.abs(n % NUM_SLOTS) : Math.abs((n * 1e9) % NUM_SLOTS) | 0;
-  if (numKeys[slot] === n) return numTexts[slot]!;
-  const text = '"' + n + '"';
-  numKeys[slot] = n;
-  numTexts[slot] = text;
-  return text;
-}
-
-/** JSON text of a hash field name, made once per name (bounded: field names can carry model names). */
-const fieldTexts = new Map<string, string>();
+/** Field-name texts kept per PackTexts (bounded: field names can carry model names). */
 const FIELD_LIMIT = 4096;
-function fieldText(field: string): string {
-  let t = fieldTexts.get(field);
-  if (t === undefined) {
-    if (fieldTexts.size >= FIELD_LIMIT) fieldTexts.clear();
-    // kept as one flat string (join; a concatenation is a tree walked each time it is copied)
-    t = PLAIN.test(field) ? ['"', field, '"'].join('') : jsonString(field);
-    fieldTexts.set(field, t);
-  }
-  return t;
-}
 
 /** An increment a HINCRBYS run takes: an integer of at most 15 digits (see the script). */
 const runnable = (by: number): boolean => Number.isInteger(by) && Math.abs(by) <= MAX_RUN_INTEGER;
-
-/**
- * HINCRBYs prepared once and queued on several hashes: `batch.hincrbyAll(key, pairs)` queues
- * exactly what `hincrby(key, fields[i], values[i])` for each i queues, with the pairs' JSON text
- * made once (the usage counters put the same six fields and increments on ~12 hashes per request).
- */
-export class HincrbyPairs {
-  /** `"field","value",...` when every increment can join a run; null: hincrbyAll queues them one by one. */
-  readonly text: string | null;
-
-  constructor(
-    readonly fields: readonly string[],
-    readonly values: readonly number[],
-  ) {
-    const pieces: string[] = [];
-    for (let i = 0; i < fields.length; i++) {
-      const by = values[i]!;
-      if (!runnable(by)) break;
-      pieces.push(fieldText(fields[i]!), numText(by));
-    }
-    // join: one flat string (it is copied into the packed argument once per hash)
-    this.text = pieces.length === 2 * fields.length ? pieces.join(',') : null;
-  }
-}
 
 /**
  * Command headers `"CMD","<key index>","<argument count>"` as one JSON text, made once per
@@ -218,24 +158,98 @@ class Heads {
     return row[argc] ?? (row[argc] = this.make(idx, argc));
   }
   private make(idx: number, argc: number): string {
-    return [`"${this.cmd}"`, numText(idx), numText(argc)].join(',');
+    return [`"${this.cmd}"`, smallOrText(idx), smallOrText(argc)].join(',');
   }
 }
 
-const H = {
-  HINCRBY: new Heads('HINCRBY'),
-  HINCRBYS: new Heads('HINCRBYS'),
-  HINCRBYFLOAT: new Heads('HINCRBYFLOAT'),
-  INCRBY: new Heads('INCRBY'),
-  INCRBYFLOAT: new Heads('INCRBYFLOAT'),
-  EXPIRE: new Heads('EXPIRE'),
-  HSET: new Heads('HSET'),
-  HSETIFEXISTS: new Heads('HSETIFEXISTS'),
-  LPUSH: new Heads('LPUSH'),
-  LTRIM: new Heads('LTRIM'),
-  XADD: new Heads('XADD'),
-  KEYTOUCH: new Heads('KEYTOUCH'),
-} as const;
+const smallOrText = (n: number): string => SMALL[n] ?? `"${n}"`;
+
+/**
+ * The JSON texts batches are packed from, made once and kept by their owner (a UsageRecorder keeps one
+ * for all its batches; a WriteBatch made without one has its own): numbers' String(), field names and
+ * command heads. Pure memo tables, bounded: what they hold never changes a packed byte, only how often
+ * it is computed.
+ */
+export class PackTexts {
+  /**
+   * Number texts: small integers from the constant table, others from a small direct-mapped cache (one
+   * batch repeats each value several times: a request's token counts on ~12 hashes, its cost on 4 keys,
+   * the same TTLs), since String() of a double is not cheap.
+   */
+  private readonly numKeys = new Float64Array(NUM_SLOTS).fill(Number.NaN);
+  private readonly numTexts: string[] = new Array<string>(NUM_SLOTS).fill('');
+  private readonly fieldTexts = new Map<string, string>();
+  readonly heads = {
+    HINCRBY: new Heads('HINCRBY'),
+    HINCRBYS: new Heads('HINCRBYS'),
+    HINCRBYFLOAT: new Heads('HINCRBYFLOAT'),
+    INCRBY: new Heads('INCRBY'),
+    INCRBYFLOAT: new Heads('INCRBYFLOAT'),
+    EXPIRE: new Heads('EXPIRE'),
+    HSET: new Heads('HSET'),
+    HSETIFEXISTS: new Heads('HSETIFEXISTS'),
+    LPUSH: new Heads('LPUSH'),
+    LTRIM: new Heads('LTRIM'),
+    XADD: new Heads('XADD'),
+    KEYTOUCH: new Heads('KEYTOUCH'),
+  } as const;
+
+  /** JSON text of a number's String(). */
+  num(n: number): string {
+    if (n >= 0 && n < 512 && Number.isInteger(n)) return SMALL[n]!;
+    // NaN never equals a slot; -0 is caught above (String(-0) is "0")
+    const slot = Number.isInteger(n) ? Math.abs(n % NUM_SLOTS) : Math.abs((n * 1e9) % NUM_SLOTS) | 0;
+    if (this.numKeys[slot] === n) return this.numTexts[slot]!;
+    const text = '"' + n + '"';
+    this.numKeys[slot] = n;
+    this.numTexts[slot] = text;
+    return text;
+  }
+
+  /** JSON text of a hash field name. */
+  field(field: string): string {
+    let t = this.fieldTexts.get(field);
+    if (t === undefined) {
+      if (this.fieldTexts.size >= FIELD_LIMIT) this.fieldTexts.clear();
+      // kept as one flat string (join; a concatenation is a tree walked each time it is copied)
+      t = PLAIN.test(field) ? ['"', field, '"'].join('') : jsonString(field);
+      this.fieldTexts.set(field, t);
+    }
+    return t;
+  }
+
+  /** `jsonString(String(v))` for what callers pass as arguments (numbers are ASCII: no escaping). */
+  arg(v: unknown): string {
+    if (typeof v === 'string') return jsonString(v);
+    if (typeof v === 'number') return this.num(v);
+    return jsonString(String(v));
+  }
+}
+
+/**
+ * HINCRBYs prepared once and queued on several hashes: `batch.hincrbyAll(key, pairs)` queues
+ * exactly what `hincrby(key, fields[i], values[i])` for each i queues, with the pairs' JSON text
+ * made once (the usage counters put the same six fields and increments on ~12 hashes per request).
+ */
+export class HincrbyPairs {
+  /** `"field","value",...` when every increment can join a run; null: hincrbyAll queues them one by one. */
+  readonly text: string | null;
+
+  constructor(
+    readonly fields: readonly string[],
+    readonly values: readonly number[],
+    texts: PackTexts = new PackTexts(),
+  ) {
+    const pieces: string[] = [];
+    for (let i = 0; i < fields.length; i++) {
+      const by = values[i]!;
+      if (!runnable(by)) break;
+      pieces.push(texts.field(fields[i]!), texts.num(by));
+    }
+    // join: one flat string (it is copied into the packed argument once per hash)
+    this.text = pieces.length === 2 * fields.length ? pieces.join(',') : null;
+  }
+}
 
 /** Past this many distinct keys, key indexes are looked up in a Map instead of scanning the list. */
 const SCAN_LIMIT = 48;
@@ -267,6 +281,9 @@ export interface WriteOps {
 }
 
 export class WriteBatch implements WriteOps {
+  /** `texts`: the owner's memo of packed texts (see PackTexts); a batch without one makes its own. */
+  constructor(private readonly texts: PackTexts = new PackTexts()) {}
+
   /**
    * The packed list as JSON texts of one or more elements each (no separators): the argument is
    * `[` + parts joined by `,` + `]`. A HINCRBYS run's header (with its argument count) is a part
@@ -324,7 +341,7 @@ export class WriteBatch implements WriteOps {
 
   private pushN(heads: Heads, key: string, args: ReadonlyArray<unknown>): this {
     this.head(heads, key, args.length);
-    for (let i = 0; i < args.length; i++) this.put(jsonArg(args[i]));
+    for (let i = 0; i < args.length; i++) this.put(this.texts.arg(args[i]));
     return this;
   }
 
@@ -345,12 +362,12 @@ export class WriteBatch implements WriteOps {
    */
   hincrby(key: string, field: string, by: number): this {
     if (!runnable(by)) {
-      this.head(H.HINCRBY, key, 2);
-      this.put(fieldText(field), numText(by));
+      this.head(this.texts.heads.HINCRBY, key, 2);
+      this.put(this.texts.field(field), this.texts.num(by));
       return this;
     }
     this.runOn(key, 2);
-    this.put(fieldText(field), numText(by));
+    this.put(this.texts.field(field), this.texts.num(by));
     this.count++;
     return this;
   }
@@ -374,44 +391,44 @@ export class WriteBatch implements WriteOps {
     const idx = this.indexOf(key);
     if (this.runHeadAt >= 0 && this.runKey === idx) {
       this.runCount += argc;
-      this.parts[this.runHeadAt] = H.HINCRBYS.get(idx, this.runCount);
+      this.parts[this.runHeadAt] = this.texts.heads.HINCRBYS.get(idx, this.runCount);
     } else {
       this.runKey = idx;
       this.runHeadAt = this.n;
       this.runCount = argc;
-      this.put(H.HINCRBYS.get(idx, argc));
+      this.put(this.texts.heads.HINCRBYS.get(idx, argc));
     }
   }
   hincrbyfloat(key: string, field: string, by: number) {
-    this.head(H.HINCRBYFLOAT, key, 2);
-    this.put(fieldText(field), numText(by));
+    this.head(this.texts.heads.HINCRBYFLOAT, key, 2);
+    this.put(this.texts.field(field), this.texts.num(by));
     return this;
   }
   incrby(key: string, by: number) {
-    this.head(H.INCRBY, key, 1);
-    this.put(numText(by));
+    this.head(this.texts.heads.INCRBY, key, 1);
+    this.put(this.texts.num(by));
     return this;
   }
   incrbyfloat(key: string, by: number) {
-    this.head(H.INCRBYFLOAT, key, 1);
-    this.put(numText(by));
+    this.head(this.texts.heads.INCRBYFLOAT, key, 1);
+    this.put(this.texts.num(by));
     return this;
   }
   expire(key: string, seconds: number) {
-    this.head(H.EXPIRE, key, 1);
-    this.put(numText(seconds));
+    this.head(this.texts.heads.EXPIRE, key, 1);
+    this.put(this.texts.num(seconds));
     return this;
   }
   hset(key: string, ...fieldValues: string[]) {
-    return this.pushN(H.HSET, key, fieldValues);
+    return this.pushN(this.texts.heads.HSET, key, fieldValues);
   }
   /** HSET only when the key exists (EXISTS + HSET in the same script: an account's lastUsedAt touch). */
   hsetIfExists(key: string, ...fieldValues: string[]) {
-    return this.pushN(H.HSETIFEXISTS, key, fieldValues);
+    return this.pushN(this.texts.heads.HSETIFEXISTS, key, fieldValues);
   }
   lpush(key: string, value: string) {
-    this.head(H.LPUSH, key, 1);
-    this.put(jsonArg(value));
+    this.head(this.texts.heads.LPUSH, key, 1);
+    this.put(this.texts.arg(value));
     return this;
   }
   /**
@@ -419,17 +436,17 @@ export class WriteBatch implements WriteOps {
    * caller writes it directly, e.g. a usage record; see records.ts basicRecordElement).
    */
   lpushElement(key: string, element: string) {
-    this.head(H.LPUSH, key, 1);
+    this.head(this.texts.heads.LPUSH, key, 1);
     this.put(element);
     return this;
   }
   ltrim(key: string, start: number, stop: number) {
-    this.head(H.LTRIM, key, 2);
-    this.put(numText(start), numText(stop));
+    this.head(this.texts.heads.LTRIM, key, 2);
+    this.put(this.texts.num(start), this.texts.num(stop));
     return this;
   }
   xadd(key: string, ...args: string[]) {
-    return this.pushN(H.XADD, key, args);
+    return this.pushN(this.texts.heads.XADD, key, args);
   }
 
   /**
@@ -439,8 +456,8 @@ export class WriteBatch implements WriteOps {
    * EXPIRE `ttlSeconds`. Nothing is written when neither hash exists (outcome `missing`).
    */
   touchApiKey(keys3: { key: string; legacyKey: string; hashMap: string }, keyId: string, iso: string, ttlSeconds: number, returnHash: boolean): this {
-    this.head(H.KEYTOUCH, keys3.key, 6);
-    this.put(numText(this.indexOf(keys3.legacyKey)), numText(this.indexOf(keys3.hashMap)), jsonArg(keyId), jsonArg(iso), numText(ttlSeconds), returnHash ? SMALL[1]! : SMALL[0]!);
+    this.head(this.texts.heads.KEYTOUCH, keys3.key, 6);
+    this.put(this.texts.num(this.indexOf(keys3.legacyKey)), this.texts.num(this.indexOf(keys3.hashMap)), this.texts.arg(keyId), this.texts.arg(iso), this.texts.num(ttlSeconds), returnHash ? SMALL[1]! : SMALL[0]!);
     return this;
   }
 

@@ -3,7 +3,7 @@ import { incTokenCounters, type TokenCounts } from './token-counters.js';
 import type { PricingTable } from '../pricing/pricing-table.js';
 import { costCalculatorCost } from '../pricing/cost.js';
 import { normalizeModelName, ttl, type Buckets } from '../storage/keys.js';
-import { accountUsageKeys } from './usage-keys.js';
+import type { UsageMemo } from './usage-memo.js';
 
 /**
  * Per-upstream-account counters (legacy src/models/redis.js `incrementAccountUsage`).
@@ -45,8 +45,8 @@ function costWithNormalizedModel(table: PricingTable, a: Omit<AccountUsageArgs, 
   }
 }
 
-export function queueAccountUsage(p: WriteOps, table: PricingTable, a: AccountUsageArgs): void {
-  const k = accountUsageKeys(a.accountId, a.model, a.buckets);
+export function queueAccountUsage(p: WriteOps, table: PricingTable, a: AccountUsageArgs, memo: UsageMemo): void {
+  const k = memo.names.accountUsage(a.accountId, a.model, a.buckets);
   const { total, daily, monthly, hourly, modelDaily, modelMonthly, modelHourly } = k;
   const fI = a.inputTokens || 0;
   const fO = a.outputTokens || 0;
@@ -57,7 +57,7 @@ export function queueAccountUsage(p: WriteOps, table: PricingTable, a: AccountUs
   const cost = costWithNormalizedModel(table, a, k.model);
   const inc = (key: string, field: string, by: number) => p.hincrby(key, field, by);
   const counts: TokenCounts = { input: fI, output: fO, cacheCreate: fCC, cacheRead: fCR, all };
-  const counters = (key: string, prefix: string, req = 'requests') => incTokenCounters(p, key, counts, prefix, req);
+  const counters = (key: string, prefix: string, req = 'requests') => incTokenCounters(p, memo.runs, key, counts, prefix, req);
 
   inc(total, 'totalTokens', core);
   inc(total, 'totalInputTokens', fI);

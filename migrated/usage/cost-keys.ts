@@ -1,13 +1,13 @@
 import type { WriteOps } from '../storage/write-batch.js';
 import { keys, ttl, type Buckets } from '../storage/keys.js';
-import { costKeys } from './usage-keys.js';
+import type { UsageMemo } from './usage-memo.js';
 
 /**
  * Cost counters (legacy src/models/redis.js incrementDailyCost / incrementWeeklyOpusCost).
  * The raw double is sent (JS String(n) on the wire); Redis formats the sum.
  */
-export function queueDailyCost(p: WriteOps, keyId: string, amount: number, b: Buckets): void {
-  const { daily, monthly, hourly, total } = costKeys(keyId, b);
+export function queueDailyCost(p: WriteOps, keyId: string, amount: number, b: Buckets, memo: UsageMemo): void {
+  const { daily, monthly, hourly, total } = memo.names.cost(keyId, b);
   p.incrbyfloat(daily, amount);
   p.incrbyfloat(monthly, amount);
   p.incrbyfloat(hourly, amount);

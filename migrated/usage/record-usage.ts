@@ -6,14 +6,14 @@ import type { IdSource } from '../runtime/ids.js';
 import type { ApiKeyRow, PgStore } from '../pg/store.js';
 import { PricingTable } from '../pricing/pricing-table.js';
 import { costCalculatorCost, pricingServiceCost, zeroPricingCost, type PricingServiceCost, type UsageTokens } from '../pricing/cost.js';
-import { bucketsAt, encodeValue, keys, ttl, weekString } from '../storage/keys.js';
+import { encodeValue, keys, ttl, weekString } from '../storage/keys.js';
 import { WriteBatch } from '../storage/write-batch.js';
 import { queueAccountUsage } from './account-usage.js';
 import { countsAsOpus, queueDailyCost, queueOpusCost } from './cost-keys.js';
 import { consumeFuel } from './fuel.js';
 import { basicRecord, basicRecordElement, billingEvent, detailsRecord, queueBillingEvent, queueUsageRecord, queueUsageRecordElement } from './records.js';
 import { queueTokenUsage } from './token-usage.js';
-import { apiKeyKeys } from './usage-keys.js';
+import { UsageMemo } from './usage-memo.js';
 
 /**
  * Usage + cost recording for one relayed request, reproducing the legacy's Redis writes
@@ -108,6 +108,8 @@ const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v)
 
 export class UsageRecorder {
   lastStats: RecorderStats = { roundTrips: 0, commands: 0 };
+  /** Key names, packed texts, counter runs and time buckets, computed once for all this recorder's requests. */
+  private readonly memo = new UsageMemo();
 
   constructor(private readonly deps: UsageRecorderDeps) {}
 
@@ -196,7 +198,8 @@ export class UsageRecorder {
     }
 
     const nowMs = clock.now();
-    const buckets = bucketsAt(nowMs, clock.timezoneOffsetHours);
+    const memo = this.memo;
+    const buckets = memo.buckets.at(nowMs, clock.timezoneOffsetHours);
 
     // Optional round trip: fuel pack consumption
     let fuelUsed = 0;
@@ -216,7 +219,7 @@ export class UsageRecorder {
 
     // Round trip 2: every write, atomically (one EVALSHA applying the batch)
     const iso = new Date(nowMs).toISOString();
-    const m = new WriteBatch();
+    const m = new WriteBatch(memo.texts);
     if (input.touchAccountKey) m.hsetIfExists(input.touchAccountKey, 'lastUsedAt', iso);
     queueTokenUsage(m, {
       keyId,
@@ -232,17 +235,17 @@ export class UsageRecorder {
       buckets,
       nowMs,
       metricsWindowMinutes: this.deps.metricsWindowMinutes,
-    });
+    }, memo);
     const keyCost = details ? pCost!.totalCost : basicCosts!.total;
     if (keyCost > 0) {
-      queueDailyCost(m, keyId, keyCost, buckets);
+      queueDailyCost(m, keyId, keyCost, buckets, memo);
       if (details && countsAsOpus(model, input.accountType)) queueOpusCost(m, keyId, keyCost, weekString(nowMs, clock.timezoneOffsetHours));
     }
     let pgUpsert: (() => Promise<unknown>) | null = null;
     const pg = this.deps.pgStore;
     if (keyData && snapshot) {
       // the touched hash comes back only when its upsert would be sent at once; a busy key's row is read when sent
-      m.touchApiKey(apiKeyKeys(keyId), keyId, iso, ttl.apiKey, !!pg?.enabled && pg.apiKeyUpsertIdle(keyId));
+      m.touchApiKey(memo.names.apiKey(keyId), keyId, iso, ttl.apiKey, !!pg?.enabled && pg.apiKeyUpsertIdle(keyId));
     } else if (keyData) {
       const read = keyData as Record<string, string>;
       read.lastUsedAt = iso;
@@ -266,7 +269,7 @@ export class UsageRecorder {
           model,
           isLongContextRequest: isLongContext,
           buckets,
-        });
+        }, memo);
       }
     }
     const recordArgs = {
@@ -283,12 +286,12 @@ export class UsageRecorder {
       cost: pCost!,
     };
     if (details) {
-      queueUsageRecord(m, keyId, detailsRecord({ timestamp: iso, usageCost, fuelUsed, ...recordArgs }));
+      queueUsageRecord(m, keyId, detailsRecord({ timestamp: iso, usageCost, fuelUsed, ...recordArgs }), memo);
     } else {
       const basicArgs = { timestamp: iso, usageCost, fuelUsed, ...recordArgs, costs: basicCosts! };
       const element = basicRecordElement(basicArgs);
-      if (element !== null) queueUsageRecordElement(m, keyId, element);
-      else queueUsageRecord(m, keyId, basicRecord(basicArgs));
+      if (element !== null) queueUsageRecordElement(m, keyId, element, memo);
+      else queueUsageRecord(m, keyId, basicRecord(basicArgs), memo);
     }
     const wantEvent = details && (input.billingEvent ?? true) && (this.deps.billingEventsEnabled ?? true);
     if (wantEvent) {

@@ -1,7 +1,7 @@
 import type { WriteBatch, WriteOps } from '../storage/write-batch.js';
 import type { CostCalculatorCosts, PricingServiceCost } from '../pricing/cost.js';
 import { keys, ttl } from '../storage/keys.js';
-import { apiKeyKeys } from './usage-keys.js';
+import type { UsageMemo } from './usage-memo.js';
 
 /**
  * The JSON documents the legacy writes per request: the `usage:records:{keyId}` element in
@@ -151,16 +151,16 @@ export function detailsRecord(a: DetailsRecordArgs): string {
 }
 
 /** MULTI part of addUsageRecord: LPUSH, LTRIM 0 199, EXPIRE 90 d. */
-export function queueUsageRecord(p: WriteOps, keyId: string, json: string): void {
-  const list = apiKeyKeys(keyId).records;
+export function queueUsageRecord(p: WriteOps, keyId: string, json: string, memo: UsageMemo): void {
+  const list = memo.names.apiKey(keyId).records;
   p.lpush(list, json);
   p.ltrim(list, 0, MAX_USAGE_RECORDS - 1);
   p.expire(list, ttl.usageRecords);
 }
 
 /** queueUsageRecord with the record given as its batch element (basicRecordElement). */
-export function queueUsageRecordElement(b: WriteBatch, keyId: string, element: string): void {
-  const list = apiKeyKeys(keyId).records;
+export function queueUsageRecordElement(b: WriteBatch, keyId: string, element: string, memo: UsageMemo): void {
+  const list = memo.names.apiKey(keyId).records;
   b.lpushElement(list, element);
   b.ltrim(list, 0, MAX_USAGE_RECORDS - 1);
   b.expire(list, ttl.usageRecords);

@@ -1,7 +1,7 @@
 import type { WriteOps } from '../storage/write-batch.js';
 import { incTokenCounters, type TokenCounts } from './token-counters.js';
 import { epochMinute, ttl, type Buckets } from '../storage/keys.js';
-import { systemMetricsMinuteKey, tokenUsageKeys } from './usage-keys.js';
+import type { UsageMemo } from './usage-memo.js';
 
 /**
  * The per-API-key counters of one request (legacy src/models/redis.js `incrementTokenUsage`):
@@ -30,13 +30,13 @@ export interface TokenUsageArgs {
   metricsWindowMinutes?: number | undefined;
 }
 
-export function queueTokenUsage(p: WriteOps, a: TokenUsageArgs): void {
-  const { total, daily, monthly, hourly, modelDaily, modelMonthly, modelHourly, keyModelDaily, keyModelMonthly, keyModelHourly } = tokenUsageKeys(
+export function queueTokenUsage(p: WriteOps, a: TokenUsageArgs, memo: UsageMemo): void {
+  const { total, daily, monthly, hourly, modelDaily, modelMonthly, modelHourly, keyModelDaily, keyModelMonthly, keyModelHourly } = memo.names.tokenUsage(
     a.keyId,
     a.model,
     a.buckets,
   );
-  const minuteKey = systemMetricsMinuteKey(epochMinute(a.nowMs));
+  const minuteKey = memo.names.systemMetricsMinute(epochMinute(a.nowMs));
 
   const fI = a.inputTokens || 0;
   // Quirk (usage-accounting.md §4.3): output falls back to the total when input and output are 0.
@@ -50,7 +50,7 @@ export function queueTokenUsage(p: WriteOps, a: TokenUsageArgs): void {
   const lc = a.isLongContextRequest;
   const inc = (key: string, field: string, by: number) => p.hincrby(key, field, by);
   const counts: TokenCounts = { input: fI, output: fO, cacheCreate: fCC, cacheRead: fCR, all };
-  const six = (key: string) => incTokenCounters(p, key, counts);
+  const six = (key: string) => incTokenCounters(p, memo.runs, key, counts);
 
   inc(total, 'totalTokens', core);
   inc(total, 'totalInputTokens', fI);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bucketsAt, epochMinute, keys, normalizeModelName } from '../storage/keys.js';
-import { accountUsageKeys, apiKeyKeys, costKeys, systemMetricsMinuteKey, tokenUsageKeys } from './usage-keys.js';
+import { BucketsMemo, bucketsAt, epochMinute, keys, normalizeModelName } from '../storage/keys.js';
+import { UsageKeyNames } from './usage-keys.js';
 
 const T = Date.UTC(2026, 10, 26, 11, 52, 3, 699);
 
@@ -14,11 +14,11 @@ function expected(keyId: string, accountId: string, model: string, at: number, t
   };
 }
 
-function actual(keyId: string, accountId: string, model: string, at: number, tz: number) {
-  const b = bucketsAt(at, tz);
-  const t = tokenUsageKeys(keyId, model, b);
-  const a = accountUsageKeys(accountId, model, b);
-  const c = costKeys(keyId, b);
+function actual(names: UsageKeyNames, buckets: BucketsMemo, keyId: string, accountId: string, model: string, at: number, tz: number) {
+  const b = buckets.at(at, tz);
+  const t = names.tokenUsage(keyId, model, b);
+  const a = names.accountUsage(accountId, model, b);
+  const c = names.cost(keyId, b);
   return {
     token: [t.total, t.daily, t.monthly, t.hourly, t.modelDaily, t.modelMonthly, t.modelHourly, t.keyModelDaily, t.keyModelMonthly, t.keyModelHourly],
     account: [a.total, a.daily, a.monthly, a.hourly, a.modelDaily, a.modelMonthly, a.modelHourly, a.hourlyModelPrefix],
@@ -29,36 +29,42 @@ function actual(keyId: string, accountId: string, model: string, at: number, tz:
 describe('usage key names kept per key/account/model and time bucket', () => {
   it('are what storage/keys.ts builds, across hours, days, months, time zones and many key/model pairs', () => {
     const models = ['claude-sonnet-4-5-20250929', 'us.anthropic.claude-3-5-sonnet-20241022-v2:0', 'gpt-4o:latest', 'mödel 😀'];
+    const names = new UsageKeyNames();
+    const buckets = new BucketsMemo();
     let at = T;
     for (let i = 0; i < 3000; i++) {
       at += [1, 59_000, 3_600_000, 86_400_000 * 17][i % 4]!;
       const tz = [8, 0, -5, 9][Math.floor(i / 7) % 4]!;
       const keyId = `k${i % 1100}`; // past the cache's bound: exercises the reset
       const model = models[i % models.length]!;
-      expect(actual(keyId, `acc${i % 5}`, model, at, tz)).toEqual(expected(keyId, `acc${i % 5}`, model, at, tz));
+      expect(actual(names, buckets, keyId, `acc${i % 5}`, model, at, tz)).toEqual(expected(keyId, `acc${i % 5}`, model, at, tz));
     }
   });
 
   it('hands out the same strings within a bucket and new ones when the hour changes', () => {
-    const a = tokenUsageKeys('same', 'm', bucketsAt(T, 8));
-    expect(tokenUsageKeys('same', 'm', bucketsAt(T + 1000, 8))).toBe(a);
-    const next = tokenUsageKeys('same', 'm', bucketsAt(T + 3_600_000, 8));
+    const names = new UsageKeyNames();
+    const a = names.tokenUsage('same', 'm', bucketsAt(T, 8));
+    expect(names.tokenUsage('same', 'm', bucketsAt(T + 1000, 8))).toBe(a);
+    expect(new UsageKeyNames().tokenUsage('same', 'm', bucketsAt(T, 8))).not.toBe(a); // per owner, never module-wide
+    const next = names.tokenUsage('same', 'm', bucketsAt(T + 3_600_000, 8));
     expect(next).not.toBe(a);
     expect(next.hourly).toBe(keys.usageHourly('same', bucketsAt(T + 3_600_000, 8).hour));
   });
 
-  it('bucketsAt keeps its result within a zone hour only', () => {
-    const b = bucketsAt(T, 8);
-    expect(bucketsAt(T + 60_000, 8)).toBe(b);
+  it('BucketsMemo keeps its result within a zone hour only', () => {
+    const memo = new BucketsMemo();
+    const b = memo.at(T, 8);
+    expect(memo.at(T + 60_000, 8)).toBe(b);
     expect(Object.isFrozen(b)).toBe(true);
-    expect(bucketsAt(T, 9)).toEqual({ date: '2026-11-26', month: '2026-11', hour: '2026-11-26:20' });
-    expect(bucketsAt(T + 3_600_000, 8)).toEqual({ date: '2026-11-26', month: '2026-11', hour: '2026-11-26:20' });
-    expect(bucketsAt(Number.NaN, 8)).toEqual({ date: 'NaN-NaN-NaN', month: 'NaN-NaN', hour: 'NaN-NaN-NaN:NaN' });
+    expect(memo.at(T, 9)).toEqual({ date: '2026-11-26', month: '2026-11', hour: '2026-11-26:20' });
+    expect(memo.at(T + 3_600_000, 8)).toEqual({ date: '2026-11-26', month: '2026-11', hour: '2026-11-26:20' });
+    expect(memo.at(Number.NaN, 8)).toEqual({ date: 'NaN-NaN-NaN', month: 'NaN-NaN', hour: 'NaN-NaN-NaN:NaN' });
   });
 
   it('per-key and per-minute names', () => {
-    expect(apiKeyKeys('k1')).toEqual({ key: keys.apiKey('k1'), legacyKey: keys.apiKeyLegacy('k1'), hashMap: keys.apiKeyHashMap(), records: keys.usageRecords('k1') });
-    expect(systemMetricsMinuteKey(epochMinute(T))).toBe(keys.systemMetricsMinute(epochMinute(T)));
-    expect(systemMetricsMinuteKey(epochMinute(T) + 1)).toBe(keys.systemMetricsMinute(epochMinute(T) + 1));
+    const names = new UsageKeyNames();
+    expect(names.apiKey('k1')).toEqual({ key: keys.apiKey('k1'), legacyKey: keys.apiKeyLegacy('k1'), hashMap: keys.apiKeyHashMap(), records: keys.usageRecords('k1') });
+    expect(names.systemMetricsMinute(epochMinute(T))).toBe(keys.systemMetricsMinute(epochMinute(T)));
+    expect(names.systemMetricsMinute(epochMinute(T) + 1)).toBe(keys.systemMetricsMinute(epochMinute(T) + 1));
   });
 });

@@ -84,8 +84,7 @@ export interface TokenUsageKeys extends InBuckets {
   keyModelHourly: string;
 }
 
-const tokenUsage = new PairCache<TokenUsageKeys>(
-  (keyId, model, { date, month, hour }) => {
+function buildTokenUsageKeys(keyId: string, model: string, { date, month, hour }: Buckets): TokenUsageKeys {
     const m = normalizeModelName(model);
     return {
       date,
@@ -103,12 +102,6 @@ const tokenUsage = new PairCache<TokenUsageKeys>(
       keyModelMonthly: keys.usageKeyModelMonthly(keyId, m, month),
       keyModelHourly: keys.usageKeyModelHourly(keyId, m, hour),
     };
-  },
-  MAX_ENTRIES,
-);
-
-export function tokenUsageKeys(keyId: string, model: string, b: Buckets): TokenUsageKeys {
-  return tokenUsage.get(keyId, model, b);
 }
 
 /** queueAccountUsage's keys for (accountId, raw model). */
@@ -126,8 +119,7 @@ export interface AccountUsageKeys extends InBuckets {
   hourlyModelPrefix: string;
 }
 
-const accountUsage = new PairCache<AccountUsageKeys>(
-  (accountId, model, { date, month, hour }) => {
+function buildAccountUsageKeys(accountId: string, model: string, { date, month, hour }: Buckets): AccountUsageKeys {
     const m = normalizeModelName(model);
     return {
       date,
@@ -143,12 +135,6 @@ const accountUsage = new PairCache<AccountUsageKeys>(
       modelHourly: keys.accountUsageModelHourly(accountId, m, hour),
       hourlyModelPrefix: keys.accountHourlyModelField(m, ''),
     };
-  },
-  MAX_ENTRIES,
-);
-
-export function accountUsageKeys(accountId: string, model: string, b: Buckets): AccountUsageKeys {
-  return accountUsage.get(accountId, model, b);
 }
 
 /** queueDailyCost's keys for a key id. */
@@ -159,8 +145,8 @@ export interface CostKeys extends InBuckets {
   total: string;
 }
 
-const cost = new PairCache<CostKeys>(
-  (keyId, _unused, { date, month, hour }) => ({
+function buildCostKeys(keyId: string, _unused: string, { date, month, hour }: Buckets): CostKeys {
+  return {
     date,
     month,
     hour,
@@ -168,12 +154,7 @@ const cost = new PairCache<CostKeys>(
     monthly: keys.costMonthly(keyId, month),
     hourly: keys.costHourly(keyId, hour),
     total: keys.costTotal(keyId),
-  }),
-  MAX_ENTRIES,
-);
-
-export function costKeys(keyId: string, b: Buckets): CostKeys {
-  return cost.get(keyId, '', b);
+  };
 }
 
 /** The per-key names that do not depend on time. */
@@ -185,23 +166,43 @@ export interface ApiKeyKeys {
   records: string;
 }
 
-const perKey = new BoundedMap<string, ApiKeyKeys>(MAX_IDS);
+/**
+ * The key names of a recorder's writes, memoised per (key id | account id, model) and time bucket (one per
+ * recorder: UsageMemo). Pure memo tables: the names are exactly what the builders above make.
+ */
+export class UsageKeyNames {
+  private readonly tokenUsageCache = new PairCache<TokenUsageKeys>(buildTokenUsageKeys, MAX_ENTRIES);
+  private readonly accountUsageCache = new PairCache<AccountUsageKeys>(buildAccountUsageKeys, MAX_ENTRIES);
+  private readonly costCache = new PairCache<CostKeys>(buildCostKeys, MAX_ENTRIES);
+  private readonly perKey = new BoundedMap<string, ApiKeyKeys>(MAX_IDS);
+  private minuteAt = Number.NaN;
+  private minuteKey = '';
 
-export function apiKeyKeys(keyId: string): ApiKeyKeys {
-  return (
-    perKey.get(keyId) ??
-    perKey.set(keyId, { key: keys.apiKey(keyId), legacyKey: keys.apiKeyLegacy(keyId), hashMap: keys.apiKeyHashMap(), records: keys.usageRecords(keyId) })
-  );
-}
-
-let minuteAt = Number.NaN;
-let minuteKey = '';
-
-/** keys.systemMetricsMinute(minute), the last one kept. */
-export function systemMetricsMinuteKey(minute: number): string {
-  if (minute !== minuteAt) {
-    minuteKey = keys.systemMetricsMinute(minute);
-    minuteAt = minute;
+  tokenUsage(keyId: string, model: string, b: Buckets): TokenUsageKeys {
+    return this.tokenUsageCache.get(keyId, model, b);
   }
-  return minuteKey;
+
+  accountUsage(accountId: string, model: string, b: Buckets): AccountUsageKeys {
+    return this.accountUsageCache.get(accountId, model, b);
+  }
+
+  cost(keyId: string, b: Buckets): CostKeys {
+    return this.costCache.get(keyId, '', b);
+  }
+
+  apiKey(keyId: string): ApiKeyKeys {
+    return (
+      this.perKey.get(keyId) ??
+      this.perKey.set(keyId, { key: keys.apiKey(keyId), legacyKey: keys.apiKeyLegacy(keyId), hashMap: keys.apiKeyHashMap(), records: keys.usageRecords(keyId) })
+    );
+  }
+
+  /** keys.systemMetricsMinute(minute), the last one kept. */
+  systemMetricsMinute(minute: number): string {
+    if (minute !== this.minuteAt) {
+      this.minuteKey = keys.systemMetricsMinute(minute);
+      this.minuteAt = minute;
+    }
+    return this.minuteKey;
+  }
 }
