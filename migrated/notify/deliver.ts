@@ -1,3 +1,5 @@
+import { request as httpRequest, type Agent } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { OutgoingWebhook } from './payloads.js';
 
 /**
@@ -14,10 +16,10 @@ export interface DeliveryPolicy {
 
 const HEADERS = { 'Content-Type': 'application/json', 'User-Agent': 'claude-relay-service/2.0' };
 
-export async function postOnce(w: OutgoingWebhook, timeoutMs: number): Promise<void> {
-  const res = await fetch(w.url, { method: 'POST', headers: HEADERS, body: JSON.stringify(w.body), signal: AbortSignal.timeout(timeoutMs) });
-  const text = await res.text();
-  if (res.status < 200 || res.status >= 300) throw new Error(`HTTP ${res.status}: ${res.statusText}`);
+/** One POST: through `agent` (a proxy tunnel) when given, else fetch; non-2xx and a Telegram answer without `ok: true` fail. */
+export async function postOnce(w: OutgoingWebhook, timeoutMs: number, agent?: Agent): Promise<void> {
+  const { status, statusText, text } = agent ? await postThrough(agent, w, timeoutMs) : await postDirect(w, timeoutMs);
+  if (status < 200 || status >= 300) throw new Error(`HTTP ${status}: ${statusText}`);
   if (!w.expectOkField) return;
   let ok = false;
   let description = '未知错误';
@@ -31,11 +33,38 @@ export async function postOnce(w: OutgoingWebhook, timeoutMs: number): Promise<v
   if (!ok) throw new Error(`Telegram API 错误: ${description}`);
 }
 
-export async function deliver(w: OutgoingWebhook, policy: DeliveryPolicy, sleep: (ms: number) => Promise<void>): Promise<void> {
+interface Answer {
+  status: number;
+  statusText: string;
+  text: string;
+}
+
+async function postDirect(w: OutgoingWebhook, timeoutMs: number): Promise<Answer> {
+  const res = await fetch(w.url, { method: 'POST', headers: HEADERS, body: JSON.stringify(w.body), signal: AbortSignal.timeout(timeoutMs) });
+  return { status: res.status, statusText: res.statusText, text: await res.text() };
+}
+
+function postThrough(agent: Agent, w: OutgoingWebhook, timeoutMs: number): Promise<Answer> {
+  const url = new URL(w.url);
+  const body = Buffer.from(JSON.stringify(w.body), 'utf8');
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(url, { method: 'POST', agent, headers: { ...HEADERS, 'Content-Length': String(body.length) }, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', text: Buffer.concat(chunks).toString('utf8') }));
+      res.once('error', reject);
+    });
+    req.once('error', reject);
+    req.end(body);
+  });
+}
+
+export async function deliver(w: OutgoingWebhook, policy: DeliveryPolicy, sleep: (ms: number) => Promise<void>, agent?: Agent): Promise<void> {
   let last: unknown;
   for (let i = 0; i < policy.maxRetries; i++) {
     try {
-      await postOnce(w, policy.timeoutMs);
+      await postOnce(w, policy.timeoutMs, agent);
       return;
     } catch (err) {
       last = err;

@@ -4,6 +4,8 @@ import { startPrivateRedis, type PrivateRedis } from '../../test-support/redis-s
 import { frozenClock } from '../runtime/clock.js';
 import { WebhookNotifier, type AnomalyInput } from './notifier.js';
 import { startReceiver, type Receiver } from './webhook-receiver.test-helper.js';
+import { AgentPool } from '../upstream/agents.js';
+import { startConnectProxy } from '../upstream/proxy-policy.test-helper.js';
 
 /** Delivery against a local HTTP receiver, config from a private Redis (webhook_config:default). */
 const NOW = Date.parse('2026-11-26T11:52:04.000Z');
@@ -33,9 +35,9 @@ afterAll(async () => {
   await rx?.close();
 });
 
-function notifier(maxInFlight?: number) {
+function notifier(maxInFlight?: number, agents?: AgentPool) {
   const log = { warn: (obj: unknown, msg?: string) => logs.push({ level: 'warn', obj, msg }), error: (obj: unknown, msg?: string) => logs.push({ level: 'error', obj, msg }) };
-  return new WebhookNotifier({ redis, clock: frozenClock(NOW, 8), log, ...(maxInFlight ? { maxInFlight } : {}), sleep: async (ms) => void delays.push(ms) });
+  return new WebhookNotifier({ redis, clock: frozenClock(NOW, 8), log, ...(maxInFlight ? { maxInFlight } : {}), sleep: async (ms) => void delays.push(ms), ...(agents ? { agents } : {}) });
 }
 const configure = (platforms: object[], extra: object = {}) => redis.set('webhook_config:default', JSON.stringify({ enabled: true, platforms, ...extra }));
 
@@ -81,6 +83,39 @@ describe('webhook delivery', () => {
     expect(rx.received.map((r) => r.url)).toEqual(['/bot1:abc/sendMessage', '/bot1:abc/sendMessage']);
     expect(JSON.parse(rx.received[0]!.body)).toMatchObject({ chat_id: '7', disable_web_page_preview: true });
     expect(logs.some((l) => l.level === 'error' && JSON.stringify(l.obj).includes('chat not found'))).toBe(true);
+  });
+
+  it('telegram proxyUrl: http and socks URLs go through the proxy; an unusable URL is ignored (direct, logged) as the legacy does; socks4 is refused', async () => {
+    const proxy = await startConnectProxy();
+    const agents = new AgentPool();
+    try {
+      const tg = (proxyUrl: string) => configure([{ type: 'telegram', botToken: '1:abc', chatId: '7', apiBaseUrl: rx.url, enabled: true, proxyUrl }], { retrySettings: { maxRetries: 1 } });
+      const n = notifier(undefined, agents);
+      await tg(`http://127.0.0.1:${proxy.port}`);
+      n.accountAnomaly(INPUT);
+      await n.idle();
+      expect(proxy.connects).toBe(1);
+      expect(rx.received.map((r) => r.url)).toEqual(['/bot1:abc/sendMessage']);
+      expect(rx.received[0]!.headers['user-agent']).toBe('claude-relay-service/2.0');
+      expect(JSON.parse(rx.received[0]!.body)).toMatchObject({ chat_id: '7', disable_web_page_preview: true });
+      expect(logs.filter((l) => l.level === 'error')).toEqual([]);
+
+      await tg('ftp://proxy.invalid:21');
+      n.accountAnomaly(INPUT);
+      await n.idle();
+      expect(rx.received).toHaveLength(2);
+      expect(proxy.connects).toBe(1);
+      expect(logs.some((l) => l.level === 'warn' && l.msg?.includes('Telegram proxy config ignored'))).toBe(true);
+
+      await tg(`socks4://127.0.0.1:${proxy.port}`);
+      n.accountAnomaly(INPUT);
+      await n.idle();
+      expect(rx.received).toHaveLength(2);
+      expect(logs.some((l) => l.level === 'error' && JSON.stringify(l.obj).includes('not supported by the gateway'))).toBe(true);
+    } finally {
+      agents.destroy();
+      await proxy.close();
+    }
   });
 
   it("a platform that does not answer within its timeout fails (logged), it does not hang the notifier", async () => {

@@ -2,7 +2,9 @@ import type { Redis } from 'ioredis';
 import type { Clock } from '../runtime/clock.js';
 import type { MigratedDeps } from '../runtime/deps.js';
 import { isoWithOffset } from './legacy-time.js';
+import { AgentPool } from '../upstream/agents.js';
 import { deliver } from './deliver.js';
+import { telegramProxy } from './telegram-proxy.js';
 import { buildWebhook, type AnomalyData } from './payloads.js';
 import { platformsFor, readWebhookConfig, type WebhookPlatform } from './webhook-config.js';
 
@@ -45,6 +47,8 @@ export interface WebhookNotifierDeps {
   /** Notifications running at once before new ones are dropped (default 32). */
   maxInFlight?: number;
   sleep?: (ms: number) => Promise<void>;
+  /** Agents for Telegram platforms with a `proxyUrl` (default: the notifier's own pool). */
+  agents?: AgentPool;
 }
 
 const ERROR_CODES: Record<string, Record<string, string>> = {
@@ -74,8 +78,10 @@ export class WebhookNotifier implements AnomalyNotifier {
   private readonly running = new Set<Promise<void>>();
   private readonly maxInFlight: number;
   private readonly sleep: (ms: number) => Promise<void>;
+  private agents: AgentPool | null;
 
   constructor(private readonly d: WebhookNotifierDeps) {
+    this.agents = d.agents ?? null;
     this.maxInFlight = d.maxInFlight ?? 32;
     this.sleep = d.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms).unref()));
   }
@@ -108,14 +114,17 @@ export class WebhookNotifier implements AnomalyNotifier {
   private async toPlatform(p: WebhookPlatform, type: string, data: AnomalyData, maxRetries: number, retryDelayMs: number): Promise<void> {
     const target = String(p.name || p.type);
     try {
-      if (p.type === 'telegram' && p['proxyUrl']) throw new Error('telegram proxyUrl is not supported by the gateway yet');
+      const tp = p.type === 'telegram' ? telegramProxy(p['proxyUrl']) : ({ kind: 'none' } as const);
+      if (tp.kind === 'unsupported') throw new Error(`telegram proxyUrl: ${tp.reason}`);
+      if (tp.kind === 'ignored') this.d.log.warn({ target, reason: tp.reason }, 'Telegram proxy config ignored: sending direct');
       const w = buildWebhook(p, type, data, { nowMs: this.d.clock.now(), offsetHours: this.d.clock.timezoneOffsetHours, timeZone: this.d.timeZone ?? 'Asia/Shanghai' });
       if (!w) {
         this.d.log.warn({ platform: p.type, target }, 'webhook platform not supported by the gateway yet: notification not sent');
         throw new Error(`unsupported platform type: ${p.type}`);
       }
       const timeoutMs = typeof p.timeout === 'number' && p.timeout > 0 ? p.timeout : 10_000;
-      await deliver(w, { timeoutMs, maxRetries, retryDelayMs }, this.sleep);
+      const agent = tp.kind === 'proxy' ? (this.agents ??= new AgentPool()).agentFor(new URL(w.url).protocol === 'https:' ? 'https:' : 'http:', tp.proxy) : undefined;
+      await deliver(w, { timeoutMs, maxRetries, retryDelayMs }, this.sleep, agent);
     } catch (err) {
       this.d.log.error({ err: (err as Error).message, target }, 'webhook delivery failed');
       throw err;
