@@ -104,6 +104,25 @@ async function afterMirror(w: { result: RecordUsageResult; mirror: (() => Promis
   return w.result;
 }
 
+/**
+ * The mirror's upsert of a row the record has in hand, or of the row as Redis holds it when the upsert is
+ * sent. Made outside writeUsage: a closure made inside it would keep writeUsage's whole context (and
+ * with it the request's data) reachable for as long as the mirror waits.
+ */
+function mirrorRow(pg: PgStore, keyId: string, hashed: string, data: Record<string, unknown>): () => Promise<unknown> {
+  return () => pg.upsertApiKey(keyId, hashed, data);
+}
+
+function mirrorLater(pg: PgStore, keyId: string, redis: Redis): () => Promise<unknown> {
+  return () => pg.upsertApiKeyFrom(keyId, () => keyRowNow(redis, keyId));
+}
+
+/** The key's api_keys row as Redis holds it now (`apikey:{id}`, which the touch wrote), or null when it is gone. */
+async function keyRowNow(redis: Redis, keyId: string): Promise<ApiKeyRow | null> {
+  const hash = await redis.hgetall(keys.apiKey(keyId));
+  return hash.apiKey ? { hashedKey: hash.apiKey, data: { id: keyId, ...hash } } : null;
+}
+
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
 export class UsageRecorder {
@@ -255,7 +274,7 @@ export class UsageRecorder {
       m.expire(keys.apiKey(keyId), ttl.apiKey);
       if (pg?.enabled && hashed) {
         const data = { id: keyId, ...read };
-        pgUpsert = () => pg.upsertApiKey(keyId, hashed, data);
+        pgUpsert = mirrorRow(pg, keyId, hashed, data);
       }
     }
     if (keyData) {
@@ -314,11 +333,11 @@ export class UsageRecorder {
     if (failed.length) this.deps.log.warn({ keyId, errors: failed }, 'some usage writes were rejected by Redis');
     if (keyTouch.state === 'touched' && pg?.enabled) {
       const hash = keyTouch.hash;
-      if (!hash) pgUpsert = () => pg.upsertApiKeyFrom(keyId, () => this.keyRowNow(keyId));
+      if (!hash) pgUpsert = mirrorLater(pg, keyId, this.deps.redis);
       else if (hash.apiKey) {
         const data = { id: keyId, ...hash };
         const hashed = hash.apiKey;
-        pgUpsert = () => pg.upsertApiKey(keyId, hashed, data);
+        pgUpsert = mirrorRow(pg, keyId, hashed, data);
       }
     } else if (keyTouch.state === 'missing') {
       // neither Redis hash exists any more: the legacy's getApiKey would fall back to PostgreSQL and write that back
@@ -332,7 +351,7 @@ export class UsageRecorder {
         await back.apply(redis);
         stats.roundTrips++;
         const hashed = fromPg.apiKey;
-        if (pg?.enabled && hashed) pgUpsert = () => pg.upsertApiKey(keyId, hashed, { id: keyId, ...fromPg });
+        if (pg?.enabled && hashed) pgUpsert = mirrorRow(pg, keyId, hashed, { id: keyId, ...fromPg });
       }
     }
     // `mirror` is coalesced per key in the store: it resolves once a statement carrying this state or a newer one has finished
@@ -347,11 +366,6 @@ export class UsageRecorder {
     };
   }
 
-  /** The key's api_keys row as Redis holds it now (`apikey:{id}`, which the touch wrote), or null when it is gone. */
-  private async keyRowNow(keyId: string): Promise<ApiKeyRow | null> {
-    const hash = await this.deps.redis.hgetall(keys.apiKey(keyId));
-    return hash.apiKey ? { hashedKey: hash.apiKey, data: { id: keyId, ...hash } } : null;
-  }
 
   /** recordUsageWithDetails step 0: pricingService, falling back to CostCalculator (> 0) when it throws. */
   private detailsCost(u: UsageTokens, model: string): PricingServiceCost {
