@@ -33,6 +33,19 @@ describe('sandbox overlay', () => {
     await Promise.all([prod.stop(), box.stop()]);
   });
 
+  it("masks production's webhook config: a (legacy) candidate finds none and cannot notify a second time", async () => {
+    await prodClient.set('webhook_config:default', JSON.stringify({ enabled: true, platforms: [{ type: 'custom', url: 'http://hook', enabled: true }] }));
+    try {
+      const run = await overlay.beginRun();
+      expect(await candidate.get('webhook_config:default')).toBeNull();
+      expect(await candidate.exists('webhook_config:default')).toBe(0);
+      expect(run.finish().materialized.get('webhook_config:default')).toBe('masked');
+      expect(await prodClient.exists('webhook_config:default')).toBe(1);
+    } finally {
+      await prodClient.del('webhook_config:default');
+    }
+  });
+
   it('reads production state, writes only the sandbox, and records what it wrote', async () => {
     const before = await dumpKeyspace(prodClient);
     const run = await overlay.beginRun();

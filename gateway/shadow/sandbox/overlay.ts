@@ -30,11 +30,24 @@ export interface OverlayOptions {
   sandboxDb?: number;
   /** Upper bound of production keys copied for one KEYS/SCAN pattern. */
   maxPatternKeys?: number;
+  /**
+   * Keys the candidate sees as absent whatever production holds (never copied): the settings of side
+   * effects outside Redis that only the primary may perform (default: CANDIDATE_MASKED_KEYS).
+   */
+  masked?: ReadonlySet<string>;
   host?: string;
   port?: number;
 }
 
-export type KeySource = 'production' | 'pre-image' | 'absent' | 'flushed';
+export type KeySource = 'production' | 'pre-image' | 'absent' | 'flushed' | 'masked';
+
+/**
+ * `webhook_config:default`: the account-anomaly webhooks (and their SMTP settings). A legacy candidate (reverse
+ * shadow: the migrated side primary) would otherwise read production's config and notify a second time for what
+ * the primary already notified; masked, it finds the legacy's default (disabled). A migrated candidate is silent
+ * anyway (MigratedDeps.webhooks: false).
+ */
+export const CANDIDATE_MASKED_KEYS: ReadonlySet<string> = new Set(['webhook_config:default']);
 
 export interface CommandRecord {
   /** Milliseconds since the run began. */
@@ -256,6 +269,11 @@ export class SandboxOverlay {
     const keyBuf = Buffer.from(key, 'latin1');
     if (run.flushed) {
       run.materialized.set(key, 'flushed');
+      run.start.set(key, { payload: null, pttl: -2 });
+      return;
+    }
+    if ((this.opts.masked ?? CANDIDATE_MASKED_KEYS).has(Buffer.from(key, 'latin1').toString('utf8'))) {
+      run.materialized.set(key, 'masked');
       run.start.set(key, { payload: null, pttl: -2 });
       return;
     }
