@@ -60,11 +60,16 @@ function postThrough(agent: Agent, w: OutgoingWebhook, timeoutMs: number): Promi
   });
 }
 
-export async function deliver(w: OutgoingWebhook, policy: DeliveryPolicy, sleep: (ms: number) => Promise<void>, agent?: Agent): Promise<void> {
+export function deliver(w: OutgoingWebhook, policy: DeliveryPolicy, sleep: (ms: number) => Promise<void>, agent?: Agent): Promise<void> {
+  return retrying(() => postOnce(w, policy.timeoutMs, agent), policy, sleep);
+}
+
+/** retryWithBackoff: up to `maxRetries` attempts, `retryDelay * 2^i` between them; the last error is thrown. */
+export async function retrying(attempt: () => Promise<void>, policy: Pick<DeliveryPolicy, 'maxRetries' | 'retryDelayMs'>, sleep: (ms: number) => Promise<void>): Promise<void> {
   let last: unknown;
   for (let i = 0; i < policy.maxRetries; i++) {
     try {
-      await postOnce(w, policy.timeoutMs, agent);
+      await attempt();
       return;
     } catch (err) {
       last = err;

@@ -3,7 +3,8 @@ import type { Clock } from '../runtime/clock.js';
 import type { MigratedDeps } from '../runtime/deps.js';
 import { isoWithOffset } from './legacy-time.js';
 import { AgentPool } from '../upstream/agents.js';
-import { deliver } from './deliver.js';
+import { deliver, retrying } from './deliver.js';
+import { emailContent, sendEmail } from './email.js';
 import { telegramProxy } from './telegram-proxy.js';
 import { buildWebhook, type AnomalyData } from './payloads.js';
 import { platformsFor, readWebhookConfig, type WebhookPlatform } from './webhook-config.js';
@@ -114,10 +115,16 @@ export class WebhookNotifier implements AnomalyNotifier {
   private async toPlatform(p: WebhookPlatform, type: string, data: AnomalyData, maxRetries: number, retryDelayMs: number): Promise<void> {
     const target = String(p.name || p.type);
     try {
+      const time = { nowMs: this.d.clock.now(), offsetHours: this.d.clock.timezoneOffsetHours, timeZone: this.d.timeZone ?? 'Asia/Shanghai' };
+      if (p.type === 'smtp') {
+        const mail = emailContent(type, data, time);
+        await retrying(() => sendEmail(p, mail), { maxRetries, retryDelayMs }, this.sleep);
+        return;
+      }
       const tp = p.type === 'telegram' ? telegramProxy(p['proxyUrl']) : ({ kind: 'none' } as const);
       if (tp.kind === 'unsupported') throw new Error(`telegram proxyUrl: ${tp.reason}`);
       if (tp.kind === 'ignored') this.d.log.warn({ target, reason: tp.reason }, 'Telegram proxy config ignored: sending direct');
-      const w = buildWebhook(p, type, data, { nowMs: this.d.clock.now(), offsetHours: this.d.clock.timezoneOffsetHours, timeZone: this.d.timeZone ?? 'Asia/Shanghai' });
+      const w = buildWebhook(p, type, data, time);
       if (!w) {
         this.d.log.warn({ platform: p.type, target }, 'webhook platform not supported by the gateway yet: notification not sent');
         throw new Error(`unsupported platform type: ${p.type}`);

@@ -59,9 +59,11 @@ const BARK_SOUNDS: Record<string, string> = { accountAnomaly: 'alarm', quotaWarn
 
 export const titleOf = (type: string): string => TITLES[type] ?? '📢 系统通知';
 
+export type DetailKey = 'accountName' | 'platform' | 'status' | 'errorCode' | 'reason';
+
 /** The detail rows every text format shares, in the legacy's order, present values only. */
-function details(d: AnomalyData): Array<{ key: 'accountName' | 'platform' | 'status' | 'errorCode' | 'reason'; value: string }> {
-  const rows: Array<{ key: 'accountName' | 'platform' | 'status' | 'errorCode' | 'reason'; value: string }> = [];
+export function details(d: AnomalyData): Array<{ key: DetailKey; value: string }> {
+  const rows: Array<{ key: DetailKey; value: string }> = [];
   for (const key of ['accountName', 'platform', 'status', 'errorCode', 'reason'] as const) {
     const value = d[key];
     if (value) rows.push({ key, value });
@@ -69,13 +71,14 @@ function details(d: AnomalyData): Array<{ key: 'accountName' | 'platform' | 'sta
   return rows;
 }
 
-const MARKDOWN_LABEL = { accountName: '账号', platform: '平台', status: '状态', errorCode: '错误代码', reason: '原因' } as const;
+/** buildNotificationDetails' labels (markdown, email). */
+export const DETAIL_LABEL = { accountName: '账号', platform: '平台', status: '状态', errorCode: '错误代码', reason: '原因' } as const;
 const BARK_LABEL = { accountName: '账号', platform: '平台', status: '状态', errorCode: '错误', reason: '原因' } as const;
 
 /** formatNotificationDetails: `**label**: value` lines. */
 export const markdownDetails = (d: AnomalyData): string =>
   details(d)
-    .map((r) => `**${MARKDOWN_LABEL[r.key]}**: ${r.value}`)
+    .map((r) => `**${DETAIL_LABEL[r.key]}**: ${r.value}`)
     .join('\n');
 
 const str = (v: unknown): string | undefined => (v ? String(v) : undefined);
@@ -134,7 +137,7 @@ const discord: Builder = (p, type, d, t) =>
       {
         title: titleOf(type),
         color: DISCORD_COLORS[type] ?? 0x9e9e9e,
-        fields: details(d).map((r) => ({ name: MARKDOWN_LABEL[r.key], value: r.value, inline: r.key === 'accountName' || r.key === 'platform' || r.key === 'status' })),
+        fields: details(d).map((r) => ({ name: DETAIL_LABEL[r.key], value: r.value, inline: r.key === 'accountName' || r.key === 'platform' || r.key === 'status' })),
         timestamp: isoWithOffset(t.nowMs, t.offsetHours),
         footer: { text: SERVICE },
       },
@@ -158,7 +161,7 @@ const telegram: Builder = (p, type, d, t) => {
   if (!p['chatId']) throw new Error('缺少 Telegram Chat ID');
   const rows = details(d);
   const lines = [titleOf(type), `服务: ${SERVICE}`];
-  if (rows.length) lines.push('', ...rows.map((r) => `${MARKDOWN_LABEL[r.key]}: ${r.value}`));
+  if (rows.length) lines.push('', ...rows.map((r) => `${DETAIL_LABEL[r.key]}: ${r.value}`));
   lines.push('', `时间: ${zhLocalTime(t.nowMs, t.timeZone)}`);
   return post(`${telegramApiBase(p['apiBaseUrl'])}/bot${String(p['botToken'])}/sendMessage`, { chat_id: p['chatId'], text: lines.join('\n'), disable_web_page_preview: true }, true);
 };
@@ -180,7 +183,7 @@ const bark: Builder = (p, type, d, t) => {
 
 const BUILDERS: Record<string, Builder> = { custom, wechat_work: wechatWork, dingtalk, feishu, slack, discord, telegram, bark };
 
-/** The request for one platform, or null when the gateway does not send to that type (smtp, unknown). */
+/** The HTTP request for one platform, or null for a type that is not an HTTP webhook (smtp: email.ts) or unknown. */
 export function buildWebhook(p: WebhookPlatform, type: string, d: AnomalyData, t: PayloadTime): OutgoingWebhook | null {
   const builder = BUILDERS[p.type];
   return builder ? builder(p, type, d, t) : null;
