@@ -142,6 +142,9 @@ const NUM_SLOTS = 127;
 /** Field-name texts kept per PackTexts (bounded: field names can carry model names). */
 const FIELD_LIMIT = 4096;
 
+/** JSON text of a small non-negative integer (key indexes, argument counts). */
+const smallOrText = (n: number): string => SMALL[n] ?? `"${n}"`;
+
 /** An increment a HINCRBYS run takes: an integer of at most 15 digits (see the script). */
 const runnable = (by: number): boolean => Number.isInteger(by) && Math.abs(by) <= MAX_RUN_INTEGER;
 
@@ -162,7 +165,6 @@ class Heads {
   }
 }
 
-const smallOrText = (n: number): string => SMALL[n] ?? `"${n}"`;
 
 /**
  * The JSON texts batches are packed from, made once and kept by their owner (a UsageRecorder keeps one

@@ -7,7 +7,7 @@ import type { ApiKeyRow, PgStore } from '../pg/store.js';
 import { PricingTable } from '../pricing/pricing-table.js';
 import { costCalculatorCost, pricingServiceCost, zeroPricingCost, type PricingServiceCost, type UsageTokens } from '../pricing/cost.js';
 import { encodeValue, keys, ttl, weekString } from '../storage/keys.js';
-import { WriteBatch } from '../storage/write-batch.js';
+import { WriteBatch, type WriteOps } from '../storage/write-batch.js';
 import { queueAccountUsage } from './account-usage.js';
 import { countsAsOpus, queueDailyCost, queueOpusCost } from './cost-keys.js';
 import { consumeFuel } from './fuel.js';
@@ -109,8 +109,8 @@ async function afterMirror(w: { result: RecordUsageResult; mirror: (() => Promis
  * sent. Made outside writeUsage: a closure made inside it would keep writeUsage's whole context (and
  * with it the request's data) reachable for as long as the mirror waits.
  */
-function mirrorRow(pg: PgStore, keyId: string, hashed: string, data: Record<string, unknown>): () => Promise<unknown> {
-  return () => pg.upsertApiKey(keyId, hashed, data);
+function mirrorRow(pg: PgStore, keyId: string, row: ApiKeyRow): () => Promise<unknown> {
+  return () => pg.upsertApiKey(keyId, row.hashedKey, row.data);
 }
 
 function mirrorLater(pg: PgStore, keyId: string, redis: Redis): () => Promise<unknown> {
@@ -119,8 +119,20 @@ function mirrorLater(pg: PgStore, keyId: string, redis: Redis): () => Promise<un
 
 /** The key's api_keys row as Redis holds it now (`apikey:{id}`, which the touch wrote), or null when it is gone. */
 async function keyRowNow(redis: Redis, keyId: string): Promise<ApiKeyRow | null> {
-  const hash = await redis.hgetall(keys.apiKey(keyId));
-  return hash.apiKey ? { hashedKey: hash.apiKey, data: { id: keyId, ...hash } } : null;
+  return apiKeyRow(keyId, await redis.hgetall(keys.apiKey(keyId)));
+}
+
+/** The api_keys row of a key hash (`id` first, as the legacy mirrors setApiKey), or null without a hashed key. */
+function apiKeyRow(keyId: string, hash: Readonly<Record<string, string | undefined>>): ApiKeyRow | null {
+  const hashed = hash['apiKey'];
+  return hashed ? { hashedKey: hashed, data: { id: keyId, ...hash } } : null;
+}
+
+/** The legacy's setApiKey of a key hash it just read: the hash_map entry, the whole hash, its TTL. */
+function queueKeyRewrite(m: WriteOps, keyId: string, record: Readonly<Record<string, string>>): void {
+  if (record['apiKey']) m.hset(keys.apiKeyHashMap(), record['apiKey'], keyId);
+  m.hset(keys.apiKey(keyId), ...Object.entries(record).flatMap(([k, v]) => [k, encodeValue(v)]));
+  m.expire(keys.apiKey(keyId), ttl.apiKey);
 }
 
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
@@ -268,14 +280,9 @@ export class UsageRecorder {
     } else if (keyData) {
       const read = keyData as Record<string, string>;
       read.lastUsedAt = iso;
-      const hashed = read.apiKey;
-      if (hashed) m.hset(keys.apiKeyHashMap(), hashed, keyId);
-      m.hset(keys.apiKey(keyId), ...Object.entries(read).flatMap(([k, v]) => [k, encodeValue(v)]));
-      m.expire(keys.apiKey(keyId), ttl.apiKey);
-      if (pg?.enabled && hashed) {
-        const data = { id: keyId, ...read };
-        pgUpsert = mirrorRow(pg, keyId, hashed, data);
-      }
+      queueKeyRewrite(m, keyId, read);
+      const row = apiKeyRow(keyId, read);
+      if (pg?.enabled && row) pgUpsert = mirrorRow(pg, keyId, row);
     }
     if (keyData) {
       if (input.accountId) {
@@ -332,26 +339,20 @@ export class UsageRecorder {
     stats.roundTrips++;
     if (failed.length) this.deps.log.warn({ keyId, errors: failed }, 'some usage writes were rejected by Redis');
     if (keyTouch.state === 'touched' && pg?.enabled) {
-      const hash = keyTouch.hash;
-      if (!hash) pgUpsert = mirrorLater(pg, keyId, this.deps.redis);
-      else if (hash.apiKey) {
-        const data = { id: keyId, ...hash };
-        const hashed = hash.apiKey;
-        pgUpsert = mirrorRow(pg, keyId, hashed, data);
-      }
+      const row = keyTouch.hash ? apiKeyRow(keyId, keyTouch.hash) : null;
+      if (!keyTouch.hash) pgUpsert = mirrorLater(pg, keyId, this.deps.redis);
+      else if (row) pgUpsert = mirrorRow(pg, keyId, row);
     } else if (keyTouch.state === 'missing') {
       // neither Redis hash exists any more: the legacy's getApiKey would fall back to PostgreSQL and write that back
       const fromPg = await this.keyFromPg(keyId);
       if (fromPg) {
         fromPg.lastUsedAt = iso;
-        const back = new WriteBatch();
-        if (fromPg.apiKey) back.hset(keys.apiKeyHashMap(), fromPg.apiKey, keyId);
-        back.hset(keys.apiKey(keyId), ...Object.entries(fromPg).flatMap(([k, v]) => [k, encodeValue(v)]));
-        back.expire(keys.apiKey(keyId), ttl.apiKey);
+        const back = new WriteBatch(memo.texts);
+        queueKeyRewrite(back, keyId, fromPg);
         await back.apply(redis);
         stats.roundTrips++;
-        const hashed = fromPg.apiKey;
-        if (pg?.enabled && hashed) pgUpsert = mirrorRow(pg, keyId, hashed, { id: keyId, ...fromPg });
+        const row = apiKeyRow(keyId, fromPg);
+        if (pg?.enabled && row) pgUpsert = mirrorRow(pg, keyId, row);
       }
     }
     // `mirror` is coalesced per key in the store: it resolves once a statement carrying this state or a newer one has finished

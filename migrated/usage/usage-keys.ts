@@ -85,23 +85,23 @@ export interface TokenUsageKeys extends InBuckets {
 }
 
 function buildTokenUsageKeys(keyId: string, model: string, { date, month, hour }: Buckets): TokenUsageKeys {
-    const m = normalizeModelName(model);
-    return {
-      date,
-      month,
-      hour,
-      model: m,
-      total: keys.usageTotal(keyId),
-      daily: keys.usageDaily(keyId, date),
-      monthly: keys.usageMonthly(keyId, month),
-      hourly: keys.usageHourly(keyId, hour),
-      modelDaily: keys.usageModelDaily(m, date),
-      modelMonthly: keys.usageModelMonthly(m, month),
-      modelHourly: keys.usageModelHourly(m, hour),
-      keyModelDaily: keys.usageKeyModelDaily(keyId, m, date),
-      keyModelMonthly: keys.usageKeyModelMonthly(keyId, m, month),
-      keyModelHourly: keys.usageKeyModelHourly(keyId, m, hour),
-    };
+  const m = normalizeModelName(model);
+  return {
+    date,
+    month,
+    hour,
+    model: m,
+    total: keys.usageTotal(keyId),
+    daily: keys.usageDaily(keyId, date),
+    monthly: keys.usageMonthly(keyId, month),
+    hourly: keys.usageHourly(keyId, hour),
+    modelDaily: keys.usageModelDaily(m, date),
+    modelMonthly: keys.usageModelMonthly(m, month),
+    modelHourly: keys.usageModelHourly(m, hour),
+    keyModelDaily: keys.usageKeyModelDaily(keyId, m, date),
+    keyModelMonthly: keys.usageKeyModelMonthly(keyId, m, month),
+    keyModelHourly: keys.usageKeyModelHourly(keyId, m, hour),
+  };
 }
 
 /** queueAccountUsage's keys for (accountId, raw model). */
@@ -120,21 +120,21 @@ export interface AccountUsageKeys extends InBuckets {
 }
 
 function buildAccountUsageKeys(accountId: string, model: string, { date, month, hour }: Buckets): AccountUsageKeys {
-    const m = normalizeModelName(model);
-    return {
-      date,
-      month,
-      hour,
-      model: m,
-      total: keys.accountUsageTotal(accountId),
-      daily: keys.accountUsageDaily(accountId, date),
-      monthly: keys.accountUsageMonthly(accountId, month),
-      hourly: keys.accountUsageHourly(accountId, hour),
-      modelDaily: keys.accountUsageModelDaily(accountId, m, date),
-      modelMonthly: keys.accountUsageModelMonthly(accountId, m, month),
-      modelHourly: keys.accountUsageModelHourly(accountId, m, hour),
-      hourlyModelPrefix: keys.accountHourlyModelField(m, ''),
-    };
+  const m = normalizeModelName(model);
+  return {
+    date,
+    month,
+    hour,
+    model: m,
+    total: keys.accountUsageTotal(accountId),
+    daily: keys.accountUsageDaily(accountId, date),
+    monthly: keys.accountUsageMonthly(accountId, month),
+    hourly: keys.accountUsageHourly(accountId, hour),
+    modelDaily: keys.accountUsageModelDaily(accountId, m, date),
+    modelMonthly: keys.accountUsageModelMonthly(accountId, m, month),
+    modelHourly: keys.accountUsageModelHourly(accountId, m, hour),
+    hourlyModelPrefix: keys.accountHourlyModelField(m, ''),
+  };
 }
 
 /** queueDailyCost's keys for a key id. */
