@@ -1,12 +1,13 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { IdSource } from '../runtime/ids.js';
 
 /**
  * API-key hashing (legacy src/services/apiKeyService.js `_hashApiKey`): SHA-256 over the UTF-8
- * string `rawKey + ENCRYPTION_KEY`, lower-case hex. No HMAC, no per-key salt.
+ * string `rawKey + ENCRYPTION_KEY`, lower-case hex. No HMAC, no per-key salt. One-shot `crypto.hash`
+ * (Node >= 20.12): no Hash object per call, on the path before every upstream request.
  */
 export function hashApiKey(rawKey: string, encryptionKey: string): string {
-  return createHash('sha256').update(rawKey + encryptionKey, 'utf8').digest('hex');
+  return hash('sha256', rawKey + encryptionKey, 'hex');
 }
 
 /** A new raw key: prefix + 32 random bytes as hex (67 chars with `cr_`). */
@@ -16,5 +17,5 @@ export function generateRawApiKey(ids: Pick<IdSource, 'randomBytes'>, prefix = '
 
 /** SHA-256 hex of a string (session hashes, droid key dedup). */
 export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return hash('sha256', text, 'hex');
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { CLAUDE_CODE_PROMPT, isRealClaudeCodeRequest } from './claude-code-detect.js';
 
 /** Output-token limit of a model from the pricing table (max_tokens || max_output_tokens), if any. */
@@ -127,7 +127,7 @@ export function replaceClientId(body: Json, unifiedClientId: string): void {
 
 /** UUID-v4-shaped digest of sha256("<accountId>::<tail>") (requestIdentityService). */
 export function sessionUuid(accountId: string, tail: string): string {
-  const b = createHash('sha256').update(`${accountId}::${tail}`, 'utf8').digest().subarray(0, 16);
+  const b = hash('sha256', `${accountId}::${tail}`, 'buffer').subarray(0, 16);
   b[6] = (b[6]! & 0x0f) | 0x40;
   b[8] = (b[8]! & 0x3f) | 0x80;
   const h = b.toString('hex');

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Sticky-session hash of a Claude-format request body, as the legacy computes it
@@ -54,7 +54,7 @@ export function sessionHashOf(body: unknown): string | null {
 }
 
 function sha32(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 32);
+  return hash('sha256', text, 'hex').slice(0, 32);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
