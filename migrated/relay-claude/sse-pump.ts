@@ -29,11 +29,22 @@ export function pumpSse(stream: Readable, out: StreamSink, o: PumpOptions): Prom
     const text = o.transform(bytes.toString('utf8'));
     if (text) out.write(text);
   };
-  const feed = (lines: string[]) => {
+  // A chunk's lines are parsed after its bytes are on their way: the response socket is corked until the next
+  // tick (Node's chunked writes), so the lines wait in `pending` for a tick queued after that uncork; `finish`
+  // drains them first, so events still arrive in order and before the outcome.
+  let pending: string[] = [];
+  const feedPending = () => {
+    const lines = pending;
+    pending = [];
     for (const line of lines) {
       const event = parseDataLine(line);
       if (event !== undefined) o.onEvent(event);
     }
+  };
+  const feed = (lines: string[]) => {
+    if (lines.length === 0) return;
+    if (pending.length === 0) process.nextTick(feedPending);
+    for (const line of lines) pending.push(line);
   };
   return new Promise((resolve) => {
     let done = false;
@@ -41,10 +52,12 @@ export function pumpSse(stream: Readable, out: StreamSink, o: PumpOptions): Prom
       if (done) return;
       done = true;
       o.signal.removeEventListener('abort', onAbort);
+      feedPending();
       if (outcome === 'completed') {
         const rest = framer.end();
         emit(rest.out);
-        feed(rest.lines);
+        pending = rest.lines;
+        feedPending();
       }
       if (out.writable()) out.end();
       resolve(outcome);
