@@ -109,3 +109,31 @@ describe('KeyReadAhead record fields', () => {
     expect((got!.record as Record<string, string>)['constructor']).toBe('c');
   });
 });
+
+describe('KeyReadAhead reply decoding (one JSON text from cjson)', () => {
+  it('values come back exactly as HGETALL / GET / MGET give them: quotes, backslashes, slashes, control characters, non-ASCII, invalid UTF-8, numbers as text', async () => {
+    const odd = ['a "quoted" \\ back\\slash / slash', 'tab\tnew\nline\u0000nul\u001f', 'ü 你好 🙂', '1.50', '', '[]', '{}', 'null', 'true', '  spaced  '];
+    const fields: string[] = [];
+    odd.forEach((v, i) => fields.push(`f${i}`, v));
+    await redis.hset('apikey:k1', ...fields);
+    await redis.hset('claude_console_account:c1', ...fields);
+    await redis.hset('apikey:k1', 'bad', Buffer.from([0x61, 0xff, 0xfe, 0x62, 0xe4, 0xbd]));
+    await redis.set('plain', odd[0]!);
+    await redis.set('usage:cost:daily:k1:2026-11-26', '0.000123');
+    const plan = () => [
+      { cmd: 'hgetall' as const, key: 'claude_console_account:c1' },
+      { cmd: 'get' as const, key: 'plain' },
+    ];
+    const ra = new KeyReadAhead(plan);
+    ra.remember('h1', { id: 'k1' });
+    const got = (await ra.lookup(redis, clock, 'h1'))!;
+    expect(got.record).toEqual({ id: 'k1', ...(await redis.hgetall('apikey:k1')) });
+    expect(Object.keys(got.record)).toEqual(['id', ...Object.keys(await redis.hgetall('apikey:k1'))]);
+    expect(got.record['bad' as 'id']).toBe(Buffer.from([0x61, 0xff, 0xfe, 0x62, 0xe4, 0xbd]).toString('utf8'));
+    expect(got.readAhead.get('hgetall', 'claude_console_account:c1')).toEqual(await redis.hgetall('claude_console_account:c1'));
+    expect(got.readAhead.get('get', 'plain')).toBe(odd[0]);
+    expect(got.costs.dailyCost).toBe(0.000123);
+    expect(got.costs.totalCost).toBe(1.5);
+    expect(got.costs.fuelUsedDaily).toBe(0);
+  });
+});
