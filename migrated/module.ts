@@ -20,6 +20,12 @@ export interface MigratedRequestContext {
 export interface MigratedModule {
   readonly name: string;
   handle(req: IncomingMessage, res: ServerResponse, ctx: MigratedRequestContext): Promise<void>;
+  /**
+   * Start the reads `handle` will need for `req`, as soon as the gateway knows the request is this module's
+   * (before any of the serving path runs). Read-only, synchronous to call, never throws; `handle` uses what it
+   * started or reads afresh.
+   */
+  prefetch?(req: IncomingMessage): void;
   /** Release timers, sockets, subscriptions. */
   close?(): Promise<void>;
 }

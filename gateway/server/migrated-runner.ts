@@ -91,6 +91,10 @@ export function createMigratedRunner(
   const baseCache = new Map<string, Promise<MigratedModule>>();
   const overrideCache = new WeakMap<object, Map<string, Promise<MigratedModule>>>();
   const built: Promise<MigratedModule>[] = [];
+  // the same instances once built, for the synchronous prefetch at the start of serve()
+  const readyBase = new Map<string, MigratedModule>();
+  const readyOverride = new WeakMap<object, Map<string, MigratedModule>>();
+  const readyMap = (overrides?: Partial<MigratedDeps>): Map<string, MigratedModule> | undefined => (overrides ? readyOverride.get(overrides) : readyBase);
 
   const module = (name: string, overrides?: Partial<MigratedDeps>): Promise<MigratedModule> => {
     let cache = baseCache;
@@ -101,7 +105,14 @@ export function createMigratedRunner(
     let p = cache.get(name);
     if (!p) {
       p = resolveFactory(name).then((factory) => factory(overrides ? { ...deps(), ...overrides } : deps()));
-      p.catch(() => cache.delete(name)); // retry on the next request
+      p.then(
+        (mod) => {
+          let ready = readyMap(overrides);
+          if (!ready && overrides) readyOverride.set(overrides, (ready = new Map()));
+          ready!.set(name, mod);
+        },
+        () => cache.delete(name), // retry on the next request
+      );
       cache.set(name, p);
       built.push(p);
     }
@@ -113,6 +124,13 @@ export function createMigratedRunner(
     module,
     redisIfCreated: () => redis,
     async serve(req, res, ctx, overrides) {
+      // the module's first reads go out before the rest of the serving path (on a streamed request's cold
+      // path the key lookup's round trip then overlaps ~0.1 ms more of the gateway's own work)
+      try {
+        readyMap(overrides)?.get(ctx.module)?.prefetch?.(req);
+      } catch (err) {
+        log.warn({ err: (err as Error).message, module: ctx.module }, 'migrated module prefetch failed');
+      }
       const controller = new AbortController();
       const onClose = () => {
         if (!res.writableFinished) controller.abort(new Error('client disconnected'));

@@ -116,6 +116,7 @@ export function createApiKeyAuthenticator(deps: MigratedDeps, options: Authentic
   const prefetched = new WeakMap<IncomingMessage, { key: PrefetchedKey; at: number }>();
 
   function prefetch(req: IncomingMessage, originalUrl: string): void {
+    if (prefetched.has(req)) return; // started already (the module's prefetch, then keyRoute's)
     const apiKey = extractApiKey(req.headers, queryKeyOf(originalUrl));
     if (apiKey.length < 10 || apiKey.length > 512 || !apiKey.startsWith(validateDeps.apiKeyPrefix)) return;
     const hashed = hashApiKey(apiKey, validateDeps.encryptionKey);

@@ -24,6 +24,11 @@ export function relayModule(
   return {
     name,
     handle: keyRoute(deps, auth, (call, result) => handler(s, call, result), httpSurfaceFromConfig(deps.config)),
+    // the key lookup (with the scheduler's reads) as soon as the gateway routes the request here; keyRoute's
+    // own prefetch after it finds it started (a preflight is answered without one)
+    prefetch(req) {
+      if (req.method !== 'OPTIONS') auth.prefetch(req, req.url ?? '/');
+    },
     async close() {
       // before the runner ends the PostgreSQL client: the coalesced api_keys upserts still pending, and the
       // account-anomaly webhooks under way (bounded: their retries may take a while)
