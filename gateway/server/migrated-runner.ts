@@ -88,35 +88,35 @@ export function createMigratedRunner(
     return base;
   };
 
-  const baseCache = new Map<string, Promise<MigratedModule>>();
-  const overrideCache = new WeakMap<object, Map<string, Promise<MigratedModule>>>();
+  /** A module instance per (name, overrides): the build under way, and the instance once built (for serve()'s synchronous prefetch). */
+  interface Entry {
+    built: Promise<MigratedModule>;
+    ready?: MigratedModule;
+  }
+  const baseCache = new Map<string, Entry>();
+  const overrideCache = new WeakMap<object, Map<string, Entry>>();
   const built: Promise<MigratedModule>[] = [];
-  // the same instances once built, for the synchronous prefetch at the start of serve()
-  const readyBase = new Map<string, MigratedModule>();
-  const readyOverride = new WeakMap<object, Map<string, MigratedModule>>();
-  const readyMap = (overrides?: Partial<MigratedDeps>): Map<string, MigratedModule> | undefined => (overrides ? readyOverride.get(overrides) : readyBase);
+  const cacheFor = (overrides?: Partial<MigratedDeps>): Map<string, Entry> => {
+    if (!overrides) return baseCache;
+    let cache = overrideCache.get(overrides);
+    if (!cache) overrideCache.set(overrides, (cache = new Map()));
+    return cache;
+  };
 
   const module = (name: string, overrides?: Partial<MigratedDeps>): Promise<MigratedModule> => {
-    let cache = baseCache;
-    if (overrides) {
-      cache = overrideCache.get(overrides) ?? new Map();
-      overrideCache.set(overrides, cache);
-    }
-    let p = cache.get(name);
-    if (!p) {
-      p = resolveFactory(name).then((factory) => factory(overrides ? { ...deps(), ...overrides } : deps()));
+    const cache = cacheFor(overrides);
+    let entry = cache.get(name);
+    if (!entry) {
+      const p = resolveFactory(name).then((factory) => factory(overrides ? { ...deps(), ...overrides } : deps()));
+      const e: Entry = { built: p };
       p.then(
-        (mod) => {
-          let ready = readyMap(overrides);
-          if (!ready && overrides) readyOverride.set(overrides, (ready = new Map()));
-          ready!.set(name, mod);
-        },
+        (mod) => (e.ready = mod),
         () => cache.delete(name), // retry on the next request
       );
-      cache.set(name, p);
+      cache.set(name, (entry = e));
       built.push(p);
     }
-    return p;
+    return entry.built;
   };
 
   return {
@@ -127,7 +127,7 @@ export function createMigratedRunner(
       // the module's first reads go out before the rest of the serving path (on a streamed request's cold
       // path the key lookup's round trip then overlaps ~0.1 ms more of the gateway's own work)
       try {
-        readyMap(overrides)?.get(ctx.module)?.prefetch?.(req);
+        cacheFor(overrides).get(ctx.module)?.ready?.prefetch?.(req);
       } catch (err) {
         log.warn({ err: (err as Error).message, module: ctx.module }, 'migrated module prefetch failed');
       }
