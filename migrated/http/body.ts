@@ -109,25 +109,6 @@ async function readStream(stream: Readable, limit: number, expected: number | nu
 }
 
 /**
- * The whole body when Node's parser already holds all of it and nobody has read any of it: a small request
- * arrives in one read with its headers, and by the time the route runs the parser has pushed every byte the
- * Content-Length announced (its `complete` flag and 'end' follow a little later). Taken synchronously, without
- * the listeners, ticks and promise of readStream (on the streamed request's cold path, ~0.05-0.1 ms); the
- * request is then resumed, so it still ends as a read request does. Anything else (no Content-Length, still
- * arriving, already flowing, compressed) goes through readStream.
- */
-function alreadyBuffered(req: IncomingMessage, stream: Readable, expected: number | null): { buf: Buffer } | null {
-  if (stream !== req || !expected || req.readableFlowing === true || req.readableLength !== expected) return null;
-  const buf = req.read() as Buffer | null;
-  if (buf === null || buf.length !== expected) {
-    if (buf !== null) req.unshift(buf);
-    return null;
-  }
-  req.resume();
-  return { buf };
-}
-
-/**
  * body-parser's strict-mode message: it re-parses the text with the offending first character
  * and everything after it replaced by '#', so the V8 message names that character.
  */
@@ -180,7 +161,7 @@ export async function readLegacyBody(req: IncomingMessage, surface: HttpSurfaceO
     return parserError(415, `unsupported content encoding "${encoding}"`, 'UnsupportedMediaTypeError');
   }
 
-  const read = alreadyBuffered(req, stream, expected) ?? (await readStream(stream, JSON_LIMIT_BYTES, expected));
+  const read = await readStream(stream, JSON_LIMIT_BYTES, expected);
   if ('error' in read) return read.error;
   const raw = read.buf;
   const text = raw.toString('utf8');
