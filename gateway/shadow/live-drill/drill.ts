@@ -108,6 +108,8 @@ const groups = opt.groups.split(',').map((g) => g.trim()) as Group[];
 const rounds = Number(opt.rounds);
 const waitMs = Number(opt['wait-ms']);
 const before = await summary();
+const teeDropsBefore = await teeDrops();
+const noOutcome: string[] = [];
 const seenIds = new Set(before.differences.map((d) => d.id));
 const mockBefore = await mockStats();
 const sent: Sent[] = [];
@@ -121,7 +123,10 @@ for (let round = 1; round <= rounds; round++) {
     const s = await send(opt.gateway, r);
     sent.push(s);
     const got = await waitOutcomes(base, 1, waitMs);
-    if (got < 1) console.warn(`no shadow outcome within ${waitMs} ms for ${r.scenario} r${round}`);
+    if (got < 1) {
+      console.warn(`no shadow outcome within ${waitMs} ms for ${r.scenario} r${round}`);
+      noOutcome.push(`${r.scenario} r${round}`);
+    }
     const reset = RESET_AFTER[r.scenario];
     if (reset) {
       const rs = await send(opt['reset-base'] ?? opt.gateway, resetRequest(keys, reset));
@@ -174,6 +179,10 @@ const report = {
     [...new Set(shadowedSent.map((s) => s.req.scenario))].map((sc) => [sc, [...new Set(shadowedSent.filter((s) => s.req.scenario === sc).map((s) => s.status))].join(',')]),
   ),
   routes: deltas,
+  /** Copies the gateway's tee never made or abandoned (gateway_shadow_dropped_total deltas by route and reason): they reach no engine outcome. */
+  teeDrops: diffCounts(teeDropsBefore, await teeDrops()),
+  /** Sequential requests that got no shadow outcome within --wait-ms. */
+  noOutcome,
   upstream: {
     tapForwarded: (after.upstreamTap?.forwarded ?? 0) - (before.upstreamTap?.forwarded ?? 0),
     tapTunnels: (after.upstreamTap?.tunnels ?? 0) - (before.upstreamTap?.tunnels ?? 0),
@@ -194,6 +203,8 @@ for (const d of deltas) {
   console.log(`${d.routeId.padEnd(22)}${String(d.compared).padStart(8)}${String(d.identical).padStart(10)}${String(d.differing).padStart(10)}${String(d.errors).padStart(7)}${String(d.dropped).padStart(8)} | ${d.sideEffects.identical}/${d.sideEffects.differing}/${d.sideEffects.notMeasured}`);
   for (const [reason, n] of Object.entries(d.notMeasuredReasons)) console.log(`    not measured ${n}x: ${reason.slice(0, 140)}`);
 }
+for (const [k, n] of Object.entries(report.teeDrops)) console.log(`tee dropped ${n}x: ${k}`);
+if (noOutcome.length) console.log(`no shadow outcome: ${noOutcome.join(', ')}`);
 for (const h of report.hopCheck.filter((x) => !x.ok)) console.log(`hop check: ${h.scenario} sent Connection: close, answered Connection: ${h.responseConnection}`);
 console.log(`upstream: tap forwarded ${report.upstream.tapForwarded} (${report.upstream.tapTunnels} CONNECT tunnels), mock received ${report.upstream.mockReceived ?? '?'}`);
 for (const g of groupsOut) {
@@ -203,6 +214,29 @@ for (const g of groupsOut) {
 }
 
 agent.destroy();
+
+/** gateway_shadow_dropped_total per `route/reason` for the drill's routes, from the admin port's Prometheus text. */
+async function teeDrops(): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  try {
+    const text = await (await fetch(`${opt.admin}/gateway/metrics`)).text();
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('gateway_shadow_dropped_total{')) continue;
+      const route = /route="([^"]*)"/.exec(line)?.[1] ?? '';
+      const reason = /reason="([^"]*)"/.exec(line)?.[1] ?? '';
+      if (ROUTES.includes(route)) out[`${route}/${reason}`] = Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  } catch {
+    /* no metrics: reported as none */
+  }
+  return out;
+}
+
+function diffCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, n] of Object.entries(b)) if (n - (a[k] ?? 0) > 0) out[k] = n - (a[k] ?? 0);
+  return out;
+}
 
 async function mockStats(): Promise<number | null> {
   const url = process.env.DRILL_MOCK_URL ?? 'http://127.0.0.1:19182';
