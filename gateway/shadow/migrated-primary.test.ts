@@ -7,6 +7,9 @@ import { createGateway, type Gateway } from '../create.js';
 import { startShadowMode, type ShadowMode } from './setup.js';
 import { startCountingUpstream, type CountingUpstream } from './testing/counting-upstream.js';
 import { startToyOrigin, toyModuleFactory } from './testing/toy-service.js';
+import type { MigratedModuleFactory } from '../../migrated/module.js';
+import { readLegacyBody } from '../../migrated/http/body.js';
+import { defaultHttpSurface } from '../../migrated/http/legacy-surface.js';
 
 /**
  * Primary = migrated, candidate = legacy. The legacy candidate is LEGACY_URL: it may only run when
@@ -16,7 +19,7 @@ import { startToyOrigin, toyModuleFactory } from './testing/toy-service.js';
 
 const KEY = 'cr_mig_key';
 
-async function stack(sandboxed: boolean) {
+async function stack(sandboxed: boolean, module?: MigratedModuleFactory) {
   const prod = await startPrivateRedis();
   const box = await startPrivateRedis();
   const seed = prod.client();
@@ -43,7 +46,7 @@ async function stack(sandboxed: boolean) {
     },
     logger: pino({ level: 'silent' }),
     deps: { redis: primaryRedis, upstreamOverride: shadow.upstreamPrimaryUrl! },
-    modules: { toy: async () => toyModuleFactory(() => 'same', upstream.url) },
+    modules: { toy: async () => module ?? toyModuleFactory(() => 'same', upstream.url) },
     shadowSink: shadow.sink,
     adminExtensions: [shadow.admin],
   });
@@ -109,6 +112,33 @@ describe('a legacy candidate that is not sandboxed', () => {
       const metrics = await (await fetch(`http://127.0.0.1:${st.gw.adminPort}/gateway/metrics`)).text();
       expect(metrics).toContain('gateway_shadow_comparison_dropped_total{reason="legacy_candidate_not_sandboxed",route="toy"} 1');
       expect(st.upstream.calls).toHaveLength(1);
+    } finally {
+      await st.close();
+    }
+  });
+});
+
+/** A module that answers a broken JSON body at once, as the relay does (400 before any Redis or upstream call). */
+const rejectsBrokenJson: MigratedModuleFactory = () => ({
+  name: 'toy',
+  async handle(req, res) {
+    const r = await readLegacyBody(req, defaultHttpSurface);
+    const body = JSON.stringify(r.ok ? { ok: true } : { error: 'bad' });
+    res.writeHead(r.ok ? 200 : 400, ['Content-Type', 'application/json', 'Content-Length', String(body.length)]).end(body);
+  },
+});
+
+describe('a request the migrated primary rejects at once', () => {
+  it('is still copied whole and compared (its body has ended before the response closes), not dropped as incomplete_body', async () => {
+    const st = await stack(true, rejectsBrokenJson);
+    try {
+      const res = await fetch(`http://127.0.0.1:${st.gw.dataPort}/api/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: '{"model": ' });
+      expect(res.status).toBe(400);
+      await res.text();
+      await st.shadow.engine.idle();
+      const metrics = await (await fetch(`http://127.0.0.1:${st.gw.adminPort}/gateway/metrics`)).text();
+      expect(metrics).not.toContain('gateway_shadow_dropped_total{reason="incomplete_body"');
+      expect(st.shadow.engine.results.routes()[0]!.compared).toBe(1);
     } finally {
       await st.close();
     }
