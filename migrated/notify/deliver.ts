@@ -1,5 +1,6 @@
-import { request as httpRequest, type Agent } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { AgentPool } from '../upstream/agents.js';
+import { readBody, sendUpstream } from '../upstream/client.js';
+import type { ProxyConfig } from '../upstream/proxy.js';
 import type { OutgoingWebhook } from './payloads.js';
 
 /**
@@ -16,9 +17,15 @@ export interface DeliveryPolicy {
 
 const HEADERS = { 'Content-Type': 'application/json', 'User-Agent': 'claude-relay-service/2.0' };
 
-/** One POST: through `agent` (a proxy tunnel) when given, else fetch; non-2xx and a Telegram answer without `ok: true` fail. */
-export async function postOnce(w: OutgoingWebhook, timeoutMs: number, agent?: Agent): Promise<void> {
-  const { status, statusText, text } = agent ? await postThrough(agent, w, timeoutMs) : await postDirect(w, timeoutMs);
+/** A proxy to send through and the pool whose tunnels it uses (a Telegram platform's `proxyUrl`). */
+export interface Via {
+  pool: AgentPool;
+  proxy: ProxyConfig;
+}
+
+/** One POST: through `via` (a proxy tunnel) when given, else fetch; non-2xx and a Telegram answer without `ok: true` fail. */
+export async function postOnce(w: OutgoingWebhook, timeoutMs: number, via?: Via): Promise<void> {
+  const { status, statusText, text } = via ? await postThrough(via, w, timeoutMs) : await postDirect(w, timeoutMs);
   if (status < 200 || status >= 300) throw new Error(`HTTP ${status}: ${statusText}`);
   if (!w.expectOkField) return;
   let ok = false;
@@ -44,24 +51,18 @@ async function postDirect(w: OutgoingWebhook, timeoutMs: number): Promise<Answer
   return { status: res.status, statusText: res.statusText, text: await res.text() };
 }
 
-function postThrough(agent: Agent, w: OutgoingWebhook, timeoutMs: number): Promise<Answer> {
+/** The relay's upstream client through the proxy's pooled tunnel (its timeout is one of inactivity, as axios' is). */
+async function postThrough(via: Via, w: OutgoingWebhook, timeoutMs: number): Promise<Answer> {
   const url = new URL(w.url);
   const body = Buffer.from(JSON.stringify(w.body), 'utf8');
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  return new Promise((resolve, reject) => {
-    const req = send(url, { method: 'POST', agent, headers: { ...HEADERS, 'Content-Length': String(body.length) }, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.once('end', () => resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', text: Buffer.concat(chunks).toString('utf8') }));
-      res.once('error', reject);
-    });
-    req.once('error', reject);
-    req.end(body);
-  });
+  const headers = ['Host', url.host, ...Object.entries(HEADERS).flat(), 'Content-Length', String(body.length)];
+  const { response } = await sendUpstream(via.pool, { url, method: 'POST', headers, body, proxy: via.proxy, timeoutMs });
+  const text = (await readBody(response)).toString('utf8');
+  return { status: response.statusCode ?? 0, statusText: response.statusMessage ?? '', text };
 }
 
-export function deliver(w: OutgoingWebhook, policy: DeliveryPolicy, sleep: (ms: number) => Promise<void>, agent?: Agent): Promise<void> {
-  return retrying(() => postOnce(w, policy.timeoutMs, agent), policy, sleep);
+export function deliver(w: OutgoingWebhook, policy: DeliveryPolicy, sleep: (ms: number) => Promise<void>, via?: Via): Promise<void> {
+  return retrying(() => postOnce(w, policy.timeoutMs, via), policy, sleep);
 }
 
 /** retryWithBackoff: up to `maxRetries` attempts, `retryDelay * 2^i` between them; the last error is thrown. */

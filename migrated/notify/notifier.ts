@@ -130,8 +130,8 @@ export class WebhookNotifier implements AnomalyNotifier {
         throw new Error(`unsupported platform type: ${p.type}`);
       }
       const timeoutMs = typeof p.timeout === 'number' && p.timeout > 0 ? p.timeout : 10_000;
-      const agent = tp.kind === 'proxy' ? (this.agents ??= new AgentPool()).agentFor(new URL(w.url).protocol === 'https:' ? 'https:' : 'http:', tp.proxy) : undefined;
-      await deliver(w, { timeoutMs, maxRetries, retryDelayMs }, this.sleep, agent);
+      const via = tp.kind === 'proxy' ? { pool: (this.agents ??= new AgentPool()), proxy: tp.proxy } : undefined;
+      await deliver(w, { timeoutMs, maxRetries, retryDelayMs }, this.sleep, via);
     } catch (err) {
       this.d.log.error({ err: (err as Error).message, target }, 'webhook delivery failed');
       throw err;

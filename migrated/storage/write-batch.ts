@@ -165,7 +165,6 @@ class Heads {
   }
 }
 
-
 /**
  * The JSON texts batches are packed from, made once and kept by their owner (a UsageRecorder keeps one
  * for all its batches; a WriteBatch made without one has its own): numbers' String(), field names and

@@ -339,8 +339,9 @@ export class UsageRecorder {
     stats.roundTrips++;
     if (failed.length) this.deps.log.warn({ keyId, errors: failed }, 'some usage writes were rejected by Redis');
     if (keyTouch.state === 'touched' && pg?.enabled) {
-      const row = keyTouch.hash ? apiKeyRow(keyId, keyTouch.hash) : null;
-      if (!keyTouch.hash) pgUpsert = mirrorLater(pg, keyId, this.deps.redis);
+      // no hash back: the key's mirror was busy, its row is read when the upsert is sent
+      const row = keyTouch.hash ? apiKeyRow(keyId, keyTouch.hash) : undefined;
+      if (row === undefined) pgUpsert = mirrorLater(pg, keyId, this.deps.redis);
       else if (row) pgUpsert = mirrorRow(pg, keyId, row);
     } else if (keyTouch.state === 'missing') {
       // neither Redis hash exists any more: the legacy's getApiKey would fall back to PostgreSQL and write that back
@@ -366,7 +367,6 @@ export class UsageRecorder {
       mirror: pgUpsert,
     };
   }
-
 
   /** recordUsageWithDetails step 0: pricingService, falling back to CostCalculator (> 0) when it throws. */
   private detailsCost(u: UsageTokens, model: string): PricingServiceCost {
