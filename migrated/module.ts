@@ -23,7 +23,7 @@ export interface MigratedModule {
   /**
    * Start the reads `handle` will need for `req`, as soon as the gateway knows the request is this module's
    * (before any of the serving path runs). Read-only, synchronous to call, never throws; `handle` uses what it
-   * started or reads afresh.
+   * started or reads afresh. May be called more than once for one request: only the first call starts anything.
    */
   prefetch?(req: IncomingMessage): void;
   /** Release timers, sockets, subscriptions. */

@@ -82,6 +82,8 @@ export function createDataHandler(d: DataHandlerDeps) {
         d.tee.begin(req, res, route, opts, m.params, client, () => (probe = probeResponse(res, startedAt, { maxBytes: d.captureBytes })));
       }
     }
+    // a migrated side's first reads (the relay's key lookup) go out now, before the rest of this handler runs
+    if (side === 'migrated') d.runner.prefetch(req, route!.module!);
     const x = new Exchange(startedAt, req, routeId, mode, side);
     // The legacy side reports head time and bytes itself (into `x`); anything else is probed by wrapping the response.
     let meter: Exchange | undefined;

@@ -7,8 +7,9 @@ import { startOrigin, type Origin } from '../testing/origin.js';
 
 /**
  * A module's prefetch runs when the gateway routes a request to it, before anything of the serving path (the
- * relay starts its key lookup there), on the instance that then serves the request; a prefetch that throws
- * costs nothing but a log line.
+ * relay starts its key lookup there): first from the data handler right after routing (before it adds the
+ * X-Forwarded-* headers), again at the start of serve() (the module ignores the repeat), on the instance that
+ * then serves the request; a prefetch that throws costs nothing but a log line.
  */
 
 const events: string[] = [];
@@ -18,8 +19,12 @@ const prefetching: MigratedModuleFactory = () => ({
   name: 'prefetching',
   prefetch(req) {
     if (req.url === '/p/throw') throw new Error('prefetch broke');
+    if (prefetched.has(req)) {
+      events.push(`prefetch again ${req.url}`);
+      return;
+    }
     prefetched.add(req);
-    events.push(`prefetch ${req.url}`);
+    events.push(`prefetch ${req.url} forwarded=${req.headers['x-forwarded-for'] !== undefined}`);
   },
   async handle(req, res) {
     events.push(`handle ${req.url} prefetched=${prefetched.has(req)}`);
@@ -51,6 +56,12 @@ describe('migrated module prefetch', () => {
     expect(await get('/p/first')).toBe('200 ok'); // builds the module: nothing to prefetch with yet
     expect(await get('/p/second')).toBe('200 ok');
     expect(await get('/p/throw')).toBe('200 ok');
-    expect(events).toEqual(['handle /p/first prefetched=false', 'prefetch /p/second', 'handle /p/second prefetched=true', 'handle /p/throw prefetched=false']);
+    expect(events).toEqual([
+      'handle /p/first prefetched=false',
+      'prefetch /p/second forwarded=false', // the data handler, right after routing
+      'prefetch again /p/second', // serve()
+      'handle /p/second prefetched=true',
+      'handle /p/throw prefetched=false',
+    ]);
   });
 });

@@ -32,6 +32,12 @@ export interface MigratedRunner {
   readonly deps: () => MigratedDeps;
   /** The module instance for `name`, built with the base deps merged with `overrides` (cached per overrides object). */
   module(name: string, overrides?: Partial<MigratedDeps>): Promise<MigratedModule>;
+  /**
+   * Start the module's first reads for a request it is about to serve (MigratedModule.prefetch), on the instance
+   * that will serve it; nothing until that instance is built. serve() calls it too: calling it first (the data
+   * handler does, right after routing) only starts the reads earlier. A throw is logged and ignored.
+   */
+  prefetch(req: IncomingMessage, moduleName: string, overrides?: Partial<MigratedDeps>): void;
   /** Serve one request; a throw before the head is written becomes a 500 in the legacy error shape. */
   serve(req: IncomingMessage, res: ServerResponse, ctx: ServeContext, overrides?: Partial<MigratedDeps>): Promise<void>;
   /** True once a Redis client exists (for /gateway/health). */
@@ -119,18 +125,23 @@ export function createMigratedRunner(
     return entry.built;
   };
 
+  function prefetch(req: IncomingMessage, moduleName: string, overrides?: Partial<MigratedDeps>): void {
+    try {
+      cacheFor(overrides).get(moduleName)?.ready?.prefetch?.(req);
+    } catch (err) {
+      log.warn({ err: (err as Error).message, module: moduleName }, 'migrated module prefetch failed');
+    }
+  }
+
   return {
     deps,
     module,
     redisIfCreated: () => redis,
+    prefetch,
     async serve(req, res, ctx, overrides) {
       // the module's first reads go out before the rest of the serving path (on a streamed request's cold
       // path the key lookup's round trip then overlaps ~0.1 ms more of the gateway's own work)
-      try {
-        cacheFor(overrides).get(ctx.module)?.ready?.prefetch?.(req);
-      } catch (err) {
-        log.warn({ err: (err as Error).message, module: ctx.module }, 'migrated module prefetch failed');
-      }
+      prefetch(req, ctx.module, overrides);
       const controller = new AbortController();
       const onClose = () => {
         if (!res.writableFinished) controller.abort(new Error('client disconnected'));

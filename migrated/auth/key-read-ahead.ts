@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Clock } from '../runtime/clock.js';
 import { keys } from '../storage/keys.js';
 import type { ApiKeyHash } from '../storage/api-keys.js';
-import { keyCostKeys, keyCostsOf, type KeyCosts } from './key-costs.js';
+import { CostKeyDates, keyCostKeys, keyCostsOf, type KeyCosts } from './key-costs.js';
 import { LuaScript } from '../locks/lua-script.js';
 import { flatHash } from '../storage/flat-hash.js';
 
@@ -95,6 +95,7 @@ const nilToNull = <T>(value: T | false | undefined): T | null => (value === fals
 /** Hints per hashed key (bounded; oldest dropped first). One per authenticator. */
 export class KeyReadAhead {
   private readonly hints = new Map<string, Hint>();
+  private readonly dates = new CostKeyDates();
 
   constructor(
     private readonly planner: ReadAheadPlanner | undefined,
@@ -114,7 +115,7 @@ export class KeyReadAhead {
   start(redis: Redis, clock: Clock, hashed: string): Promise<ReadAheadResult | null> | null {
     const hint = this.hints.get(hashed);
     if (!hint) return null;
-    const costKeys = keyCostKeys(clock, hint.id);
+    const costKeys = keyCostKeys(clock, hint.id, this.dates);
     const keyList = [keys.apiKeyHashMap(), keys.apiKey(hint.id), ...costKeys, ...hint.plan.map((r) => r.key)];
     const args = [hashed, String(costKeys.length), ...hint.plan.map((r) => r.cmd)];
     return READ.run(redis, keyList, args).then(

@@ -1,14 +1,12 @@
 import type { IncomingMessage } from 'node:http';
-import type { AccountHash } from '../storage/accounts.js';
 import { keys } from '../storage/keys.js';
-import { sendUpstream } from '../upstream/client.js';
-import { resolveEffectiveProxy } from '../upstream/proxy-policy.js';
 import { acquireConsoleSlot, releaseConsoleSlot } from './console-slot.js';
 import { buildConsoleHeaders, flatten } from './headers.js';
 import { queueRejectedResult, RelayError, writeQueueRejection, type RelayResult, type StreamSink } from './official-relay.js';
 import type { RelayCallBase } from './relay-call.js';
 import { transformConsoleBody } from './request-transform.js';
 import { sanitizeErrorMessage, sanitizeUpstreamError } from './sanitize.js';
+import { sendToAccount, type PreparedUpstream } from './send-to-account.js';
 import { pumpSse } from './sse-pump.js';
 import { consoleUrl, decodedBody, readAll, targetUrl, upstreamHeaderPairs } from './upstream-target.js';
 import { ConsoleUsageCollector, type StreamUsage } from './usage.js';
@@ -33,11 +31,7 @@ const DISABLED_PATTERNS = [
   'too many active sessions',
 ];
 
-interface Prepared {
-  account: AccountHash;
-  url: URL;
-  headers: string[];
-  payload: Buffer;
+interface Prepared extends PreparedUpstream {
   member: string | null;
   model: unknown;
 }
@@ -74,19 +68,6 @@ async function prepare(c: ConsoleCall): Promise<Prepared> {
     host: new URL(real).host,
   });
   return { account, url: targetUrl(real, s.deps.upstreamOverride), headers: flatten(headers), payload, member, model: payloadBody['model'] };
-}
-
-async function send(c: ConsoleCall, p: Prepared, signal: AbortSignal) {
-  const proxy = c.s.deps.upstreamOverride ? null : (await resolveEffectiveProxy(c.s.proxyPolicy, { accountId: c.accountId, platform: p.account['platform'] || 'claude-console', accountProxy: p.account['proxy'], envFallback: c.s.settings.globalProxy })).proxy;
-  return sendUpstream(c.s.agents, {
-    url: p.url,
-    method: 'POST',
-    headers: p.headers,
-    body: p.payload,
-    proxy,
-    timeoutMs: c.s.settings.requestTimeoutMs,
-    signal,
-  });
 }
 
 /** State marks per upstream status (§5.3 step 2). */
@@ -148,7 +129,7 @@ async function nonStream(c: ConsoleCall, gate: QueueGate): Promise<RelayResult> 
     let response: IncomingMessage;
     let raw: Buffer;
     try {
-      ({ response } = await send(c, p, c.signal));
+      ({ response } = await sendToAccount(c, p, 'claude-console'));
     } catch (err) {
       throw networkError(err, c.signal);
     }
@@ -195,7 +176,7 @@ async function stream(c: ConsoleCall, out: StreamSink, onUsage: (u: StreamUsage)
     let response: IncomingMessage;
     let abort: (err?: Error) => void;
     try {
-      ({ response, abort } = await send(c, p, c.signal));
+      ({ response, abort } = await sendToAccount(c, p, 'claude-console'));
     } catch (err) {
       const e = networkError(err, c.signal);
       if (!c.signal.aborted) {

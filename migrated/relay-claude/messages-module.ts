@@ -5,6 +5,7 @@ import type { RouteCall } from '../routes/shared/legacy-route.js';
 import { SchedulerError } from '../scheduler/claude-scheduler.js';
 import { sessionHashOf } from '../scheduler/session-hash.js';
 import { checkMessagesBody, type MessagesBody } from './body-schema.js';
+import { deferredReply } from '../http/deferred-reply.js';
 import { consoleNonStream, consoleStream } from './console-relay.js';
 import { catchBlockBody, CONCURRENCY_FULL_BODY, parseJson, renderResult, setSseHeaders, streamSink } from './legacy-render.js';
 import { rateLimitMessage } from './messages-text.js';
@@ -107,11 +108,15 @@ async function handleMessages(s: RelayServices, call: RouteCall, a: AuthSuccess,
   }
   const isStream = body['stream'] === true;
   if (res.destroyed || res.socket?.destroyed || res.writableEnded) return;
-  const reply = call.reply();
-  if (isStream) {
-    setSseHeaders(reply);
-    res.socket?.setNoDelay(true);
-  }
+  // The reply's envelope (with the SSE headers api.js sets before scheduling) is built in the check phase of
+  // this loop turn: after the upstream request has been written when scheduling needed no I/O, else on first use.
+  const reply = deferredReply(() => {
+    const r = call.reply();
+    if (isStream) setSseHeaders(r);
+    return r;
+  });
+  setImmediate(reply.build);
+  if (isStream) res.socket?.setNoDelay(true);
   const signal = call.ctx.signal;
   const model = typeof body['model'] === 'string' ? body['model'] : null;
   let sessionHash: string | null = null;

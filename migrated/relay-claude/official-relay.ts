@@ -1,8 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { AuthenticatedKey } from '../auth/types.js';
 import { isOpusModel } from './models.js';
-import { resolveEffectiveProxy } from '../upstream/proxy-policy.js';
-import { sendUpstream } from '../upstream/client.js';
 import { buildOfficialHeaders, clientHopView, flatten } from './headers.js';
 import { isRealClaudeCodeRequest } from './claude-code-detect.js';
 import { opusLimitMessage, rateLimitMessage } from './messages-text.js';
@@ -11,9 +9,9 @@ import { transformOfficialBody } from './request-transform.js';
 import type { RelayCallBase } from './relay-call.js';
 import { decodedBody, officialNetworkMessage, officialUrl, readAll, targetUrl, upstreamHeaderPairs } from './upstream-target.js';
 import { pumpSse } from './sse-pump.js';
+import { sendToAccount, type PreparedUpstream } from './send-to-account.js';
 import { OfficialUsageCollector, type StreamUsage } from './usage.js';
 import { inUserMessageQueue, type QueueGate, type QueueRejection } from './user-message-queue.js';
-import type { AccountHash } from '../storage/accounts.js';
 
 /** One relay call on an official OAuth account, after scheduling. */
 export interface OfficialCall extends RelayCallBase {
@@ -70,13 +68,9 @@ function isDedicated(key: AuthenticatedKey, accountId: string): boolean {
   return !!bound && !bound.startsWith('group:') && bound === accountId;
 }
 
-interface Prepared {
-  account: AccountHash;
+interface Prepared extends PreparedUpstream {
   dedicated: boolean;
   isOpus: boolean;
-  url: URL;
-  headers: string[];
-  payload: Buffer;
   processed: Record<string, unknown>;
 }
 
@@ -144,19 +138,6 @@ function fiveHourStatus(response: IncomingMessage): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-async function send(c: OfficialCall, p: Prepared) {
-  const proxy = c.s.deps.upstreamOverride ? null : (await resolveEffectiveProxy(c.s.proxyPolicy, { accountId: c.accountId, platform: p.account['platform'] || 'claude', accountProxy: p.account['proxy'], envFallback: c.s.settings.globalProxy })).proxy;
-  return sendUpstream(c.s.agents, {
-    url: p.url,
-    method: 'POST',
-    headers: p.headers,
-    body: p.payload,
-    proxy,
-    timeoutMs: c.s.settings.requestTimeoutMs,
-    signal: c.signal,
-  });
-}
-
 /** relayRequest (non-stream, incl. count_tokens): the user-message queue around the call. */
 export async function officialNonStream(c: OfficialCall): Promise<RelayResult> {
   return inUserMessageQueue(c.s, c.accountId, c.body, (r) => queueRejectedResult(r, c.accountId), (gate) => nonStream(c, gate));
@@ -174,7 +155,7 @@ async function nonStream(c: OfficialCall, gate: QueueGate): Promise<RelayResult>
   let response: IncomingMessage;
   let raw: Buffer;
   try {
-    ({ response } = await send(c, p));
+    ({ response } = await sendToAccount(c, p, 'claude'));
     raw = await readAll(decodedBody(response, false));
   } catch (err) {
     if (c.signal.aborted) throw new RelayError('Client disconnected');
@@ -289,7 +270,7 @@ async function stream(c: OfficialCall, out: StreamSink, onUsage: (u: StreamUsage
   let response: IncomingMessage;
   let abort: (err?: Error) => void;
   try {
-    ({ response, abort } = await send(c, p));
+    ({ response, abort } = await sendToAccount(c, p, 'claude'));
   } catch (err) {
     if (c.signal.aborted) throw new RelayError('Client disconnected');
     const code = (err as { code?: string }).code ?? '';

@@ -44,9 +44,23 @@ export function upstreamHeaderPairs(response: IncomingMessage): Array<[string, s
   return out;
 }
 
+/**
+ * The Content-Encoding value as `response.headers` gives it (several joined with ', '), trimmed and lower-cased,
+ * read from rawHeaders: the headers object is built on its first use (~25 us on a cold streamed response), and a
+ * console stream needs nothing else from it.
+ */
+export function contentEncoding(raw: readonly string[]): string {
+  let value: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 16 && name.toLowerCase() === 'content-encoding') value = value === undefined ? raw[i + 1]! : `${value}, ${raw[i + 1]!}`;
+  }
+  return (value ?? '').trim().toLowerCase();
+}
+
 /** Decoded body stream: gzip/deflate always; br too when `brotli` (axios decodes it, the official relay does not). */
 export function decodedBody(response: IncomingMessage, brotli: boolean): Readable {
-  const enc = String(response.headers['content-encoding'] ?? '').trim().toLowerCase();
+  const enc = contentEncoding(response.rawHeaders);
   const decoder = enc === 'gzip' ? createGunzip() : enc === 'deflate' ? createInflate() : enc === 'br' && brotli ? createBrotliDecompress() : null;
   if (!decoder) return response;
   // a broken upstream body must fail the decoder too (pipe() does not forward errors)

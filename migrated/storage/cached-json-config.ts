@@ -30,6 +30,11 @@ export class CachedJsonConfig<T extends object> {
     private readonly o: CachedJsonConfigOptions<T>,
   ) {}
 
+  /** The cached value while it is fresh (what get() would answer without reading), else null. */
+  fresh(): T | null {
+    return this.cached && this.clock.now() - this.cachedAt < this.o.ttlMs ? this.cached : null;
+  }
+
   async get(): Promise<T> {
     const start = this.clock.now();
     if (this.cached && start - this.cachedAt < this.o.ttlMs) return this.cached;

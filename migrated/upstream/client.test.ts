@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -6,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedDir } from '../../test-support/paths.js';
 import { AgentPool } from './agents.js';
-import { readBody, sendUpstream, UpstreamTimeoutError } from './client.js';
+import { readBody, sendUpstream, UpstreamAbortError, UpstreamTimeoutError } from './client.js';
 import { parseProxy } from './proxy.js';
 
 const listen = (s: Server | NetServer): Promise<number> =>
@@ -158,6 +159,39 @@ describe('upstream client', () => {
     expect((err as Error).message).toBe('Request timeout');
     expect(parseProxy('{"type":"ftp","host":"h","port":1}')).toBeNull();
     expect(parseProxy('not json')).toBeNull();
+    pool.destroy();
+  });
+
+  it('a signal aborts before the head (reject), after it (response destroyed), or up front; its listener goes with the request', async () => {
+    const pool = new AgentPool();
+    // before the head: /slow never answers
+    const early = new AbortController();
+    const pending = sendUpstream(pool, call('/slow', null, { signal: early.signal })).catch((e: Error) => e);
+    await new Promise((r) => setTimeout(r, 30));
+    early.abort(new Error('client disconnected'));
+    const err = (await pending) as UpstreamAbortError;
+    expect(err).toBeInstanceOf(UpstreamAbortError);
+    expect([err.name, err.code, err.message]).toEqual(['AbortError', 'ABORT_ERR', 'The operation was aborted']);
+    expect((err.cause as Error).message).toBe('client disconnected');
+    // already aborted: nothing is sent
+    const before = seenSockets.length;
+    const gone = new AbortController();
+    gone.abort();
+    expect(await sendUpstream(pool, call('/never', null, { signal: gone.signal })).catch((e: Error) => e)).toBeInstanceOf(UpstreamAbortError);
+    expect(seenSockets.length).toBe(before);
+    // after the head: the response is destroyed with the abort error
+    const late = new AbortController();
+    const { response } = await sendUpstream(pool, call('/late', null, { signal: late.signal }));
+    const destroyed = new Promise<Error | undefined>((r) => response.once('close', () => r(response.errored ?? undefined)));
+    late.abort();
+    expect(await destroyed).toBeInstanceOf(UpstreamAbortError);
+    // a finished request leaves no listener on a long-lived signal
+    const kept = new AbortController();
+    const listeners = () => getEventListeners(kept.signal, 'abort').length;
+    const ok = await sendUpstream(pool, call('/done', null, { signal: kept.signal }));
+    expect((await readBody(ok.response)).toString()).toBe('ok /done');
+    await new Promise((r) => setTimeout(r, 10));
+    expect(listeners()).toBe(0);
     pool.destroy();
   });
 });

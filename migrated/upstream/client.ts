@@ -15,6 +15,15 @@ export interface UpstreamCall {
   signal?: AbortSignal | undefined;
 }
 
+/** What a `signal` abort rejects with (or destroys the response with): Node's own AbortError shape. */
+export class UpstreamAbortError extends Error {
+  override readonly name = 'AbortError';
+  readonly code = 'ABORT_ERR';
+  constructor(cause: unknown) {
+    super('The operation was aborted', { cause });
+  }
+}
+
 export class UpstreamTimeoutError extends Error {
   readonly code = 'TIMEOUT';
   constructor() {
@@ -25,10 +34,20 @@ export class UpstreamTimeoutError extends Error {
 /**
  * Sends one request and resolves with the response head as soon as it arrives; the body is
  * left to the caller to stream. Rejects with the Node error (code ECONNREFUSED, ECONNRESET …),
- * UpstreamTimeoutError on inactivity, or an AbortError when `signal` fires.
+ * UpstreamTimeoutError on inactivity, or an UpstreamAbortError when `signal` fires (before the response head,
+ * or later: then the response is destroyed with it).
+ *
+ * The signal is watched by one listener of our own, removed when the request closes, rather than by
+ * http.request's `signal` option: that one wraps the request in end-of-stream tracking (~80 us of a cold streamed
+ * request's critical path, measured with a CPU profile in session 6).
  */
 export function sendUpstream(pool: AgentPool, call: UpstreamCall): Promise<{ response: IncomingMessage; abort: (err?: Error) => void }> {
   return new Promise((resolve, reject) => {
+    const signal = call.signal;
+    if (signal?.aborted) {
+      reject(new UpstreamAbortError(signal.reason));
+      return;
+    }
     const isHttps = call.url.protocol === 'https:';
     const send = isHttps ? httpsRequest : httpRequest;
     const req = send({
@@ -39,9 +58,13 @@ export function sendUpstream(pool: AgentPool, call: UpstreamCall): Promise<{ res
       method: call.method,
       headers: call.headers,
       agent: pool.agentFor(isHttps ? 'https:' : 'http:', call.proxy),
-      signal: call.signal,
       setHost: false,
     });
+    if (signal) {
+      const onAbort = () => req.destroy(new UpstreamAbortError(signal.reason));
+      signal.addEventListener('abort', onAbort, { once: true });
+      req.once('close', () => signal.removeEventListener('abort', onAbort));
+    }
     req.setTimeout(call.timeoutMs, () => req.destroy(new UpstreamTimeoutError()));
     req.once('error', reject);
     req.once('response', (response) => {

@@ -61,6 +61,16 @@ export class ProxyPolicyCache {
     return this.cfg.get();
   }
 
+  /** The cached config while it is fresh (what config() would answer without reading), else null. */
+  freshConfig(): PolicyConfig | null {
+    return this.cfg.fresh();
+  }
+
+  /** The group snapshot while it is fresh, else null. */
+  freshGroups(): GroupsSnapshot | null {
+    return this.snapshot && this.snapshotExpiresAt > this.clock.now() ? this.snapshot : null;
+  }
+
   async groups(): Promise<GroupsSnapshot> {
     const now = this.clock.now();
     if (this.snapshot && this.snapshotExpiresAt > now) return this.snapshot;

@@ -7,9 +7,9 @@ import { keys } from '../storage/keys.js';
 import { AgentPool } from './agents.js';
 import { readBody, sendUpstream } from './client.js';
 import { startConnectProxy, type CountingProxy } from './proxy-policy.test-helper.js';
-import { accountProxyWithEnvFallback, globalEnvProxy, isUsableProxy, normalizePlatform, resolveEffectiveProxy } from './proxy-policy.js';
+import { accountProxyWithEnvFallback, globalEnvProxy, isUsableProxy, normalizePlatform, resolveEffectiveProxy, resolveEffectiveProxyNow } from './proxy-policy.js';
 import { loadConfig } from '../../gateway/config/env.js';
-import { systemClock } from '../runtime/clock.js';
+import { frozenClock, systemClock } from '../runtime/clock.js';
 import { ProxyPolicyCache } from './proxy-policy-cache.js';
 
 let server: PrivateRedis;
@@ -130,6 +130,35 @@ describe('proxy policy resolution (legacy resolveEffectiveProxyConfig)', () => {
     expect(await resolveEffectiveProxy(fresh(), { accountId: 'acc', platform: 'claude', accountProxy: undefined })).toEqual({ proxy: null, source: 'none', platform: 'claude' });
     await redis.del(keys.proxyPolicyConfig());
     expect((await resolveEffectiveProxy(fresh(), { accountId: 'acc', platform: 'claude', accountProxy: undefined })).source).toBe('none');
+  });
+
+  it('without waiting: the same answer at every level while the caches are fresh, null when one needs a read', async () => {
+    const clock = frozenClock(Date.UTC(2026, 10, 26));
+    const policy = new ProxyPolicyCache(redis, clock);
+    const lookup = (accountId: string, accountProxy: unknown = '') => ({ accountId, platform: 'claude-console', accountProxy });
+    await group('g1', { proxy: proxyJson(2001) }, ['in-group']);
+    await redis.set(keys.proxyPolicyConfig(), JSON.stringify({ platformProxies: { claude: { type: 'http', host: '127.0.0.1', port: 3001 } } }));
+    // the account's own proxy needs no cache
+    expect(resolveEffectiveProxyNow(policy, lookup('x', proxyJson(1001)))).toEqual(await resolveEffectiveProxy(policy, lookup('x', proxyJson(1001))));
+    // nothing read yet: null, and nothing is read by asking
+    expect(resolveEffectiveProxyNow(policy, lookup('in-group'))).toBeNull();
+    expect(policy.freshGroups()).toBeNull();
+    for (const id of ['in-group', 'not-in-group']) {
+      const waited = await resolveEffectiveProxy(policy, lookup(id));
+      expect(resolveEffectiveProxyNow(policy, lookup(id))).toEqual(waited);
+    }
+    expect(resolveEffectiveProxyNow(policy, lookup('in-group'))!.source).toBe('group');
+    expect(resolveEffectiveProxyNow(policy, lookup('not-in-group'))!.source).toBe('platform');
+    // the group snapshot expires after 2 s, the config after 60 s: then null until a read refreshes it
+    clock.advance(2000);
+    expect(resolveEffectiveProxyNow(policy, lookup('not-in-group'))).toBeNull();
+    await redis.set(keys.proxyPolicyConfig(), JSON.stringify({}));
+    await resolveEffectiveProxy(policy, lookup('not-in-group'));
+    expect(resolveEffectiveProxyNow(policy, lookup('not-in-group'))!.source).toBe('platform'); // config still cached
+    clock.advance(60_000);
+    await policy.groups();
+    expect(resolveEffectiveProxyNow(policy, lookup('not-in-group'))).toBeNull();
+    expect((await resolveEffectiveProxy(policy, lookup('not-in-group'))).source).toBe('none');
   });
 
   it('falls back to platform/global when the group keys cannot be read', async () => {

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { deferredReply } from './deferred-reply.js';
+import { HeaderList } from './header-list.js';
+import type { LegacyReply } from './reply.js';
+
+function fakeReply(log: string[]): LegacyReply {
+  const headers = new HeaderList();
+  headers.set('X-Request-ID', 'rid');
+  return {
+    requestId: 'rid',
+    headers,
+    json: (status, body) => void log.push(`json ${status} ${JSON.stringify(body)}`),
+    send: (status, body, type) => void log.push(`send ${status} ${String(body)} ${type}`),
+    writeHead: (status, extra) => {
+      log.push(`head ${status}`);
+      if (extra) headers.merge(extra);
+      return headers.toFlat();
+    },
+  };
+}
+
+describe('deferred reply', () => {
+  it('made on first use or build(), once; then behaves as the reply it made', () => {
+    const log: string[] = [];
+    let made = 0;
+    const reply = deferredReply(() => {
+      made++;
+      return fakeReply(log);
+    });
+    expect(made).toBe(0);
+    reply.build();
+    reply.build();
+    expect(made).toBe(1);
+    reply.headers.set('Content-Type', 'text/event-stream');
+    expect(reply.requestId).toBe('rid');
+    expect(reply.writeHead(200, [['X-Extra', '1']])).toEqual(['X-Request-ID', 'rid', 'Content-Type', 'text/event-stream', 'X-Extra', '1']);
+    reply.json(400, { error: 'x' });
+    reply.send(200, 'ok', 'text/plain');
+    expect(log).toEqual(['head 200', 'json 400 {"error":"x"}', 'send 200 ok text/plain']);
+    expect(made).toBe(1);
+  });
+
+  it('first use without build() makes it then', () => {
+    let made = 0;
+    const reply = deferredReply(() => {
+      made++;
+      return fakeReply([]);
+    });
+    expect(reply.headers.get('X-Request-ID')).toBe('rid');
+    expect(made).toBe(1);
+  });
+});
