@@ -94,6 +94,7 @@ describe('Redis round trips, Console non-stream', () => {
     await send();
     expect(lastAuth).toBe('console');
     await redis.hset(keyHash, 'claudeConsoleAccountId', 'no-such-account');
+    await settle(); // a pause: the read-ahead goes out as native commands
     traffic.reset();
     await send();
     expect(lastAuth).toBe('oauth'); // the shared pool's OAuth account
