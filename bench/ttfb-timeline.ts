@@ -12,7 +12,6 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { legacyTracesDir, sharedDir } from '../test-support/paths.js';
@@ -21,27 +20,12 @@ import { startPrivateRedis } from '../test-support/redis-server.js';
 import { loadRedisSnapshot, type RedisSnapshot } from '../test-support/redis-snapshot.js';
 import { testPgOptions } from '../test-support/postgres.js';
 import { privateDatabase, startGatewayProcess } from './lib/gateway-process.js';
-import { compileBenchServers, TRACE, TRACE_KEY } from './sections/50-claude-relay.js';
+import { compileBenchServers, TRACE, TRACE_KEY, ttfb } from './sections/50-claude-relay.js';
 
 const N = Number(process.env.TIMELINE_REQUESTS ?? 100);
 const WARMUP = Number(process.env.TIMELINE_WARMUP ?? 20);
 const root = join(import.meta.dirname, '..');
 const body = JSON.stringify({ model: 'claude-sonnet-4-5-20250929', max_tokens: 256, stream: true, messages: [{ role: 'user', content: 'Say hello to the bench.' }] });
-
-function ttfb(url: string, headers: Record<string, string>): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const req = request(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-      let first = 0;
-      res.on('data', () => {
-        if (!first) first = performance.now() - t0;
-      });
-      res.on('end', () => (res.statusCode === 200 ? resolve(first) : reject(new Error(`status ${res.statusCode}`))));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 
@@ -104,15 +88,15 @@ const gateway = await startGatewayProcess(
 try {
   const relay = `http://127.0.0.1:${gateway.port}/api/v1/messages`;
   for (let i = 0; i < WARMUP; i++) {
-    await ttfb(upstream, {});
-    await ttfb(relay, { 'x-api-key': TRACE_KEY });
+    await ttfb(upstream, {}, body);
+    await ttfb(relay, { 'x-api-key': TRACE_KEY }, body);
   }
   rmSync(file, { force: true });
   const direct: number[] = [];
   const relayed: number[] = [];
   for (let i = 0; i < N; i++) {
-    direct.push(await ttfb(upstream, {}));
-    relayed.push(await ttfb(relay, { 'x-api-key': TRACE_KEY }));
+    direct.push(await ttfb(upstream, {}, body));
+    relayed.push(await ttfb(relay, { 'x-api-key': TRACE_KEY }, body));
   }
   await new Promise((r) => setTimeout(r, 200));
   console.log(`streamed TTFB, ${N} each, alternating: upstream direct ${median(direct).toFixed(2)} ms, through the gateway ${median(relayed).toFixed(2)} ms (+${(median(relayed) - median(direct)).toFixed(2)})`);

@@ -154,7 +154,7 @@ async function withPeakRss<T>(pid: number, fn: () => Promise<T>): Promise<{ resu
 }
 
 /** Time to the first body byte of one streamed request. */
-function ttfb(url: string, headers: Record<string, string>, payload: string): Promise<number> {
+export function ttfb(url: string, headers: Record<string, string>, payload: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const req = request(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) } }, (res) => {
