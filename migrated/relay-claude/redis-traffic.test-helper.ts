@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 
 /**
  * Counts what one ioredis client sends: socket writes (a pipeline / MULTI / single command is one
- * write, so are commands queued while the socket is corked), command names, and waves — a wave is a group of writes made before any reply arrived, so
+ * write), command names, and waves — a wave is a group of writes made before any reply arrived, so
  * the number of waves is the number of sequential round trips (for one request at a time).
  */
 export interface RedisTraffic {
@@ -15,21 +15,16 @@ export interface RedisTraffic {
 
 export async function countRedisTraffic(redis: Redis): Promise<RedisTraffic> {
   await redis.ping();
-  const stream = (redis as unknown as { stream: NodeJS.WritableStream & NodeJS.EventEmitter & Record<'_write' | '_writev', (...a: unknown[]) => unknown> }).stream;
+  const stream = (redis as unknown as { stream: NodeJS.WritableStream & NodeJS.EventEmitter }).stream;
   const t = { writes: 0, waves: 0, commands: [] as string[] };
   let replied = true;
-  // counted where the socket hands data to the OS (_write, or _writev for what a cork held back): commands written
-  // while the socket is corked are one write
-  const originals = { _write: stream._write, _writev: stream._writev };
-  for (const name of ['_write', '_writev'] as const) {
-    const orig = originals[name];
-    stream[name] = function (this: unknown, ...args: unknown[]) {
-      t.writes++;
-      if (replied) t.waves++;
-      replied = false;
-      return orig.apply(this, args);
-    };
-  }
+  const origWrite = stream.write;
+  stream.write = function (this: unknown, ...args: unknown[]) {
+    t.writes++;
+    if (replied) t.waves++;
+    replied = false;
+    return (origWrite as (...a: unknown[]) => boolean).apply(this, args);
+  } as typeof stream.write;
   const onData = () => {
     replied = true;
   };
@@ -56,8 +51,7 @@ export async function countRedisTraffic(redis: Redis): Promise<RedisTraffic> {
       replied = true;
     },
     stop() {
-      stream._write = originals._write;
-      stream._writev = originals._writev;
+      stream.write = origWrite;
       stream.removeListener('data', onData);
       redis.sendCommand = origSend;
     },
