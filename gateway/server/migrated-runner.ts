@@ -139,8 +139,8 @@ export function createMigratedRunner(
     redisIfCreated: () => redis,
     prefetch,
     async serve(req, res, ctx, overrides) {
-      // the module's first reads go out before the rest of the serving path (on a streamed request's cold
-      // path the key lookup's round trip then overlaps ~0.1 ms more of the gateway's own work)
+      // the module's first reads go out before the rest of the serving path; the data handler has usually started
+      // them already (the module ignores the repeat), other callers (the shadow candidate) have not
       prefetch(req, ctx.module, overrides);
       const controller = new AbortController();
       const onClose = () => {

@@ -42,16 +42,12 @@ export class CostKeyDates {
   }
 }
 
-/** The five counter keys loadKeyCosts reads, for `now` (MGET order); `dates` remembers the day's date parts. */
-export function keyCostKeys(clock: Clock, keyId: string, dates?: CostKeyDates): string[] {
-  let today: string;
-  let week: string;
-  if (dates) ({ today, week } = dates.parts(clock));
-  else {
-    const now = clock.now();
-    today = dateString(now, clock.timezoneOffsetHours);
-    week = weekString(now, clock.timezoneOffsetHours);
-  }
+/**
+ * The five counter keys loadKeyCosts reads, for `now` (MGET order); `dates` remembers the day's date parts (without
+ * one they are worked out for this call).
+ */
+export function keyCostKeys(clock: Clock, keyId: string, dates: CostKeyDates = new CostKeyDates()): string[] {
+  const { today, week } = dates.parts(clock);
   return [keys.costDaily(keyId, today), keys.costTotal(keyId), keys.fuelUsedDaily(keyId, today), keys.fuelUsedTotal(keyId), keys.opusWeekly(keyId, week)];
 }
 
