@@ -8,7 +8,7 @@
  * alternating with the same request sent to the mock directly; prints both TTFB medians and, per socket event, its
  * median time after the gateway's `request` event: `w` a write began, `wd` it returned, `r` a read, by peer (redis,
  * upstream, client). TIMELINE_REQUESTS (default 100), TIMELINE_WARMUP (20), TIMELINE_PG=on (dual-write into a
- * private database, as the bench does).
+ * private database, as the bench does), TIMELINE_ROWS (events printed, default 12).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
@@ -106,7 +106,7 @@ try {
     [mock.port, 'upstream'],
     [testPgOptions().port, 'postgres'],
   ]);
-  for (const [name, ms] of summarize(file, peers).slice(0, 12)) console.log(`  ${ms.toFixed(3).padStart(8)}  ${name}`);
+  for (const [name, ms] of summarize(file, peers).slice(0, Number(process.env.TIMELINE_ROWS ?? 12))) console.log(`  ${ms.toFixed(3).padStart(8)}  ${name}`);
 } finally {
   await gateway.stop();
   mock.stop();

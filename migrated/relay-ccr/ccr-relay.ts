@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { UpstreamResponse } from '../upstream/h1/upstream-response.js';
 import { effectiveModel } from '../auth/permissions.js';
 import { nonStreamUsage, withCompressionVary, type ProviderRelayCall } from '../relay-bedrock/relay-call.js';
 import { renderResult, streamSink } from '../relay-claude/legacy-render.js';
@@ -102,7 +102,7 @@ function networkError(err: unknown, signal: AbortSignal): RelayError {
 async function ccrNonStream(c: ProviderRelayCall, gate: QueueGate): Promise<void> {
   const p = await prepare(c);
   const marks = marksOf(c);
-  let response: IncomingMessage;
+  let response: UpstreamResponse;
   let raw: Buffer;
   try {
     ({ response } = await send(c, p));
@@ -139,7 +139,7 @@ async function ccrStream(c: ProviderRelayCall, gate: QueueGate): Promise<void> {
   const marks = marksOf(c);
   const writable = () => !res.destroyed && !res.writableEnded;
   const log = (err: unknown) => c.s.deps.log.warn({ err, accountId: c.accountId }, 'ccr account state write failed');
-  let response: IncomingMessage;
+  let response: UpstreamResponse;
   let abort: (err?: Error) => void;
   try {
     ({ response, abort } = await send(c, p));

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { UpstreamResponse } from '../upstream/h1/upstream-response.js';
 import { keys } from '../storage/keys.js';
 import { acquireConsoleSlot, releaseConsoleSlot } from './console-slot.js';
 import { buildConsoleHeaders, flatten } from './headers.js';
@@ -126,7 +126,7 @@ async function nonStream(c: ConsoleCall, gate: QueueGate): Promise<RelayResult> 
   const p = await prepare(c);
   const now = () => c.s.deps.clock.now();
   try {
-    let response: IncomingMessage;
+    let response: UpstreamResponse;
     let raw: Buffer;
     try {
       ({ response } = await sendToAccount(c, p, 'claude-console'));
@@ -173,7 +173,7 @@ async function stream(c: ConsoleCall, out: StreamSink, onUsage: (u: StreamUsage)
   const p = await prepare(c);
   const nowIso = () => new Date(s.deps.clock.now()).toISOString();
   try {
-    let response: IncomingMessage;
+    let response: UpstreamResponse;
     let abort: (err?: Error) => void;
     try {
       ({ response, abort } = await sendToAccount(c, p, 'claude-console'));

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { UpstreamResponse } from '../upstream/h1/upstream-response.js';
 import type { AuthenticatedKey } from '../auth/types.js';
 import { isOpusModel } from './models.js';
 import { buildOfficialHeaders, clientHopView, flatten } from './headers.js';
@@ -127,13 +127,13 @@ function headerString(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-function resetHeader(response: IncomingMessage): number | null {
+function resetHeader(response: UpstreamResponse): number | null {
   const raw = response.headers['anthropic-ratelimit-unified-reset'];
   const n = Number.parseInt(String(raw ?? ''), 10);
   return Number.isNaN(n) ? null : n;
 }
 
-function fiveHourStatus(response: IncomingMessage): string | undefined {
+function fiveHourStatus(response: UpstreamResponse): string | undefined {
   const v = response.headers['anthropic-ratelimit-unified-5h-status'];
   return Array.isArray(v) ? v[0] : v;
 }
@@ -152,7 +152,7 @@ async function nonStream(c: OfficialCall, gate: QueueGate): Promise<RelayResult>
   const pre = await prepare(c);
   if (pre.kind === 'local') return local(pre.status, pre.body, c.accountId);
   const p = pre.p;
-  let response: IncomingMessage;
+  let response: UpstreamResponse;
   let raw: Buffer;
   try {
     ({ response } = await sendToAccount(c, p, 'claude'));
@@ -267,7 +267,7 @@ async function stream(c: OfficialCall, out: StreamSink, onUsage: (u: StreamUsage
   }
   const p = pre.p;
   const nowIso = () => new Date(s.deps.clock.now()).toISOString();
-  let response: IncomingMessage;
+  let response: UpstreamResponse;
   let abort: (err?: Error) => void;
   try {
     ({ response, abort } = await sendToAccount(c, p, 'claude'));

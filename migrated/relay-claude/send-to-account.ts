@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { UpstreamResponse } from '../upstream/h1/upstream-response.js';
 import type { AccountHash } from '../storage/accounts.js';
 import { sendUpstream } from '../upstream/client.js';
 import { resolveEffectiveProxy, resolveEffectiveProxyNow, type ProxyLookup } from '../upstream/proxy-policy.js';
@@ -18,7 +18,7 @@ export interface PreparedUpstream {
  * while the policy caches are fresh, so the request is usually written in the same tick as it was prepared.
  * `platform`: the account type's default when the hash has none (`claude`, `claude-console`).
  */
-export function sendToAccount(c: RelayCallBase, p: PreparedUpstream, platform: string): Promise<{ response: IncomingMessage; abort: (err?: Error) => void }> {
+export function sendToAccount(c: RelayCallBase, p: PreparedUpstream, platform: string): Promise<{ response: UpstreamResponse; abort: (err?: Error) => void }> {
   const { s } = c;
   const send = (proxy: Parameters<typeof sendUpstream>[1]['proxy']) =>
     sendUpstream(s.agents, { url: p.url, method: 'POST', headers: p.headers, body: p.payload, proxy, timeoutMs: s.settings.requestTimeoutMs, signal: c.signal });

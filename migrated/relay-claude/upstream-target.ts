@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { UpstreamResponse } from '../upstream/h1/upstream-response.js';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Readable } from 'node:stream';
 
@@ -26,7 +26,7 @@ export function consoleUrl(apiUrl: string, countTokens: boolean): string {
 }
 
 /** Header pairs of an upstream response as Node's `res.headers` object has them (lower-case, first-seen order, duplicates joined). */
-export function upstreamHeaderPairs(response: IncomingMessage): Array<[string, string]> {
+export function upstreamHeaderPairs(response: UpstreamResponse): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   const index = new Map<string, number>();
   const raw = response.rawHeaders;
@@ -59,7 +59,7 @@ export function contentEncoding(raw: readonly string[]): string {
 }
 
 /** Decoded body stream: gzip/deflate always; br too when `brotli` (axios decodes it, the official relay does not). */
-export function decodedBody(response: IncomingMessage, brotli: boolean): Readable {
+export function decodedBody(response: UpstreamResponse, brotli: boolean): Readable {
   const enc = contentEncoding(response.rawHeaders);
   const decoder = enc === 'gzip' ? createGunzip() : enc === 'deflate' ? createInflate() : enc === 'br' && brotli ? createBrotliDecompress() : null;
   if (!decoder) return response;

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { proxyKey, type ProxyConfig } from './proxy.js';
 import { openTunnel } from './tunnel.js';
+import { ConnectionPool } from './h1/connection-pool.js';
 
 type CreateCallback = (err: Error | null, stream: Duplex) => void;
 
@@ -59,9 +60,13 @@ class TunnelHttpsAgent extends HttpsAgent {
  */
 export class AgentPool {
   private readonly agents = new Map<string, HttpAgent>();
+  /** The keep-alive connections of `sendUpstream` (its own HTTP/1.1 exchanges, see h1/). */
+  readonly connections: ConnectionPool;
 
   /** @param ca extra trusted CA for TLS targets (tests / lab; production uses NODE_EXTRA_CA_CERTS). */
-  constructor(private readonly ca?: Buffer) {}
+  constructor(private readonly ca?: Buffer) {
+    this.connections = new ConnectionPool(ca);
+  }
 
   agentFor(protocol: 'http:' | 'https:', proxy: ProxyConfig | null): HttpAgent {
     const key = `${protocol}|${proxyKey(proxy)}`;
@@ -77,5 +82,6 @@ export class AgentPool {
   destroy(): void {
     for (const a of this.agents.values()) a.destroy();
     this.agents.clear();
+    this.connections.destroy();
   }
 }
