@@ -83,7 +83,7 @@ const gateway = await startGatewayProcess(
     SOCKET_TIMELINE_FILE: file,
     ...(pgDb ? { POSTGRES_ENABLED: 'true', POSTGRES_DATABASE: pgDb.name, POSTGRES_HOST: testPgOptions().host, POSTGRES_PORT: String(testPgOptions().port), POSTGRES_USER: testPgOptions().username } : { POSTGRES_ENABLED: 'false' }),
   },
-  ['--max-semi-space-size=4', '--heap-growing-percent=30', '--require', join(root, 'bench', 'tools', 'socket-timeline.cjs')],
+  ['--max-semi-space-size=4', '--heap-growing-percent=30', '--single-threaded-gc', '--require', join(root, 'bench', 'tools', 'socket-timeline.cjs')],
 );
 try {
   const relay = `http://127.0.0.1:${gateway.port}/api/v1/messages`;

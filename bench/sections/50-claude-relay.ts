@@ -72,9 +72,12 @@ const LEGACY_PID_FILES = process.env.BENCH_LEGACY_PID ? [process.env.BENCH_LEGAC
  * interleaved runs. `--heap-growing-percent=30`: the next full GC comes when the old generation has grown
  * 30% over what the last one kept (V8 otherwise lets it grow up to 4x): the old generation stays at ~20 MB
  * instead of ~45 MB, peak RSS ~97 MB instead of ~123-137 MB, for ~1% of main-thread time in the extra
- * full GCs (session 3, 2026-11-26). BENCH_RELAY_NODE_ARGS='' measures V8's defaults.
+ * full GCs (session 3, 2026-11-26). `--single-threaded-gc`: no GC helper threads; on these two cores, shared with
+ * Redis, the upstream and the load generator, the helpers wait for a core and stretch the pauses: p99/p50 2.42 and
+ * 2.59 against 2.83 and 2.98 without it, in four runs of this section alternating the two (session 7, 2026-11-27
+ * 01:49-01:57; RSS 109 against 102 MB). BENCH_RELAY_NODE_ARGS='' measures V8's defaults.
  */
-const RELAY_NODE_ARGS = (process.env.BENCH_RELAY_NODE_ARGS ?? '--max-semi-space-size=4 --heap-growing-percent=30').split(' ').filter(Boolean);
+const RELAY_NODE_ARGS = (process.env.BENCH_RELAY_NODE_ARGS ?? '--max-semi-space-size=4 --heap-growing-percent=30 --single-threaded-gc').split(' ').filter(Boolean);
 export const TRACE = '07-messages-nonstream-console';
 export const TRACE_KEY = 'cr_7970e39a6d0ab1a83135e5b9968ef0181150f81666bedb680584395350d3ce14';
 
