@@ -10,6 +10,7 @@ function fakeReply(log: string[]): LegacyReply {
     requestId: 'rid',
     headers,
     json: (status, body) => void log.push(`json ${status} ${JSON.stringify(body)}`),
+    jsonText: (status, text) => void log.push(`jsonText ${status} ${text}`),
     send: (status, body, type) => void log.push(`send ${status} ${String(body)} ${type}`),
     writeHead: (status, extra) => {
       log.push(`head ${status}`);
@@ -36,7 +37,8 @@ describe('deferred reply', () => {
     expect(reply.writeHead(200, [['X-Extra', '1']])).toEqual(['X-Request-ID', 'rid', 'Content-Type', 'text/event-stream', 'X-Extra', '1']);
     reply.json(400, { error: 'x' });
     reply.send(200, 'ok', 'text/plain');
-    expect(log).toEqual(['head 200', 'json 400 {"error":"x"}', 'send 200 ok text/plain']);
+    reply.jsonText(201, '{"a":1}');
+    expect(log).toEqual(['head 200', 'json 400 {"error":"x"}', 'send 200 ok text/plain', 'jsonText 201 {"a":1}']);
     expect(made).toBe(1);
   });
 

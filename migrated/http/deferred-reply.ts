@@ -23,6 +23,7 @@ export function deferredReply(make: () => LegacyReply): DeferredReply {
       return real().headers;
     },
     json: (status, body) => real().json(status, body),
+    jsonText: (status, text) => real().jsonText(status, text),
     send: (status, body, contentType) => real().send(status, body, contentType),
     writeHead: (status, extra) => real().writeHead(status, extra),
     build: () => void real(),

@@ -113,6 +113,28 @@ describe('envelope headers', () => {
   });
 });
 
+describe('jsonText', () => {
+  it('writes exactly what json() writes for the value the text serialises (head, ETag, 304, compression)', async () => {
+    const values: Record<string, unknown> = { '/small': { id: 'msg_1', usage: { input_tokens: 1 }, t: 'caf\u00e9 \u{1f600}' }, '/big': { data: 'y'.repeat(3000) }, '/num': 12.5 };
+    const port = await serve((req, res) => {
+      const [path, how] = (req.url ?? '').split('?');
+      const reply = legacyReply(req, res, { requestId: 'abc' });
+      if (how === 'text') reply.jsonText(201, JSON.stringify(values[path!]));
+      else reply.json(201, values[path!]);
+    });
+    const strip = (raw: string[]) => raw.filter((_, i) => raw[i - (i % 2)] !== 'Date');
+    for (const path of Object.keys(values))
+      for (const headers of [{ host: '127.0.0.1' }, { host: '127.0.0.1', 'accept-encoding': 'gzip, br' }] as Array<Record<string, string>>) {
+        const a = await call(port, 'GET', `${path}?json`, headers);
+        const b = await call(port, 'GET', `${path}?text`, headers);
+        expect([b.status, strip(b.raw), b.body.toString('base64')]).toEqual([a.status, strip(a.raw), a.body.toString('base64')]);
+      }
+    const first = await call(port, 'GET', '/small?json', { host: '127.0.0.1' });
+    const etag = first.raw[first.raw.indexOf('ETag') + 1]!;
+    expect((await call(port, 'GET', '/small?text', { host: '127.0.0.1', 'if-none-match': etag })).status).toBe(304);
+  });
+});
+
 describe('body intake and the global error handler', () => {
   const surface = { ...defaultHttpSurface, requestMaxBytes: 1024 };
   async function bodyServer() {

@@ -18,6 +18,8 @@ export interface LegacyReply {
   readonly headers: HeaderList;
   /** res.status(status).json(body). */
   json(status: number, body: unknown): void;
+  /** res.status(status).json(v) where `text` is JSON.stringify(v), already made (the same bytes, without serialising again). */
+  jsonText(status: number, text: string): void;
   /** res.status(status).send(string|Buffer) with the given Content-Type (charset=utf-8 added to strings, as express does). */
   send(status: number, body: string | Buffer, contentType: string): void;
   /**
@@ -105,6 +107,9 @@ export function legacyReply(req: IncomingMessage, res: ServerResponse, opts: Rep
     headers,
     json(status, body) {
       const text = JSON.stringify(body) ?? '';
+      finish(status, Buffer.from(text, 'utf8'), true, 'application/json');
+    },
+    jsonText(status, text) {
       finish(status, Buffer.from(text, 'utf8'), true, 'application/json');
     },
     send(status, body, contentType) {

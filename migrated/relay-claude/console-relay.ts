@@ -148,15 +148,18 @@ async function nonStream(c: ConsoleCall, gate: QueueGate): Promise<RelayResult> 
     if (!c.deferTouch) void c.s.console.touch(c.accountId).catch((err: unknown) => c.s.deps.log.warn({ err }, 'console lastUsedAt touch failed'));
     const headers = upstreamHeaderPairs(response).filter(([k]) => k !== 'content-encoding');
     let body: string;
+    let json: unknown;
     if (status < 200 || status >= 300) body = sanitizedErrorBody(text);
     else {
       try {
-        body = JSON.stringify(JSON.parse(text));
+        json = JSON.parse(text);
+        body = JSON.stringify(json);
       } catch {
+        json = undefined;
         body = text;
       }
     }
-    return { status, headers, body, accountId: c.accountId, ...(c.deferTouch ? { accountTouchKey: keys.account('claude-console', c.accountId) } : {}) };
+    return { status, headers, body, ...(json !== undefined ? { json } : {}), accountId: c.accountId, ...(c.deferTouch ? { accountTouchKey: keys.account('claude-console', c.accountId) } : {}) };
   } finally {
     // issued before the response is written; its reply is not waited for
     if (p.member) void releaseConsoleSlot(c.s.redis(), c.accountId, p.member, now()).catch(() => undefined);

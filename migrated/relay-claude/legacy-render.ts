@@ -14,10 +14,14 @@ function addVary(reply: LegacyReply): void {
   else if (!existing.toLowerCase().split(',').map((s) => s.trim()).includes('accept-encoding')) reply.headers.set('Vary', `${existing}, Accept-Encoding`);
 }
 
-/** Non-stream result: upstream headers copied (minus hop headers), JSON re-serialised or raw text. */
+/**
+ * Non-stream result: upstream headers copied (minus hop headers), JSON re-serialised or raw text. `parsed` being the
+ * result's own `json`, its serialisation is the result's body already.
+ */
 export function renderResult(reply: LegacyReply, result: RelayResult, parsed: unknown): void {
   for (const [name, value] of result.headers) if (!HOP.has(name.toLowerCase())) reply.headers.set(name, value);
-  if (parsed !== undefined) reply.json(result.status, parsed);
+  if (parsed !== undefined && result.json !== undefined && parsed === result.json) reply.jsonText(result.status, result.body);
+  else if (parsed !== undefined) reply.json(result.status, parsed);
   else reply.send(result.status, result.body, 'text/html');
 }
 

@@ -165,7 +165,7 @@ async function handleMessages(s: RelayServices, call: RouteCall, a: AuthSuccess,
         recordNonStreamUsage(s, a, body, result.accountId, null, result.accountTouchKey);
         return;
       }
-      const parsed = parseJson(result.body);
+      const parsed = result.json !== undefined ? result.json : parseJson(result.body);
       recordNonStreamUsage(s, a, body, result.accountId, parsed, result.accountTouchKey);
       renderResult(reply, result, parsed);
       return;

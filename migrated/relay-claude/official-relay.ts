@@ -25,6 +25,8 @@ export interface RelayResult {
   /** Upstream header pairs (lower-case), or the locally generated ones. */
   headers: Array<[string, string]>;
   body: string;
+  /** When set, `body` is JSON.stringify(json): the value already parsed (rendered and read for usage without parsing `body` again). */
+  json?: unknown;
   accountId: string;
   /** An account hash whose lastUsedAt the caller still has to touch (ConsoleCall.deferTouch). */
   accountTouchKey?: string;
