@@ -44,6 +44,15 @@ const enum State {
 
 const CRLF_CRLF = Buffer.from('\r\n\r\n');
 
+/** `line` from `start`, without the spaces and tabs around it (a header value as llhttp reports it). */
+function trimOws(line: string, start: number): string {
+  let from = start;
+  let to = line.length;
+  while (from < to && (line.charCodeAt(from) === 32 || line.charCodeAt(from) === 9)) from++;
+  while (to > from && (line.charCodeAt(to - 1) === 32 || line.charCodeAt(to - 1) === 9)) to--;
+  return line.slice(from, to);
+}
+
 export class ResponseParser {
   private state = State.Head;
   private pending: Buffer | null = null;
@@ -165,8 +174,11 @@ export class ResponseParser {
       const colon = line.indexOf(':');
       if (colon <= 0) throw new ResponseParseError('Invalid header line');
       const name = line.slice(0, colon);
-      const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+      const value = trimOws(line, colon + 1);
       rawHeaders.push(name, value);
+      // only three names matter for the framing: compare the lower-cased name only when its length fits
+      const n = name.length;
+      if (n !== 14 && n !== 17 && n !== 10) continue;
       const lower = name.toLowerCase();
       if (lower === 'content-length') {
         if (!/^\d+$/.test(value)) throw new ResponseParseError('Invalid Content-Length');
