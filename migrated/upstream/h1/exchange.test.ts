@@ -1,8 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentPool } from '../agents.js';
-import { readBody, sendUpstream } from '../client.js';
+import { readBody, sendUpstream, UpstreamTimeoutError } from '../client.js';
+import { sharedDir } from '../../../test-support/paths.js';
 import type { UpstreamResponse } from './upstream-response.js';
 
 /**
@@ -22,6 +26,11 @@ const answers: Record<string, (s: Socket) => void> = {
   '/close': (s) => s.write('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok'),
   '/extra': (s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokJUNK'),
   '/ok': (s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'),
+  '/until-close': (s) => {
+    s.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nfirst ');
+    setTimeout(() => s.end('last'), 20);
+  },
+  '/stall': (s) => s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n'),
   '/big': (s) => {
     const size = 8 * 1024 * 1024;
     s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${size}\r\n\r\n`);
@@ -126,6 +135,54 @@ describe('sendUpstream over its own HTTP/1.1', () => {
     expect(connections.length - before).toBe(3);
     expect(socketCount()).toBeGreaterThan(0);
     pool.destroy();
+  });
+
+  it('a body up to the connection end ends with it (complete), and the connection is not reused', async () => {
+    const pool = new AgentPool();
+    const before = connections.length;
+    const { response } = await sendUpstream(pool, call('/until-close'));
+    expect((await readBody(response)).toString()).toBe('first last');
+    expect(response.complete).toBe(true);
+    expect((await readBody((await sendUpstream(pool, call('/ok'))).response)).toString()).toBe('ok');
+    expect(connections.length - before).toBe(2);
+    pool.destroy();
+  });
+
+  it('an upstream that goes quiet in the body: the response is destroyed with the timeout error after timeoutMs', async () => {
+    const pool = new AgentPool();
+    const { response } = await sendUpstream(pool, { ...call('/stall'), timeoutMs: 80 });
+    const chunks: string[] = [];
+    const ended = new Promise<Error | null>((resolve) => {
+      response.on('data', (c: Buffer) => chunks.push(c.toString()));
+      response.on('error', () => {});
+      response.on('close', () => resolve(response.errored));
+    });
+    const err = await ended;
+    expect(err).toBeInstanceOf(UpstreamTimeoutError);
+    expect([chunks.join(''), response.complete, response.aborted]).toEqual(['hello', false, true]);
+    pool.destroy();
+  });
+
+  it('direct HTTPS: verified against the given CA (SNI and name check on the target), connection reused', async () => {
+    const certs = join(sharedDir, 'lab', 'certs');
+    let tlsConnections = 0;
+    const tls = createHttpsServer({ key: readFileSync(join(certs, 'leaf.key')), cert: readFileSync(join(certs, 'leaf.pem')) }, (req, res) => {
+      req.resume();
+      req.on('end', () => res.end(`tls ${req.url}`));
+    });
+    tls.on('secureConnection', () => tlsConnections++);
+    await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
+    const tlsPort = (tls.address() as { port: number }).port;
+    const at = (path: string) => ({ ...call(path), url: new URL(`https://localhost:${tlsPort}${path}`) });
+    const untrusted = new AgentPool();
+    expect(await sendUpstream(untrusted, at('/a')).catch((e: Error) => e)).toBeInstanceOf(Error);
+    untrusted.destroy();
+    tlsConnections = 0;
+    const pool = new AgentPool(readFileSync(join(certs, 'ca.pem')));
+    for (const path of ['/a', '/b']) expect((await readBody((await sendUpstream(pool, at(path))).response)).toString()).toBe(`tls ${path}`);
+    expect(tlsConnections).toBe(1);
+    pool.destroy();
+    await new Promise<void>((r) => tls.close(() => r()));
   });
 
   it('holds back a body the reader does not read (the connection pauses), then delivers all of it', async () => {
