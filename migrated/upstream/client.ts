@@ -59,7 +59,7 @@ export function sendUpstream(pool: AgentPool, call: UpstreamCall): Promise<{ res
   const origin: Origin = { protocol: isHttps ? 'https:' : 'http:', hostname: hostOf(call.url), port: Number(call.url.port) || (isHttps ? 443 : 80), proxy: call.proxy };
   const key = ConnectionPool.keyOf(origin);
   const onAbort = () => exchange.fail(new UpstreamAbortError(signal!.reason));
-  const exchange = new Exchange(pool.connections, key, head, call.body, call.timeoutMs, () => new UpstreamTimeoutError(), () => signal?.removeEventListener('abort', onAbort), call.method === ('HEAD' as string));
+  const exchange = new Exchange(pool.connections, key, head, call.body, call.timeoutMs, () => new UpstreamTimeoutError(), () => signal?.removeEventListener('abort', onAbort));
   signal?.addEventListener('abort', onAbort, { once: true });
   exchange.start(pool.connections.acquire(origin, key));
   return exchange.result;

@@ -36,6 +36,8 @@ export class Exchange {
   private response: UpstreamResponse | null = null;
   private settled = false;
   private finished = false;
+  /** The response allows another request on the connection (set at its head). */
+  private keepAlive = false;
   private readonly parser: ResponseParser;
   private resolve!: (r: ExchangeResult) => void;
   private reject!: (err: Error) => void;
@@ -55,7 +57,6 @@ export class Exchange {
     private readonly timeoutError: () => Error,
     /** Called once the exchange is over: rejected, or its response closed. */
     private readonly done: () => void,
-    noBody = false,
   ) {
     this.result = new Promise((resolve, reject) => {
       this.resolve = resolve;
@@ -68,9 +69,7 @@ export class Exchange {
           if (this.response && !this.response.push(chunk)) this.socket?.pause();
         },
         end: () => this.onMessageEnd(),
-      },
-      noBody,
-    );
+      });
   }
 
   start(lease: Lease): void {
@@ -146,8 +145,6 @@ export class Exchange {
     this.settled = true;
     this.resolve({ response, abort: (err?: Error) => this.fail(err ?? connReset('aborted')) });
   }
-
-  private keepAlive = false;
 
   private onMessageEnd(): void {
     const response = this.response!;
