@@ -62,14 +62,13 @@ export class Exchange {
       this.resolve = resolve;
       this.reject = reject;
     });
-    this.parser = new ResponseParser(
-      {
-        head: (h) => this.onHead(h),
-        body: (chunk) => {
-          if (this.response && !this.response.push(chunk)) this.socket?.pause();
-        },
-        end: () => this.onMessageEnd(),
-      });
+    this.parser = new ResponseParser({
+      head: (h) => this.onHead(h),
+      body: (chunk) => {
+        if (this.response && !this.response.push(chunk)) this.socket?.pause();
+      },
+      end: () => this.onMessageEnd(),
+    });
   }
 
   start(lease: Lease): void {
