@@ -1,6 +1,6 @@
 import { InvokeModelCommand, InvokeModelWithResponseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
 import { effectiveModel } from '../auth/permissions.js';
-import { renderResult, streamSink } from '../relay-claude/legacy-render.js';
+import { renderResult, respondAfterUsage, streamSink } from '../relay-claude/legacy-render.js';
 import { writeQueueRejection } from '../relay-claude/official-relay.js';
 import { inUserMessageQueue, type QueueGate } from '../relay-claude/user-message-queue.js';
 import { bedrockClientsFor, type AwsCredentials } from './bedrock-clients.js';
@@ -92,7 +92,7 @@ async function bedrockNonStream(c: ProviderRelayCall, p: Prepared, gate: QueueGa
   if (c.res.destroyed || c.res.socket?.destroyed || c.res.writableEnded) return;
   const usage = nonStreamUsage(json, c.body['model'], c.accountId, effectiveModel);
   if (usage) c.onUsage(usage);
-  renderResult(c.reply, { status, headers: [['Content-Type', 'application/json']], body: JSON.stringify(json), accountId: c.accountId }, json);
+  respondAfterUsage(c.s, c.res, () => renderResult(c.reply, { status, headers: [['Content-Type', 'application/json']], body: JSON.stringify(json), accountId: c.accountId }, json));
 }
 
 async function bedrockStream(c: ProviderRelayCall, p: Prepared, gate: QueueGate): Promise<void> {

@@ -1,7 +1,7 @@
 import type { UpstreamResponse } from '../upstream/h1/upstream-response.js';
 import { effectiveModel } from '../auth/permissions.js';
 import { nonStreamUsage, withCompressionVary, type ProviderRelayCall } from '../relay-bedrock/relay-call.js';
-import { renderResult, streamSink } from '../relay-claude/legacy-render.js';
+import { renderResult, respondAfterUsage, streamSink } from '../relay-claude/legacy-render.js';
 import { queueRejectedResult, RelayError, writeQueueRejection } from '../relay-claude/official-relay.js';
 import { inUserMessageQueue, type QueueGate } from '../relay-claude/user-message-queue.js';
 import { decodedBody, readAll, targetUrl, upstreamHeaderPairs } from '../relay-claude/upstream-target.js';
@@ -130,7 +130,7 @@ async function ccrNonStream(c: ProviderRelayCall, gate: QueueGate): Promise<void
   }
   const usage = nonStreamUsage(parsed, c.body['model'], c.accountId, effectiveModel);
   if (usage) c.onUsage(usage);
-  renderResult(c.reply, { status, headers: upstreamHeaderPairs(response).filter(([k]) => k !== 'content-encoding'), body, accountId: c.accountId }, parsed);
+  respondAfterUsage(c.s, c.res, () => renderResult(c.reply, { status, headers: upstreamHeaderPairs(response).filter(([k]) => k !== 'content-encoding'), body, accountId: c.accountId }, parsed));
 }
 
 async function ccrStream(c: ProviderRelayCall, gate: QueueGate): Promise<void> {

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { LegacyReply } from '../http/reply.js';
 import type { RelayResult, StreamSink } from './official-relay.js';
+import type { RelayServices } from './relay-services.js';
 
 /**
  * Writing relay outcomes the way api.js / the relay services wrote them (relay-claude.md §2.4,
@@ -23,6 +24,22 @@ export function renderResult(reply: LegacyReply, result: RelayResult, parsed: un
   if (parsed !== undefined && result.json !== undefined && parsed === result.json) reply.jsonText(result.status, result.body);
   else if (parsed !== undefined) reply.json(result.status, parsed);
   else reply.send(result.status, result.body, 'text/html');
+}
+
+/**
+ * Write a non-stream response once the usage just recorded is on the Redis connection (UsageRecorder.afterWrite: the
+ * usage of a loop turn goes out in its check phase). The legacy recorded non-stream usage before it answered; so
+ * does the relay. A response that cannot be written then ends the connection.
+ */
+export function respondAfterUsage(s: RelayServices, res: ServerResponse, write: () => void): void {
+  s.usage.afterWrite(() => {
+    try {
+      write();
+    } catch (err) {
+      s.deps.log.error({ err }, 'relay response failed');
+      res.destroy();
+    }
+  });
 }
 
 export function parseJson(text: string): unknown {

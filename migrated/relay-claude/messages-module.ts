@@ -7,7 +7,7 @@ import { sessionHashOf } from '../scheduler/session-hash.js';
 import { checkMessagesBody, type MessagesBody } from './body-schema.js';
 import { deferredReply } from '../http/deferred-reply.js';
 import { consoleNonStream, consoleStream } from './console-relay.js';
-import { catchBlockBody, CONCURRENCY_FULL_BODY, parseJson, renderResult, setSseHeaders, streamSink } from './legacy-render.js';
+import { catchBlockBody, CONCURRENCY_FULL_BODY, parseJson, renderResult, respondAfterUsage, setSseHeaders, streamSink } from './legacy-render.js';
 import { rateLimitMessage } from './messages-text.js';
 import { officialNonStream, officialStream, RelayError } from './official-relay.js';
 import type { RelayServices } from './relay-services.js';
@@ -152,7 +152,7 @@ async function handleMessages(s: RelayServices, call: RouteCall, a: AuthSuccess,
       if (res.destroyed || res.writableEnded) return;
       const parsed = parseJson(result.body);
       recordNonStreamUsage(s, a, body, result.accountId, parsed);
-      renderResult(reply, result, parsed);
+      respondAfterUsage(s, res, () => renderResult(reply, result, parsed));
       return;
     }
     if (selected.accountType === 'claude-console') {
@@ -167,7 +167,7 @@ async function handleMessages(s: RelayServices, call: RouteCall, a: AuthSuccess,
       }
       const parsed = result.json !== undefined ? result.json : parseJson(result.body);
       recordNonStreamUsage(s, a, body, result.accountId, parsed, result.accountTouchKey);
-      renderResult(reply, result, parsed);
+      respondAfterUsage(s, res, () => renderResult(reply, result, parsed));
       return;
     }
     if (selected.accountType === 'bedrock' || selected.accountType === 'ccr') {

@@ -4,7 +4,7 @@ import type { AuthSuccess } from '../auth/types.js';
 import type { RouteCall } from '../routes/shared/legacy-route.js';
 import { SchedulerError } from '../scheduler/claude-scheduler.js';
 import { sessionHashOf } from '../scheduler/session-hash.js';
-import { parseJson, setSseHeaders, streamSink } from './legacy-render.js';
+import { parseJson, respondAfterUsage, setSseHeaders, streamSink } from './legacy-render.js';
 import { rateLimitMessage } from './messages-text.js';
 import { officialNonStream, officialStream } from './official-relay.js';
 import { convertRequest, convertResponse, convertStreamBatch } from './openai/convert.js';
@@ -102,7 +102,7 @@ async function handleChat(s: RelayServices, call: RouteCall, a: AuthSuccess): Pr
         rateLimitWindow: !!a.rateLimit,
       });
     }
-    reply.json(200, openai);
+    respondAfterUsage(s, res, () => reply.json(200, openai));
   } catch (err) {
     if (!res.headersSent && !res.destroyed) {
       const status = (err as { status?: number }).status || 500;

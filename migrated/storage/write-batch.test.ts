@@ -40,6 +40,67 @@ describe('WriteBatch (one EVALSHA)', () => {
     expect(await redis.xlen('s')).toBe(1);
   });
 
+  it('the batches of several requests in one call leave what they leave one after another (runs joined per hash, one touch, one EXPIRE)', async () => {
+    /** What one usage-like request queues: counters on shared hashes, floats, a record list, a key touch, an account touch. */
+    const request = (b: WriteBatch, i: number, key: string) => {
+      const pairs = new HincrbyPairs(['inputTokens', 'outputTokens', 'allTokens', 'requests'], [10 + i, 3 * i, 13 + 4 * i, 1]);
+      for (const h of ['usage:k', `usage:daily:k:2026-11-2${i % 2}`, 'usage:model:daily:m', 'acct:usage']) {
+        b.hincrbyAll(h, pairs);
+        if (h === 'acct:usage') b.hincrbyfloat(h, 'cost', 0.1 * (i + 1));
+        if (i % 3 === 2) b.hincrby(h, 'odd', 1); // a run of its own right after: joined too
+      }
+      for (const h of ['usage:k', `usage:daily:k:2026-11-2${i % 2}`, 'usage:model:daily:m', 'acct:usage']) b.expire(h, 1000 + (h === 'usage:k' ? i : 0));
+      b.hincrby('text', 'n', 1); // a non-integer value: falls back to HINCRBY with its error
+      b.incrbyfloat('cost:daily', 0.00017999999999999998);
+      b.expire('cost:daily', 2592000);
+      b.lpush('records', `{"i":${i}}`);
+      b.ltrim('records', 0, 2);
+      b.expire('records', 7776000);
+      b.hsetIfExists('acct', 'lastUsedAt', `2026-11-27T00:00:0${i}.000Z`);
+      b.touchApiKey({ key, legacyKey: 'api_key:1', hashMap: 'apikey:hash_map' }, '1', `2026-11-27T00:00:0${i}.000Z`, 31536000, i === 1);
+    };
+    const seed = async () => {
+      await redis.flushdb();
+      await redis.hset('text', 'n', 'abc');
+      await redis.hset('acct', 'name', 'a');
+      await redis.hset('apikey:1', 'apiKey', 'hashed', 'name', 'k');
+      await redis.hset('usage:k', 'requests', '7');
+    };
+    const state = async () => {
+      const out: Record<string, unknown> = {};
+      for (const k of (await redis.keys('*')).sort()) {
+        const type = await redis.type(k);
+        const ttl = await redis.ttl(k);
+        const value = type === 'hash' ? Object.entries(await redis.hgetall(k)) : type === 'list' ? await redis.lrange(k, 0, -1) : await redis.get(k);
+        out[k] = { type, ttl: ttl > 0 ? Math.round(ttl / 10) : ttl, value };
+      }
+      return out;
+    };
+    await seed();
+    const oneByOne: string[] = [];
+    let lastTouch: unknown;
+    for (let i = 0; i < 4; i++) {
+      const b = new WriteBatch();
+      request(b, i, 'apikey:1');
+      const o = await b.applyDetailed(redis);
+      oneByOne.push(...o.failed);
+      lastTouch = o.keyTouch;
+    }
+    const sequential = await state();
+    await seed();
+    const together = new WriteBatch();
+    for (let i = 0; i < 4; i++) request(together, i, 'apikey:1');
+    const joined = await together.applyDetailed(redis);
+    expect(await state()).toEqual(sequential);
+    // the same failures (one per fallback HINCRBY), the touch's outcome with the hash asked for by one of them
+    expect(joined.failed.sort()).toEqual(oneByOne.sort());
+    expect(joined.keyTouch).toEqual({ state: 'touched', hash: { apiKey: 'hashed', name: 'k', lastUsedAt: '2026-11-27T00:00:03.000Z' } });
+    expect(lastTouch).toEqual({ state: 'touched' });
+    // joined: one KEYTOUCH and one HSETIFEXISTS for the four requests
+    expect(together.packed().match(/"KEYTOUCH"/g)).toHaveLength(1);
+    expect(together.packed().match(/"HSETIFEXISTS"/g)).toHaveLength(1);
+  });
+
   it('arguments are binary-safe in the packed form (colons, digits, multi-byte characters, NUL, empty)', async () => {
     await redis.flushdb();
     const b = new WriteBatch();
@@ -144,6 +205,15 @@ class ReferenceBatch {
   private keyIndex = new Map<string, number>();
   private runKey = 0;
   private runCountAt = -1;
+  /** Per key index, the number of the last command on it (a KEYTOUCH / single-field HSETIFEXISTS is replaced only when none came between). */
+  private lastOp = new Map<number, number>();
+  private seq = 0;
+  private touches = new Map<string, { at: number; sig: string; marks: Array<[number, number]> }>();
+  private ifExists = new Map<string, { at: number; idx: number; seq: number }>();
+  private mark(idx: number): number {
+    this.lastOp.set(idx, ++this.seq);
+    return this.seq;
+  }
   private indexOf(key: string): number {
     let idx = this.keyIndex.get(key);
     if (idx === undefined) {
@@ -155,6 +225,7 @@ class ReferenceBatch {
   }
   push(cmd: string, key: string, ...a: Array<string | number>): void {
     const idx = this.indexOf(key);
+    this.mark(idx);
     this.runCountAt = -1;
     this.items.push(cmd, String(idx), String(a.length));
     for (const v of a) this.items.push(String(v));
@@ -162,6 +233,7 @@ class ReferenceBatch {
   hincrby(key: string, field: string, by: number): void {
     if (!(Number.isInteger(by) && Math.abs(by) <= 999_999_999_999_999)) return this.push('HINCRBY', key, field, by);
     const idx = this.indexOf(key);
+    this.mark(idx);
     if (this.runCountAt >= 0 && this.runKey === idx) {
       this.items.push(field, String(by));
       this.items[this.runCountAt] = String(Number(this.items[this.runCountAt]) + 2);
@@ -172,11 +244,34 @@ class ReferenceBatch {
     }
   }
   touchApiKey(k: { key: string; legacyKey: string; hashMap: string }, keyId: string, iso: string, ttl: number, want: boolean): void {
+    const sig = [k.legacyKey, k.hashMap, keyId, ttl].join('\n');
+    const earlier = this.touches.get(k.key);
+    if (earlier && earlier.sig === sig && earlier.marks.every(([i, q]) => this.lastOp.get(i) === q)) {
+      this.items[earlier.at + 3] = iso;
+      if (want) this.items[earlier.at + 5] = '1';
+      return;
+    }
     const main = this.indexOf(k.key);
     const extra = [this.indexOf(k.legacyKey), this.indexOf(k.hashMap), keyId, iso, ttl, want ? 1 : 0];
+    const q = this.mark(main);
+    this.lastOp.set(extra[0] as number, q);
+    this.lastOp.set(extra[1] as number, q);
     this.runCountAt = -1;
     this.items.push('KEYTOUCH', String(main), String(extra.length));
+    this.touches.set(k.key, { at: this.items.length, sig, marks: [[main, q], [extra[0] as number, q], [extra[1] as number, q]] });
     for (const v of extra) this.items.push(String(v));
+  }
+  hsetIfExists(key: string, ...fv: string[]): void {
+    if (fv.length !== 2) return this.push('HSETIFEXISTS', key, ...fv);
+    const id = `${key}\n${fv[0]}`;
+    const earlier = this.ifExists.get(id);
+    if (earlier && this.lastOp.get(earlier.idx) === earlier.seq) {
+      this.items[earlier.at] = fv[1]!;
+      return;
+    }
+    this.push('HSETIFEXISTS', key, ...fv);
+    const idx = this.indexOf(key);
+    this.ifExists.set(id, { at: this.items.length - 1, idx, seq: this.lastOp.get(idx)! });
   }
   pack(): string {
     const lone = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
@@ -254,7 +349,7 @@ describe('WriteBatch packed argument', () => {
             ref.push('HSET', key, ...fv);
           } else {
             b.hsetIfExists(key, ...fv);
-            ref.push('HSETIFEXISTS', key, ...fv);
+            ref.hsetIfExists(key, ...fv);
           }
         } else if (x < 0.88) {
           const v = pick(STRINGS) + JSON.stringify({ m: pick(STRINGS), n: num() });

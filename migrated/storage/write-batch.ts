@@ -25,6 +25,15 @@ import { flatHash } from './flat-hash.js';
  * that are not such integers never join a run. Same writes, same order, same final values; ~0.5 ms.
  * Client side, one EVALSHA for ~170 commands is several times cheaper than a MULTI or a pipeline
  * through ioredis (bench/sections/30-data-layer.ts).
+ *
+ * A batch may carry the writes of several requests (the usage recorder joins the requests of one API key recorded
+ * in the same loop turn). The script then also joins a run into the first run on its hash when only EXPIREs and
+ * HINCRBYFLOATs on other fields came between, and once such a HINCRBYFLOAT came, only when the run adds no field
+ * (a new hash's fields keep the order one command after another gives them); it skips an EXPIRE that already
+ * succeeded on the same key with the same TTL in this call (the script's commands all see the same time); and the
+ * batch keeps one KEYTOUCH per key and one single-field HSETIFEXISTS per key and field, replaced by a later one when
+ * nothing was queued on its keys in between. The final state is what the requests leave one after another
+ * (write-batch.test.ts), with one HMGET and one HSET per hash instead of one pair per request.
  */
 const APPLY = new LuaScript(
   'applyWriteBatch',
@@ -41,43 +50,94 @@ end
 local function check(cmd, key, r)
   if type(r) == 'table' and r.err then failed[#failed + 1] = cmd .. ' ' .. key .. ': ' .. r.err end
 end
--- list[from..from+count-1] = field, increment, field, increment, ... (increments: plain integers, checked by the client)
-local function hincrbys(key, from, count)
-  local fields, last = {}, from + count - 1
-  for j = from, last, 2 do fields[#fields + 1] = list[j] end
+-- segs: {from, count, from, count, ...}: list[from..from+count-1] = field, increment, ... (plain integers, checked by
+-- the client), the runs of one hash in order; summed into one HMGET and one HSET
+local function hincrbys(key, segs)
+  local fields, seen = {}, {}
+  for s = 1, #segs, 2 do
+    for j = segs[s], segs[s] + segs[s + 1] - 1, 2 do
+      local f = list[j]
+      if not seen[f] then seen[f] = true fields[#fields + 1] = f end
+    end
+  end
   local cur = redis.pcall('HMGET', key, unpack(fields))
   if type(cur) ~= 'table' or cur.err then return false end
-  local value, order, k = {}, {}, 0
-  for j = from, last, 2 do
-    local f = list[j]
-    k = k + 1
-    local base = value[f]
-    if base == nil then
-      local c = cur[k]
-      if c then base = int(c) else base = 0 end
-      if base == nil then return false end
-      order[#order + 1] = f
+  local value = {}
+  for k = 1, #fields do
+    local c = cur[k]
+    local base
+    if c then base = int(c) else base = 0 end
+    if base == nil then return false end
+    value[fields[k]] = base
+  end
+  for s = 1, #segs, 2 do
+    for j = segs[s], segs[s] + segs[s + 1] - 1, 2 do
+      local f = list[j]
+      local v = value[f] + tonumber(list[j + 1])
+      if v > LIMIT or v < -LIMIT then return false end
+      value[f] = v
     end
-    local v = base + tonumber(list[j + 1])
-    if v > LIMIT or v < -LIMIT then return false end
-    value[f] = v
   end
   local args = {}
-  for i = 1, #order do
-    args[#args + 1] = order[i]
-    args[#args + 1] = format('%d', value[order[i]])
+  for i = 1, #fields do
+    args[#args + 1] = fields[i]
+    args[#args + 1] = format('%d', value[fields[i]])
   end
   check('HSET', key, redis.pcall('HSET', key, unpack(args)))
   return true
 end
+-- Pass 1: a HINCRBYS run joins the first run on its hash when nothing but EXPIRE and HINCRBYFLOAT on other fields
+-- came between (the batches of several requests on the same hashes: one HMGET and one HSET per hash, the same sums),
+-- and, once a HINCRBYFLOAT came between, only when it adds no field (a new hash's fields keep the order they get one
+-- command after another). op = {cmd, key index, from, count, segments, fields of the joined runs, HINCRBYFLOAT seen}
+local ops, open = {}, {}
 while pos <= n do
-  local cmd, key, count = list[pos], KEYS[tonumber(list[pos + 1])], tonumber(list[pos + 2])
+  local cmd, ki, count = list[pos], tonumber(list[pos + 1]), tonumber(list[pos + 2])
   local from = pos + 3
   pos = from + count
+  local op = {cmd, ki, from, count}
   if cmd == 'HINCRBYS' then
-    if not hincrbys(key, from, count) then
-      for j = from, from + count - 1, 2 do check('HINCRBY', key, redis.pcall('HINCRBY', key, list[j], list[j + 1])) end
+    local head = open[ki]
+    if head and head[7] then
+      for j = from, from + count - 1, 2 do
+        if not head[6][list[j]] then head = nil break end
+      end
     end
+    if head then
+      local segs = head[5]
+      segs[#segs + 1] = from
+      segs[#segs + 1] = count
+      for j = from, from + count - 1, 2 do head[6][list[j]] = true end
+      op[1] = 'JOINED'
+    else
+      local fields = {}
+      for j = from, from + count - 1, 2 do fields[list[j]] = true end
+      op[5], op[6], op[7] = {from, count}, fields, false
+      open[ki] = op
+    end
+  elseif open[ki] and not (cmd == 'EXPIRE' or (cmd == 'HINCRBYFLOAT' and count == 2)) then
+    open[ki] = nil
+  elseif cmd == 'HINCRBYFLOAT' and open[ki] then
+    if open[ki][6][list[from]] then open[ki] = nil else open[ki][7] = true end
+  end
+  ops[#ops + 1] = op
+end
+-- Pass 2: in order; an EXPIRE already applied to the same key with the same TTL in this call is not repeated (the
+-- script's commands all see the same time, so it would set the same expiry) unless a command that may drop the TTL came between
+local expired = {}
+local KEEPS_TTL = {HSET = true, HINCRBY = true, HINCRBYFLOAT = true, INCRBY = true, INCRBYFLOAT = true, LPUSH = true, LTRIM = true, XADD = true}
+for o = 1, #ops do
+  local op = ops[o]
+  local cmd, key, from, count = op[1], KEYS[op[2]], op[3], op[4]
+  if cmd == 'JOINED' then
+  elseif cmd == 'HINCRBYS' then
+    local segs = op[5]
+    if not hincrbys(key, segs) then
+      for s = 1, #segs, 2 do
+        for j = segs[s], segs[s] + segs[s + 1] - 1, 2 do check('HINCRBY', key, redis.pcall('HINCRBY', key, list[j], list[j + 1])) end
+      end
+    end
+  elseif cmd == 'EXPIRE' and expired[key] == list[from] then
   else
     local a = {}
     for j = 1, count do a[j] = list[from + j - 1] end
@@ -98,8 +158,13 @@ while pos <= n do
       end
     elseif cmd == 'HSETIFEXISTS' then
       if redis.call('EXISTS', key) == 1 then check('HSET', key, redis.pcall('HSET', key, unpack(a))) end
+    elseif cmd == 'EXPIRE' then
+      local r = redis.pcall('EXPIRE', key, a[1])
+      check(cmd, key, r)
+      if r == 1 then expired[key] = a[1] end
     else
       check(cmd, key, redis.pcall(cmd, key, unpack(a)))
+      if not KEEPS_TTL[cmd] then expired[key] = nil end
     end
   end
 end
@@ -294,6 +359,13 @@ export class WriteBatch implements WriteOps {
   /** Parts written so far (the array is made with room for a usage batch, not grown part by part). */
   private n = 0;
   private readonly keyList: string[] = [];
+  /** Sequence number of the last command queued on each key (by key index): a later command may replace an earlier one only when none came between. */
+  private readonly lastOp: number[] = [];
+  private seq = 0;
+  /** The KEYTOUCH of a key: its arguments' part index, what it must match to be replaced, the sequence numbers it left on its three keys. */
+  private readonly touchAt = new Map<string, { at: number; sig: string; seqs: [number, number, number]; idx: [number, number, number] }>();
+  /** A single-field HSETIFEXISTS by key and field: its value's part index and sequence number. */
+  private readonly ifExistsAt = new Map<string, { at: number; seq: number; idx: number }>();
   private keyIndex: Map<string, number> | null = null;
   private lastKey: string | null = null;
   private lastIdx = 0;
@@ -336,7 +408,9 @@ export class WriteBatch implements WriteOps {
   /** Command header (name, key index, argument count); closes an open HINCRBYS run. */
   private head(heads: Heads, key: string, argc: number): void {
     this.runHeadAt = -1;
-    this.put(heads.get(this.indexOf(key), argc));
+    const idx = this.indexOf(key);
+    this.lastOp[idx] = ++this.seq;
+    this.put(heads.get(idx, argc));
     this.count++;
   }
 
@@ -390,6 +464,7 @@ export class WriteBatch implements WriteOps {
   /** Continue the open HINCRBYS run when it is on `key`, else open one; `argc` more arguments follow. */
   private runOn(key: string, argc: number): void {
     const idx = this.indexOf(key);
+    this.lastOp[idx] = ++this.seq;
     if (this.runHeadAt >= 0 && this.runKey === idx) {
       this.runCount += argc;
       this.parts[this.runHeadAt] = this.texts.heads.HINCRBYS.get(idx, this.runCount);
@@ -423,9 +498,23 @@ export class WriteBatch implements WriteOps {
   hset(key: string, ...fieldValues: string[]) {
     return this.pushN(this.texts.heads.HSET, key, fieldValues);
   }
-  /** HSET only when the key exists (EXISTS + HSET in the same script: an account's lastUsedAt touch). */
+  /**
+   * HSET only when the key exists (EXISTS + HSET in the same script: an account's lastUsedAt touch). A second one on the
+   * same key and single field in this batch replaces the first one's value (the latest wins, as it would in order).
+   */
   hsetIfExists(key: string, ...fieldValues: string[]) {
-    return this.pushN(this.texts.heads.HSETIFEXISTS, key, fieldValues);
+    if (fieldValues.length !== 2) return this.pushN(this.texts.heads.HSETIFEXISTS, key, fieldValues);
+    const id = `${key}\n${fieldValues[0]}`;
+    const earlier = this.ifExistsAt.get(id);
+    if (earlier !== undefined && this.lastOp[earlier.idx] === earlier.seq) {
+      this.parts[earlier.at] = this.texts.arg(fieldValues[1]);
+      return this;
+    }
+    const at = this.n + 2;
+    this.pushN(this.texts.heads.HSETIFEXISTS, key, fieldValues);
+    const idx = this.indexOf(key);
+    this.ifExistsAt.set(id, { at, seq: this.lastOp[idx]!, idx });
+    return this;
   }
   lpush(key: string, value: string) {
     this.head(this.texts.heads.LPUSH, key, 1);
@@ -457,7 +546,21 @@ export class WriteBatch implements WriteOps {
    * EXPIRE `ttlSeconds`. Nothing is written when neither hash exists (outcome `missing`).
    */
   touchApiKey(keys3: { key: string; legacyKey: string; hashMap: string }, keyId: string, iso: string, ttlSeconds: number, returnHash: boolean): this {
+    // a batch that already touches this key (several requests of a turn, see record-usage.ts) touches it once, at the
+    // latest time, when nothing else was queued on its keys in between
+    const sig = `${keys3.legacyKey}\n${keys3.hashMap}\n${keyId}\n${ttlSeconds}`;
+    const earlier = this.touchAt.get(keys3.key);
+    const lastOp = this.lastOp;
+    if (earlier !== undefined && earlier.sig === sig && earlier.idx.every((i, j) => lastOp[i] === earlier.seqs[j])) {
+      this.parts[earlier.at + 3] = this.texts.arg(iso);
+      if (returnHash) this.parts[earlier.at + 5] = SMALL[1]!;
+      return this;
+    }
     this.head(this.texts.heads.KEYTOUCH, keys3.key, 6);
+    const at = this.n;
+    const idx: [number, number, number] = [this.indexOf(keys3.key), this.indexOf(keys3.legacyKey), this.indexOf(keys3.hashMap)];
+    lastOp[idx[1]] = lastOp[idx[2]] = lastOp[idx[0]]!;
+    this.touchAt.set(keys3.key, { at, sig, seqs: [lastOp[idx[0]]!, lastOp[idx[1]]!, lastOp[idx[2]]!], idx });
     this.put(this.texts.num(this.indexOf(keys3.legacyKey)), this.texts.num(this.indexOf(keys3.hashMap)), this.texts.arg(keyId), this.texts.arg(iso), this.texts.num(ttlSeconds), returnHash ? SMALL[1]! : SMALL[0]!);
     return this;
   }

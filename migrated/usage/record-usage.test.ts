@@ -211,7 +211,7 @@ describe('recorder with the key snapshot the request already read (one EVALSHA)'
     expect(await redis.hget('usage:k9', 'totalRequests')).toBe('1');
   });
 
-  it('the EVALSHA is on the connection when record() returns (a later command is applied after it)', async () => {
+  it("a turn's usage is on the connection before what waits for it (afterWrite): a command sent from there is applied after it", async () => {
     await redis.flushdb();
     await redis.hset('apikey:k10', 'id', 'k10', 'apiKey', 'h10');
     const rec = new UsageRecorder({ redis, clock: frozenClock(at), ids: scriptedIds(1), log, pricing });
@@ -219,7 +219,21 @@ describe('recorder with the key snapshot the request already read (one EVALSHA)'
     await redis.flushdb();
     await redis.hset('apikey:k10', 'id', 'k10', 'apiKey', 'h10');
     void rec.record({ ...base, keyId: 'k10', keySnapshot: { id: 'k10', apiKey: 'h10' } });
-    expect(await redis.hget('usage:k10', 'totalRequests')).toBe('1');
+    void rec.record({ ...base, keyId: 'k10', keySnapshot: { id: 'k10', apiKey: 'h10' } });
+    // not yet: the turn's writes go out in its check phase
+    let ran = false;
+    const seen = new Promise<string | null>((resolve) =>
+      rec.afterWrite(() => {
+        ran = true;
+        resolve(redis.hget('usage:k10', 'totalRequests'));
+      }),
+    );
+    expect(ran).toBe(false);
+    expect(await seen).toBe('2');
+    // nothing pending: at once
+    let now = false;
+    rec.afterWrite(() => (now = true));
+    expect(now).toBe(true);
   });
 
   it('a key with a fuel pack keeps the read path (QUIRKS D7 rewrite of the pre-consumption fuel fields)', async () => {

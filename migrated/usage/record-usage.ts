@@ -7,7 +7,7 @@ import type { ApiKeyRow, PgStore } from '../pg/store.js';
 import { PricingTable } from '../pricing/pricing-table.js';
 import { costCalculatorCost, pricingServiceCost, zeroPricingCost, type PricingServiceCost, type UsageTokens } from '../pricing/cost.js';
 import { encodeValue, keys, ttl, weekString } from '../storage/keys.js';
-import { WriteBatch, type WriteOps } from '../storage/write-batch.js';
+import { WriteBatch, type BatchOutcome, type WriteOps } from '../storage/write-batch.js';
 import { queueAccountUsage } from './account-usage.js';
 import { countsAsOpus, queueDailyCost, queueOpusCost } from './cost-keys.js';
 import { consumeFuel } from './fuel.js';
@@ -22,7 +22,8 @@ import { UsageMemo } from './usage-memo.js';
  *
  * Round trips: (1) HGETALL apikey:{id} + api_key:{id}; (2) one EVALSHA applying every write
  * (token counters, cost keys, Opus cost, key-hash rewrite, account counters, usage record,
- * billing event, rate-limit window counters) — see storage/write-batch.ts. A key with an
+ * billing event, rate-limit window counters) — see storage/write-batch.ts — shared by the requests of the same
+ * API key recorded in the same event-loop turn and written in its check phase (see turnWrite()). A key with an
  * active fuel pack adds one EVALSHA between them (the record needs the amount consumed).
  * The write set is atomic: a connection lost before the call writes nothing, so a retry
  * cannot double count (the legacy writes in ~9 separate steps and can be interrupted half way).
@@ -137,12 +138,74 @@ function queueKeyRewrite(m: WriteOps, keyId: string, record: Readonly<Record<str
 
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
+/** The write of one API key's requests in the current loop turn: one batch, one outcome for all of them. */
+interface TurnWrite {
+  batch: WriteBatch;
+  outcome: Promise<BatchOutcome>;
+  settle: (outcome: Promise<BatchOutcome>) => void;
+}
+
 export class UsageRecorder {
   lastStats: RecorderStats = { roundTrips: 0, commands: 0 };
   /** Key names, packed texts, counter runs and time buckets, computed once for all this recorder's requests. */
   private readonly memo = new UsageMemo();
+  /** This loop turn's writes by API key, applied in its check phase (null: nothing pending). */
+  private turn: Map<string, TurnWrite> | null = null;
+  /** What waits for this turn's writes to be on the Redis connection (non-stream responses). */
+  private afterTurn: Array<() => void> = [];
 
   constructor(private readonly deps: UsageRecorderDeps) {}
+
+  /**
+   * Run `fn` once the usage writes queued so far in this loop turn are on the Redis connection (at once when none
+   * are pending). The legacy answers a non-stream request only after its usage is recorded; a response written
+   * here follows its request's EVALSHA on the wire, as before the writes of a turn were joined.
+   */
+  afterWrite(fn: () => void): void {
+    if (this.turn) this.afterTurn.push(fn);
+    else fn();
+  }
+
+  /**
+   * The batch of `keyId` for this loop turn. Requests whose usage is recorded in the same turn (under load, ~5 per
+   * turn) share one EVALSHA per API key: the script joins their counter runs per hash (one HMGET and one HSET per
+   * hash instead of one pair per request), the key touch and account touch are made once at the latest time, the
+   * rest (floats, records, events) stays in request order; the final state is the one the requests leave one after
+   * another (write-batch.test.ts). The turn's writes go out in its check phase.
+   */
+  private turnWrite(keyId: string): TurnWrite {
+    let turn = this.turn;
+    if (!turn) {
+      turn = this.turn = new Map();
+      setImmediate(() => this.flushTurn());
+    }
+    let w = turn.get(keyId);
+    if (!w) {
+      let settle!: (outcome: Promise<BatchOutcome>) => void;
+      const outcome = new Promise<BatchOutcome>((resolve) => (settle = resolve));
+      w = { batch: new WriteBatch(this.memo.texts), outcome, settle };
+      turn.set(keyId, w);
+    }
+    return w;
+  }
+
+  private flushTurn(): void {
+    const turn = this.turn!;
+    const after = this.afterTurn;
+    this.turn = null;
+    this.afterTurn = [];
+    for (const [keyId, w] of turn) {
+      const outcome = w.batch.applyDetailed(this.deps.redis);
+      w.settle(outcome);
+      outcome.then(
+        ({ failed }) => {
+          if (failed.length) this.deps.log.warn({ keyId, errors: failed }, 'some usage writes were rejected by Redis');
+        },
+        () => undefined,
+      );
+    }
+    for (const fn of after) fn();
+  }
 
   /** Shutdown: resolves when the PostgreSQL api_keys upserts made so far (coalesced per key) have finished. */
   async flush(): Promise<void> {
@@ -250,7 +313,8 @@ export class UsageRecorder {
 
     // Round trip 2: every write, atomically (one EVALSHA applying the batch)
     const iso = new Date(nowMs).toISOString();
-    const m = new WriteBatch(memo.texts);
+    const turn = this.turnWrite(keyId);
+    const m = turn.batch;
     if (input.touchAccountKey) m.hsetIfExists(input.touchAccountKey, 'lastUsedAt', iso);
     queueTokenUsage(m, {
       keyId,
@@ -335,9 +399,8 @@ export class UsageRecorder {
       if (windowCost > 0) m.incrbyfloat(keys.rateLimitCost(keyId), windowCost);
     }
     stats.commands += m.length;
-    const { failed, keyTouch } = await m.applyDetailed(redis);
+    const { keyTouch } = await turn.outcome;
     stats.roundTrips++;
-    if (failed.length) this.deps.log.warn({ keyId, errors: failed }, 'some usage writes were rejected by Redis');
     if (keyTouch.state === 'touched' && pg?.enabled) {
       // no hash back: the key's mirror was busy, its row is read when the upsert is sent
       const row = keyTouch.hash ? apiKeyRow(keyId, keyTouch.hash) : undefined;
