@@ -1,4 +1,5 @@
 import type { UpstreamResponse } from '../upstream/h1/upstream-response.js';
+import { connReset } from '../upstream/h1/exchange.js';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Readable } from 'node:stream';
 
@@ -66,7 +67,7 @@ export function decodedBody(response: UpstreamResponse, brotli: boolean): Readab
   // a broken upstream body must fail the decoder too (pipe() does not forward errors)
   response.on('error', (err) => decoder.destroy(err));
   response.on('close', () => {
-    if (!response.complete) decoder.destroy(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+    if (!response.complete) decoder.destroy(connReset('socket hang up'));
   });
   return response.pipe(decoder);
 }
@@ -83,7 +84,7 @@ export function readAll(stream: Readable): Promise<Buffer> {
     });
     stream.on('error', reject);
     stream.once('close', () => {
-      if (!ended) reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+      if (!ended) reject(connReset('socket hang up'));
     });
   });
 }

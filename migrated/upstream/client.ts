@@ -1,6 +1,6 @@
 import type { AgentPool } from './agents.js';
 import { ConnectionPool, type Origin } from './h1/connection-pool.js';
-import { Exchange } from './h1/exchange.js';
+import { connReset, Exchange } from './h1/exchange.js';
 import { requestHead } from './h1/request-head.js';
 import type { UpstreamResponse } from './h1/upstream-response.js';
 import type { ProxyConfig } from './proxy.js';
@@ -69,12 +69,12 @@ export function sendUpstream(pool: AgentPool, call: UpstreamCall): Promise<{ res
 const hostOf = (url: URL): string => (url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname);
 
 /** Reads a whole response body (decoding gzip/deflate is the caller's concern). */
-export function readBody(response: UpstreamResponse | import('node:http').IncomingMessage): Promise<Buffer> {
+export function readBody(response: UpstreamResponse): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     response.on('data', (c: Buffer) => chunks.push(c));
     response.once('end', () => resolve(Buffer.concat(chunks)));
     response.once('error', reject);
-    response.once('aborted', () => reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })));
+    response.once('aborted', () => reject(connReset('socket hang up')));
   });
 }

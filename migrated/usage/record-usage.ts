@@ -315,6 +315,8 @@ export class UsageRecorder {
     const iso = new Date(nowMs).toISOString();
     const turn = this.turnWrite(keyId);
     const m = turn.batch;
+    // the batch may already hold this turn's other requests: count what this one adds
+    const queuedBefore = m.length;
     if (input.touchAccountKey) m.hsetIfExists(input.touchAccountKey, 'lastUsedAt', iso);
     queueTokenUsage(m, {
       keyId,
@@ -398,7 +400,7 @@ export class UsageRecorder {
       const windowCost = Math.max(0, billableCost);
       if (windowCost > 0) m.incrbyfloat(keys.rateLimitCost(keyId), windowCost);
     }
-    stats.commands += m.length;
+    stats.commands += m.length - queuedBefore;
     const { keyTouch } = await turn.outcome;
     stats.roundTrips++;
     if (keyTouch.state === 'touched' && pg?.enabled) {

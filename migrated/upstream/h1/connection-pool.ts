@@ -23,7 +23,7 @@ export interface Origin {
 }
 
 /** A connection being opened: the socket when it exists already (writes are queued until it connects), else its promise. */
-export type Lease = { socket: Socket; reused: boolean } | { pending: Promise<Socket> };
+export type Lease = { socket: Socket } | { pending: Promise<Socket> };
 
 interface FreeEntry {
   socket: Socket;
@@ -47,10 +47,10 @@ export class ConnectionPool {
     if (entry) {
       entry.drop();
       entry.socket.ref();
-      return { socket: entry.socket, reused: true };
+      return { socket: entry.socket };
     }
     if (o.proxy) return { pending: this.tunnel(o, o.proxy) };
-    return { socket: this.direct(o), reused: false };
+    return { socket: this.direct(o) };
   }
 
   /** Hand a connection back after a complete exchange; kept for the next request to the same origin. */

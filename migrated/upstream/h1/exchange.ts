@@ -76,7 +76,7 @@ export class Exchange {
     else
       lease.pending.then(
         (socket) => {
-          if (this.finished) socket.destroy();
+          if (this.finished) drop(socket);
           else this.attach(socket);
         },
         (err: Error) => this.fail(err),
@@ -88,10 +88,7 @@ export class Exchange {
    * (also when its body has been read off the connection but not yet by the reader).
    */
   fail(err: Error): void {
-    if (!this.finished) {
-      this.finish();
-      if (this.socket) drop(this.socket);
-    }
+    this.abandon();
     if (!this.settled) {
       this.settled = true;
       this.reject(err);
@@ -130,13 +127,8 @@ export class Exchange {
   private onHead(h: ResponseHead): void {
     const response = new UpstreamResponse(h, {
       read: () => this.socket?.resume(),
-      destroyed: () => {
-        // the reader gave up before the end: the connection is in the middle of a message
-        if (!this.finished) {
-          this.finish();
-          if (this.socket) drop(this.socket);
-        }
-      },
+      // the reader gave up before the end: the connection is in the middle of a message
+      destroyed: () => this.abandon(),
     });
     this.response = response;
     response.once('close', this.done);
@@ -160,6 +152,13 @@ export class Exchange {
     if (this.finished) return;
     if (this.parser.readsUntilClose && this.parser.finish()) return;
     this.fail(this.settled ? connReset('aborted') : connReset('socket hang up'));
+  }
+
+  /** Let go of a connection in the middle of a message (no-op once detached): it cannot serve another request. */
+  private abandon(): void {
+    if (this.finished) return;
+    this.finish();
+    if (this.socket) drop(this.socket);
   }
 
   /** Detach from the socket (once); the exchange itself lasts until the response closes. */

@@ -57,18 +57,12 @@ export class ResponseParser {
   private state = State.Head;
   private pending: Buffer | null = null;
   private remaining = 0;
-  private headIsFinal = false;
   private ended = false;
 
   constructor(
     private readonly events: ParserEvents,
     private readonly noBody = false,
   ) {}
-
-  /** True once the message has ended. */
-  get done(): boolean {
-    return this.state === State.Done;
-  }
 
   /** Bytes received after the message's end (a server that sent more than it framed). */
   get leftover(): boolean {
@@ -78,11 +72,6 @@ export class ResponseParser {
   /** True while the body runs up to the connection's end (neither length nor chunked). */
   get readsUntilClose(): boolean {
     return this.state === State.UntilClose;
-  }
-
-  /** Whether the head has been parsed. */
-  get headSeen(): boolean {
-    return this.headIsFinal;
   }
 
   feed(data: Buffer): void {
@@ -102,12 +91,14 @@ export class ResponseParser {
           at = end + 4;
           break;
         }
-        case State.Fixed: {
+        case State.Fixed:
+        case State.ChunkData: {
+          // a counted stretch of body: the whole message (Content-Length) or one chunk's data
           const n = Math.min(this.remaining, buf.length - at);
           this.remaining -= n;
           const chunk = buf.subarray(at, at + n);
           at += n;
-          if (this.remaining === 0) this.state = State.Done;
+          if (this.remaining === 0) this.state = this.state === State.Fixed ? State.Done : State.ChunkDataEnd;
           this.events.body(chunk);
           break;
         }
@@ -129,15 +120,6 @@ export class ResponseParser {
           const line = buf.toString('latin1', at, eol > at && buf[eol - 1] === 13 ? eol - 1 : eol);
           at = eol + 1;
           this.onLine(line);
-          break;
-        }
-        case State.ChunkData: {
-          const n = Math.min(this.remaining, buf.length - at);
-          this.remaining -= n;
-          const chunk = buf.subarray(at, at + n);
-          at += n;
-          if (this.remaining === 0) this.state = State.ChunkDataEnd;
-          this.events.body(chunk);
           break;
         }
       }
@@ -189,7 +171,6 @@ export class ResponseParser {
     if (statusCode >= 100 && statusCode < 200 && statusCode !== 101) return; // informational: the real head follows
     const httpVersion = m[1]!;
     const keepAlive = httpVersion === '1.1' ? !/(?:^|\W)close(?:$|\W)/i.test(connection) : /(?:^|\W)keep-alive(?:$|\W)/i.test(connection);
-    this.headIsFinal = true;
     const bodyless = this.noBody || statusCode === 204 || statusCode === 304;
     if (bodyless) this.state = State.Done;
     else if (chunked) this.state = State.ChunkSize;

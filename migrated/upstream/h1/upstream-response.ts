@@ -57,7 +57,7 @@ export class UpstreamResponse extends Readable {
 
   constructor(
     head: ResponseHead,
-    private readonly hooks: { read(): void; destroyed(err: Error | null): void },
+    private readonly hooks: { read(): void; destroyed(): void },
   ) {
     super();
     this.statusCode = head.statusCode;
@@ -79,7 +79,7 @@ export class UpstreamResponse extends Readable {
       this.aborted = true;
       this.emit('aborted');
     }
-    this.hooks.destroyed(err);
+    this.hooks.destroyed();
     cb(err && this.listenerCount('error') > 0 ? err : null);
   }
 }
