@@ -1,5 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { InFlightList } from './in-flight-list.js';
 
 /**
  * In-flight tracking and a keep-alive-aware drain for the data port.
@@ -87,7 +88,7 @@ const kSocket = Symbol('gateway.drain.socket');
 type TrackedResponse = ServerResponse & { [kSocket]?: Socket };
 
 export function createConnectionDrain(): ConnectionDrain {
-  const active = new Set<ServerResponse>();
+  const active = new InFlightList<ServerResponse>();
   const perSocket = new WeakMap<Socket, number>();
   let draining = false;
   let idleWaiters: Array<() => void> = [];

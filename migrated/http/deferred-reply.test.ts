@@ -51,4 +51,15 @@ describe('deferred reply', () => {
     expect(reply.headers.get('X-Request-ID')).toBe('rid');
     expect(made).toBe(1);
   });
+
+  it('keeps its accessors on the prototype: no hidden class of its own per reply (see gc-promotion.test.ts)', () => {
+    const a = deferredReply(() => fakeReply([]));
+    const b = deferredReply(() => fakeReply([]));
+    expect(Object.getOwnPropertyDescriptor(a, 'requestId')).toBeUndefined();
+    expect(Object.getOwnPropertyDescriptor(a, 'headers')).toBeUndefined();
+    expect(Object.getPrototypeOf(a)).toBe(Object.getPrototypeOf(b));
+    const build = a.build;
+    build(); // passed around unbound (setImmediate(reply.build))
+    expect(a.requestId).toBe('rid');
+  });
 });
