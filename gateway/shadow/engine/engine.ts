@@ -20,6 +20,7 @@ import { readDeviations, splitDeviations, type AcceptedDeviation } from '../../.
 import { CandidateTime, rawHeaderValue } from './replay-time.js';
 import type { CandidateUpstreamLog, UpstreamTap } from '../upstream-tap/tap.js';
 import { SerialQueue } from './serial-queue.js';
+import { InFlightList } from '../../lifecycle/in-flight-list.js';
 
 /**
  * The shadow comparison engine: a ShadowSink (engineer A's tee hands it each sampled copy).
@@ -86,7 +87,8 @@ export class ShadowEngine implements ShadowSink {
   private readonly noiseFor: ShadowNoiseByRoute;
   private readonly deviations: AcceptedDeviation[];
   private closed = false;
-  private readonly pending = new Set<Promise<void>>();
+  /** The exchanges being compared (a list, not a Set: see in-flight-list.ts). */
+  private readonly pending = new InFlightList<Promise<void>>();
 
   constructor(private readonly o: ShadowEngineOptions) {
     this.results = new ShadowResults(o.registry, o.keepDifferences ?? 50);
