@@ -101,6 +101,87 @@ describe('WriteBatch (one EVALSHA)', () => {
     expect(together.packed().match(/"HSETIFEXISTS"/g)).toHaveLength(1);
   });
 
+  it('random requests joined in one batch leave what they leave applied one by one (300 batches of 2-5 requests)', async () => {
+    // deterministic PRNG (mulberry32)
+    let a = 20261127;
+    const r = () => {
+      a = (a + 0x6d2b79f5) | 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+    const HASHES = ['h:a', 'h:b', 'h:c'];
+    const FIELDS = ['in', 'out', 'cost', 'n', 'x\ud800y'];
+    /** A request: a random mix of what usage recording queues, on a few shared hashes and fields. */
+    const request = (b: WriteBatch, plan: Array<() => void>) => plan.forEach((step) => step.call(b));
+    const makePlan = (b: () => WriteBatch): Array<() => void> => {
+      const steps: Array<() => void> = [];
+      const n = 3 + Math.floor(r() * 10);
+      for (let i = 0; i < n; i++) {
+        const h = pick(HASHES);
+        const f = pick(FIELDS);
+        const x = r();
+        const by = x < 0.05 ? -Math.floor(r() * 50) : Math.floor(r() * 1000);
+        if (x < 0.35) {
+          const fields = [pick(FIELDS), pick(FIELDS), pick(FIELDS)];
+          const values = fields.map(() => Math.floor(r() * 500));
+          steps.push(() => void b().hincrbyAll(h, new HincrbyPairs(fields, values)));
+        } else if (x < 0.55) steps.push(() => void b().hincrby(h, f, by));
+        else if (x < 0.65) {
+          const fl = r() < 0.5 ? 0.25 : 0.1 + r();
+          steps.push(() => void b().hincrbyfloat(h, f, fl));
+        } else if (x < 0.75) {
+          const ttl = pick([100, 1000]);
+          steps.push(() => void b().expire(h, ttl));
+        } else if (x < 0.8) steps.push(() => void b().hset(h, f, String(by)));
+        else if (x < 0.85) steps.push(() => void b().hsetIfExists(h, f, `v${by}`));
+        else if (x < 0.9) steps.push(() => void b().incrbyfloat('cost:k', 0.00017999999999999998));
+        else steps.push(() => void b().lpush('records', `{"by":${by}}`), () => void b().ltrim('records', 0, 4));
+      }
+      return steps;
+    };
+    const seed = async (variant: number) => {
+      await redis.flushdb();
+      if (variant % 3 === 1) await redis.hset('h:a', 'n', 'abc'); // a value the script cannot add to
+      if (variant % 3 === 2) await redis.hset('h:b', 'in', '999999999999990'); // near the script's exact range
+      await redis.hset('h:c', 'out', '5');
+    };
+    const state = async () => {
+      const out: Record<string, unknown> = {};
+      for (const k of (await redis.keys('*')).sort()) {
+        const type = await redis.type(k);
+        const ttl = await redis.ttl(k);
+        const value = type === 'hash' ? Object.entries(await redis.hgetall(k)) : type === 'list' ? await redis.lrange(k, 0, -1) : await redis.get(k);
+        out[k] = { type, ttl, value };
+      }
+      return out;
+    };
+    let joinedSomething = 0;
+    for (let round = 0; round < 300; round++) {
+      let current = new WriteBatch();
+      const requests = Array.from({ length: 2 + Math.floor(r() * 4) }, () => makePlan(() => current));
+      await seed(round);
+      const failedOneByOne: string[] = [];
+      for (const plan of requests) {
+        current = new WriteBatch();
+        request(current, plan);
+        failedOneByOne.push(...(await current.apply(redis)));
+      }
+      const sequential = await state();
+      await seed(round);
+      current = new WriteBatch();
+      for (const plan of requests) request(current, plan);
+      const failedTogether = await current.apply(redis);
+      expect(await state(), `round ${round}`).toEqual(sequential);
+      expect(failedTogether.sort(), `round ${round}`).toEqual(failedOneByOne.sort());
+      // a hash with two or more runs in the joined batch: the script's joining was exercised
+      const runKeys = [...current.packed().matchAll(/"HINCRBYS","(\d+)"/g)].map((m) => m[1]);
+      if (new Set(runKeys).size < runKeys.length) joinedSomething++;
+    }
+    expect(joinedSomething).toBeGreaterThan(100); // the rounds did exercise joining
+  });
+
   it('arguments are binary-safe in the packed form (colons, digits, multi-byte characters, NUL, empty)', async () => {
     await redis.flushdb();
     const b = new WriteBatch();
