@@ -6,7 +6,8 @@
  * through two young GCs), that dead table keeps the next one, and every response ever added to it, alive through
  * each young GC until the next full GC: every request of the process ended up promoted. Linking the responses
  * allocates nothing, and `remove` clears the removed node's links, so a response that did reach the old generation
- * (a long stream) points at no younger one once it is gone.
+ * (a long stream) points at no younger one once it is gone. The links are the same two symbols for every list: an item
+ * is in at most one InFlightList at a time (the drain's responses, the shadow engine's promises).
  */
 const kPrev = Symbol('inFlight.prev');
 const kNext = Symbol('inFlight.next');
