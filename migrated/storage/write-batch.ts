@@ -25,7 +25,9 @@ import { flatHash } from './flat-hash.js';
  * that are not such integers never join a run. Same writes, same order, same final values; ~0.5 ms.
  * Since session 8 only runs joined from three or more requests are summed that way; a hash's one or two runs go
  * HINCRBY by HINCRBY inside the script, which costs Redis less at that size (valgrind, instructions per call: a
- * one-request usage batch 3.69M -> 2.54M; 49 batches dumped under load, ~4 requests each, 7.80M -> 7.57M).
+ * one-request usage batch 3.69M -> 2.54M; 49 batches dumped under load, ~4 requests each, 7.80M -> 7.57M). And when
+ * no hash has two runs (the client counts them and says so in ARGV[2]) the script only splits its list, without the
+ * joining pass: 2.54M -> 2.40M.
  * Client side, one EVALSHA for ~170 commands is several times cheaper than a MULTI or a pipeline
  * through ioredis (bench/sections/30-data-layer.ts).
  *
@@ -97,6 +99,17 @@ end
 -- and, once a HINCRBYFLOAT came between, only when it adds no field (a new hash's fields keep the order they get one
 -- command after another). op = {cmd, key index, from, count, segments, fields of the joined runs, HINCRBYFLOAT seen}
 local ops, open = {}, {}
+-- ARGV[2] = '1': no hash has two runs (the client counted), so nothing can join: the list is only split into ops
+if ARGV[2] == '1' then
+  while pos <= n do
+    local cmd, ki, count = list[pos], tonumber(list[pos + 1]), tonumber(list[pos + 2])
+    local from = pos + 3
+    pos = from + count
+    local op = {cmd, ki, from, count}
+    if cmd == 'HINCRBYS' then op[5] = {from, count} end
+    ops[#ops + 1] = op
+  end
+end
 while pos <= n do
   local cmd, ki, count = list[pos], tonumber(list[pos + 1]), tonumber(list[pos + 2])
   local from = pos + 3
@@ -380,6 +393,9 @@ export class WriteBatch implements WriteOps {
   private runKey = 0;
   private runHeadAt = -1;
   private runCount = 0;
+  /** Runs opened per key index; `oneRunEach`: no key has two (the script then skips its joining pass). */
+  private readonly runsOn: number[] = [];
+  private oneRunEach = true;
 
   private indexOf(key: string): number {
     if (key === this.lastKey) return this.lastIdx;
@@ -478,6 +494,7 @@ export class WriteBatch implements WriteOps {
       this.runKey = idx;
       this.runHeadAt = this.n;
       this.runCount = argc;
+      if ((this.runsOn[idx] = (this.runsOn[idx] ?? 0) + 1) > 1) this.oneRunEach = false;
       this.put(this.texts.heads.HINCRBYS.get(idx, argc));
     }
   }
@@ -601,7 +618,7 @@ export class WriteBatch implements WriteOps {
    */
   applyDetailed(redis: Redis): Promise<BatchOutcome> {
     if (this.count === 0) return Promise.resolve({ failed: [], keyTouch: { state: 'none' } });
-    return APPLY.run(redis, this.keyList, [this.packed()]).then(outcome);
+    return APPLY.run(redis, this.keyList, [this.packed(), this.oneRunEach ? '1' : '0']).then(outcome);
   }
 }
 
