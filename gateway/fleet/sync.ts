@@ -145,6 +145,7 @@ export async function startFleetSync(opts: FleetSyncOptions): Promise<FleetSync>
       rejected = { revision: doc.revision, sha256: doc.sha256 };
       state.rejects++;
       state.lastError = { revision: doc.revision, message, at: clock.now() };
+      recomputeSync(); // status() is consistent as soon as the error shows, not only after the heartbeat below
       log?.error({ instanceId, revision: doc.revision, err: message }, 'fleet: published table rejected, keeping the last good table');
     };
     let table: unknown;
@@ -162,6 +163,7 @@ export async function startFleetSync(opts: FleetSyncOptions): Promise<FleetSync>
     if (!result.ok) return fail(result.error ?? 'applyTable refused the table');
     state.applied = { revision: doc.revision, version: fleetVersion(doc), sha256: doc.sha256, appliedAt: clock.now(), publishedAt: doc.publishedAt };
     state.lastError = null;
+    recomputeSync();
     state.applies++;
     rejected = null;
     log?.info({ instanceId, revision: doc.revision, version: fleetVersion(doc), lagMs: state.applied.appliedAt - doc.publishedAt }, 'fleet: table applied');
@@ -183,6 +185,7 @@ export async function startFleetSync(opts: FleetSyncOptions): Promise<FleetSync>
     if (revision > 0 && revision !== current?.revision && revision !== rejected?.revision) {
       const doc = await readPublished(redis);
       if (doc) state.publishedRevision = doc.revision; // the document is the truth (a hint may lag behind)
+      recomputeSync();
       // Applied even when the content is unchanged: the live table then names the new revision too.
       if (doc && doc.revision !== current?.revision) await apply(doc);
       await heartbeat();
