@@ -7,23 +7,19 @@ import { measurePromotion } from './gc-promotion.js';
  * none is (only what happens to be in flight during two consecutive young GCs).
  */
 describe('what survives into the old generation', () => {
-  it('the probe sees a Set of in-flight requests promote them', async () => {
-    const r = await measurePromotion('set-of-in-flight');
+  it.each([
+    ['a Set of in-flight requests', 'set-of-in-flight'],
+    ['an object literal with its own getter', 'getter-literal'],
+  ])('the probe sees %s promote its requests', async (_what, scenario) => {
+    const r = await measurePromotion(scenario);
     expect(r.promotedPerRequest).toBeGreaterThan(r.payloadBytes * 0.5);
   });
 
-  it('the probe sees an object literal with its own getter promote its request', async () => {
-    const r = await measurePromotion('getter-literal');
-    expect(r.promotedPerRequest).toBeGreaterThan(r.payloadBytes * 0.5);
-  });
-
-  it('the drain tracks in-flight responses without promoting them', async () => {
-    const r = await measurePromotion('in-flight-list');
-    expect(r.promotedPerRequest).toBeLessThan(r.payloadBytes * 0.1);
-  });
-
-  it('a deferred reply does not promote its request', async () => {
-    const r = await measurePromotion('deferred-reply');
+  it.each([
+    ['the drain tracks in-flight responses', 'in-flight-list'],
+    ['a deferred reply', 'deferred-reply'],
+  ])('%s without promoting the requests', async (_what, scenario) => {
+    const r = await measurePromotion(scenario);
     expect(r.promotedPerRequest).toBeLessThan(r.payloadBytes * 0.1);
   });
 });

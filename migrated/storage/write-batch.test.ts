@@ -11,6 +11,30 @@ beforeAll(async () => {
 });
 afterAll(async () => server?.stop());
 
+/** Deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a |= 0;
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Every key of the test Redis: type, TTL (as `ttlOf` gives it) and value, by name. */
+async function keyspace(ttlOf: (ttl: number) => number): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const k of (await redis.keys('*')).sort()) {
+    const type = await redis.type(k);
+    const ttl = await redis.ttl(k);
+    const value = type === 'hash' ? Object.entries(await redis.hgetall(k)) : type === 'list' ? await redis.lrange(k, 0, -1) : await redis.get(k);
+    out[k] = { type, ttl: ttlOf(ttl), value };
+  }
+  return out;
+}
+
 describe('WriteBatch (one EVALSHA)', () => {
   it('applies commands in order with the legacy float formatting and reports per-command failures', async () => {
     await redis.flushdb();
@@ -66,16 +90,7 @@ describe('WriteBatch (one EVALSHA)', () => {
       await redis.hset('apikey:1', 'apiKey', 'hashed', 'name', 'k');
       await redis.hset('usage:k', 'requests', '7');
     };
-    const state = async () => {
-      const out: Record<string, unknown> = {};
-      for (const k of (await redis.keys('*')).sort()) {
-        const type = await redis.type(k);
-        const ttl = await redis.ttl(k);
-        const value = type === 'hash' ? Object.entries(await redis.hgetall(k)) : type === 'list' ? await redis.lrange(k, 0, -1) : await redis.get(k);
-        out[k] = { type, ttl: ttl > 0 ? Math.round(ttl / 10) : ttl, value };
-      }
-      return out;
-    };
+    const state = () => keyspace((ttl) => (ttl > 0 ? Math.round(ttl / 10) : ttl));
     await seed();
     const oneByOne: string[] = [];
     let lastTouch: unknown;
@@ -102,14 +117,7 @@ describe('WriteBatch (one EVALSHA)', () => {
   });
 
   it('random requests joined in one batch leave what they leave applied one by one (300 batches of 2-5 requests)', async () => {
-    // deterministic PRNG (mulberry32)
-    let a = 20261127;
-    const r = () => {
-      a = (a + 0x6d2b79f5) | 0;
-      let t = Math.imul(a ^ (a >>> 15), 1 | a);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+    const r = rng(20261127);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
     const HASHES = ['h:a', 'h:b', 'h:c'];
     const FIELDS = ['in', 'out', 'cost', 'n', 'x\ud800y'];
@@ -147,16 +155,7 @@ describe('WriteBatch (one EVALSHA)', () => {
       if (variant % 3 === 2) await redis.hset('h:b', 'in', '999999999999990'); // near the script's exact range
       await redis.hset('h:c', 'out', '5');
     };
-    const state = async () => {
-      const out: Record<string, unknown> = {};
-      for (const k of (await redis.keys('*')).sort()) {
-        const type = await redis.type(k);
-        const ttl = await redis.ttl(k);
-        const value = type === 'hash' ? Object.entries(await redis.hgetall(k)) : type === 'list' ? await redis.lrange(k, 0, -1) : await redis.get(k);
-        out[k] = { type, ttl, value };
-      }
-      return out;
-    };
+    const state = () => keyspace((ttl) => ttl);
     let joinedSomething = 0;
     for (let round = 0; round < 300; round++) {
       let current = new WriteBatch();
@@ -362,17 +361,6 @@ class ReferenceBatch {
 }
 
 describe('WriteBatch packed argument', () => {
-  // deterministic PRNG (mulberry32)
-  function rng(seed: number) {
-    let a = seed;
-    return () => {
-      a |= 0;
-      a = (a + 0x6d2b79f5) | 0;
-      let t = Math.imul(a ^ (a >>> 15), 1 | a);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
   const STRINGS = ['', 'a', 'inputTokens', 'model:claude-sonnet-4-5-20250929:inputTokens', 'q"uote', 'back\\slash', 'x\\ud800', 'tab\tnl\n', '\u0000\u001f\u007f', 'héllo', '漢字', '😀', 'a\ud800b', '\udc00', '\ud83d', 'pair\ud83d\ude00end', '\u2028\u2029', '<script>', 'ünïcödé:key'];
   const NUMBERS = [0, -0, 1, 2, 22, 511, 512, 4096, -1, -7, 2764800, 31536000, 999_999_999_999_999, 1_000_000_000_000_000, -999_999_999_999_999, 2 ** 53 + 2, 1e21, 0.1, 0.1 + 0.2, 0.00028619999999999996, -1.5, 1e-7, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
 

@@ -38,7 +38,8 @@ import { flatHash } from './flat-hash.js';
  * succeeded on the same key with the same TTL in this call (the script's commands all see the same time); and the
  * batch keeps one KEYTOUCH per key and one single-field HSETIFEXISTS per key and field, replaced by a later one when
  * nothing was queued on its keys in between. The final state is what the requests leave one after another
- * (write-batch.test.ts), with one HMGET and one HSET per hash instead of one pair per request.
+ * (write-batch.test.ts), with one HMGET and one HSET per hash instead of one pair per request (from three
+ * requests on; one or two go HINCRBY by HINCRBY, see above).
  */
 const APPLY = new LuaScript(
   'applyWriteBatch',

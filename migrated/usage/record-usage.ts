@@ -168,8 +168,8 @@ export class UsageRecorder {
 
   /**
    * The batch of `keyId` for this loop turn. Requests whose usage is recorded in the same turn (under load, ~5 per
-   * turn) share one EVALSHA per API key: the script joins their counter runs per hash (one HMGET and one HSET per
-   * hash instead of one pair per request), the key touch and account touch are made once at the latest time, the
+   * turn) share one EVALSHA per API key: the script joins their counter runs per hash (from three requests on, one
+   * HMGET and one HSET per hash instead of one pair per request), the key touch and account touch are made once at the latest time, the
    * rest (floats, records, events) stays in request order; the final state is the one the requests leave one after
    * another (write-batch.test.ts). The turn's writes go out in its check phase.
    */
