@@ -9,7 +9,8 @@
  * median time after the gateway's `request` event: `w` a write began, `wd` it returned, `r` a read, by peer (redis,
  * upstream, client). TIMELINE_REQUESTS (default 100), TIMELINE_WARMUP (20), TIMELINE_PG=on (dual-write into a
  * private database, as the bench does), TIMELINE_ROWS (events printed, default 12), TIMELINE_NODE_ARGS (more node flags for the
- * gateway, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof --cpu-prof-interval=50`).
+ * gateway, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof --cpu-prof-interval=50`), TIMELINE_LOG (a file for the gateway's
+ * stdout: its request log, and the GC trace with `TIMELINE_NODE_ARGS=--trace-gc`; default /dev/null).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
@@ -85,6 +86,7 @@ const gateway = await startGatewayProcess(
     ...(pgDb ? { POSTGRES_ENABLED: 'true', POSTGRES_DATABASE: pgDb.name, POSTGRES_HOST: testPgOptions().host, POSTGRES_PORT: String(testPgOptions().port), POSTGRES_USER: testPgOptions().username } : { POSTGRES_ENABLED: 'false' }),
   },
   ['--max-semi-space-size=4', '--heap-growing-percent=30', '--single-threaded-gc', ...(process.env.TIMELINE_NODE_ARGS ?? '').split(' ').filter(Boolean), '--require', join(root, 'bench', 'tools', 'socket-timeline.cjs')],
+  { logFile: process.env.TIMELINE_LOG },
 );
 try {
   const relay = `http://127.0.0.1:${gateway.port}/api/v1/messages`;

@@ -7,6 +7,7 @@
 import { InFlightList } from '../gateway/lifecycle/in-flight-list.js';
 import { deferredReply } from '../migrated/http/deferred-reply.js';
 import { HeaderList } from '../migrated/http/header-list.js';
+import { LatestWins } from '../migrated/pg/latest-wins.js';
 import type { LegacyReply } from '../migrated/http/reply.js';
 
 const PAYLOAD_ITEMS = 64;
@@ -35,6 +36,11 @@ function replyOf(req: Request): LegacyReply {
   };
 }
 
+/** A hot key's coalesced writes as the PostgreSQL store makes them: 50 ms apart, each taking a few ms. */
+function mirrorWrites(): LatestWins<unknown> {
+  return new LatestWins<unknown>(() => new Promise((r) => setTimeout(() => r(true), 5)), { minSpacingMs: 50 });
+}
+
 const scenarios: Record<string, () => Scenario> = {
   /** Known retainer (checks the probe): a module-level Set of in-flight requests, as the drain had. */
   'set-of-in-flight': () => {
@@ -60,6 +66,19 @@ const scenarios: Record<string, () => Scenario> = {
   'in-flight-list': () => {
     const list = new InFlightList<Request>();
     return { begin: (r) => list.add(r), end: (r) => void list.delete(r) };
+  },
+  /**
+   * Known retainer (checks the probe): each request waits for a coalesced write that may take its 50 ms spacing
+   * (the usage recorder's PostgreSQL mirror, awaited as record() does).
+   */
+  'mirror-awaited': () => {
+    const writes = mirrorWrites();
+    return { begin: (r) => void writes.submit('key', 0).then(() => r.payload), end: () => undefined };
+  },
+  /** The relays' recordDetached: the request submits its row (replacing the pending one) and does not wait. */
+  'mirror-detached': () => {
+    const writes = mirrorWrites();
+    return { begin: (r) => void writes.submit('key', r.payload), end: () => undefined };
   },
   'deferred-reply': () => ({
     begin: (r) => {

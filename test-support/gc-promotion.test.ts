@@ -10,6 +10,7 @@ describe('what survives into the old generation', () => {
   it.each([
     ['a Set of in-flight requests', 'set-of-in-flight'],
     ['an object literal with its own getter', 'getter-literal'],
+    ['a wait for a coalesced write', 'mirror-awaited'],
   ])('the probe sees %s promote its requests', async (_what, scenario) => {
     const r = await measurePromotion(scenario);
     expect(r.promotedPerRequest).toBeGreaterThan(r.payloadBytes * 0.5);
@@ -18,6 +19,7 @@ describe('what survives into the old generation', () => {
   it.each([
     ['the drain tracks in-flight responses', 'in-flight-list'],
     ['a deferred reply', 'deferred-reply'],
+    ['a usage record that does not wait for its PostgreSQL mirror', 'mirror-detached'],
   ])('%s without promoting the requests', async (_what, scenario) => {
     const r = await measurePromotion(scenario);
     expect(r.promotedPerRequest).toBeLessThan(r.payloadBytes * 0.1);

@@ -151,3 +151,33 @@ describe('PgStore api_keys upsert coalescing', () => {
     expect(await rowData(keyA)).toBeUndefined();
   });
 });
+
+describe('LatestWins without PostgreSQL', () => {
+  it('submitters of one pending write share its promise, which settles with that write', async () => {
+    const { LatestWins } = await import('./latest-wins.js');
+    const sent: string[] = [];
+    const gates: Array<(ok: boolean) => void> = [];
+    const lw = new LatestWins<string>((_key, value) => {
+      sent.push(value);
+      return new Promise<boolean>((r) => gates.push(r));
+    });
+    const first = lw.submit('k', 'v1');
+    const a = lw.submit('k', 'v2');
+    const b = lw.submit('k', 'v3');
+    // one promise per write, not per submission: a hot key holds nothing per request while it waits
+    expect(b).toBe(a);
+    expect(first).not.toBe(a);
+    let aSettled = false;
+    void a.then(() => (aSettled = true));
+    gates.shift()!(true);
+    expect(await first).toBe(true);
+    await new Promise((r) => setImmediate(r));
+    expect(aSettled).toBe(false);
+    expect(sent).toEqual(['v1', 'v3']);
+    gates.shift()!(false);
+    expect(await a).toBe(false);
+    await lw.flush();
+    expect(lw.stats).toEqual({ submitted: 3, sent: 2 });
+    expect(lw.busy('k')).toBe(false);
+  });
+});

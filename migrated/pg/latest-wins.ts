@@ -19,12 +19,29 @@ export interface LatestWinsStats {
   sent: number;
 }
 
+/** One write's value and the promise its submitters share (settles with that write's outcome). */
+interface Batch<T> {
+  value: T;
+  done: Promise<boolean>;
+  settle: (ok: boolean) => void;
+}
+
 interface Slot<T> {
   /** the key's write loop; settles when the key has nothing in flight and nothing pending */
   done: Promise<void>;
-  pending: { value: T; waiters: Array<(ok: boolean) => void> } | null;
+  pending: Batch<T> | null;
 }
 
+function batchOf<T>(value: T): Batch<T> {
+  let settle!: (ok: boolean) => void;
+  const done = new Promise<boolean>((resolve) => (settle = resolve));
+  return { value, done, settle };
+}
+
+/**
+ * Submitters of one write share one promise: a hot key costs one promise per write, not one per submission
+ * (a promise per request, waiting up to `minSpacingMs`, would outlive V8's young generation and be promoted).
+ */
 export class LatestWins<T> {
   readonly stats: LatestWinsStats = { submitted: 0, sent: 0 };
   private readonly slots = new Map<string, Slot<T>>();
@@ -36,19 +53,20 @@ export class LatestWins<T> {
 
   submit(key: string, value: T): Promise<boolean> {
     this.stats.submitted++;
-    return new Promise<boolean>((resolve) => {
-      const slot = this.slots.get(key);
-      if (!slot) {
-        const fresh: Slot<T> = { done: Promise.resolve(), pending: null };
-        this.slots.set(key, fresh);
-        fresh.done = this.drive(key, fresh, value, [resolve]);
-      } else if (slot.pending) {
-        slot.pending.value = value;
-        slot.pending.waiters.push(resolve);
-      } else {
-        slot.pending = { value, waiters: [resolve] };
-      }
-    });
+    const slot = this.slots.get(key);
+    if (!slot) {
+      const first = batchOf(value);
+      const fresh: Slot<T> = { done: Promise.resolve(), pending: null };
+      this.slots.set(key, fresh);
+      fresh.done = this.drive(key, fresh, first);
+      return first.done;
+    }
+    if (slot.pending) {
+      slot.pending.value = value;
+      return slot.pending.done;
+    }
+    slot.pending = batchOf(value);
+    return slot.pending.done;
   }
 
   /** Whether `key` has a write in flight or waiting (a submission now would not be sent at once). */
@@ -71,27 +89,25 @@ export class LatestWins<T> {
     while (this.slots.size > 0) await Promise.all([...this.slots.values()].map((s) => s.done));
   }
 
-  private async drive(key: string, slot: Slot<T>, first: T, firstWaiters: Array<(ok: boolean) => void>): Promise<void> {
-    let value = first;
-    let waiters = firstWaiters;
+  private async drive(key: string, slot: Slot<T>, first: Batch<T>): Promise<void> {
+    let batch = first;
     const spacing = this.opts.minSpacingMs ?? 0;
     for (;;) {
       this.stats.sent++;
       const startedAt = performance.now();
       let ok = false;
       try {
-        ok = await this.write(key, value);
+        ok = await this.write(key, batch.value);
       } catch {
         ok = false;
       }
-      for (const w of waiters) w(ok);
+      batch.settle(ok);
       const wait = slot.pending ? spacing - (performance.now() - startedAt) : 0;
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const next = slot.pending;
       if (!next) break;
       slot.pending = null;
-      value = next.value;
-      waiters = next.waiters;
+      batch = next;
     }
     this.slots.delete(key);
   }

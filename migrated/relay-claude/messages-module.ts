@@ -43,7 +43,7 @@ function recordStreamUsage(s: RelayServices, a: AuthSuccess, accountId: string, 
     cache_read_input_tokens: r.cache_read_input_tokens,
   };
   if (u.cache_creation && (u.cache_creation.ephemeral_5m_input_tokens > 0 || u.cache_creation.ephemeral_1h_input_tokens > 0)) usage['cache_creation'] = { ...u.cache_creation };
-  void s.usage.record({
+  s.usage.recordDetached({
     keyId: a.key.id,
     accountId,
     accountType,
@@ -70,7 +70,7 @@ function recordNonStreamUsage(s: RelayServices, a: AuthSuccess, body: MessagesBo
   if (!u || u['input_tokens'] === undefined || u['output_tokens'] === undefined) return touchAlone();
   const rawModel = (json.model as string) || (body['model'] as string) || 'unknown';
   const model = effectiveModel(rawModel) || rawModel;
-  void s.usage.record({
+  s.usage.recordDetached({
     keyId: a.key.id,
     accountId,
     model,
@@ -178,7 +178,7 @@ async function handleMessages(s: RelayServices, call: RouteCall, a: AuthSuccess,
         isStream,
         reply,
         res,
-        onUsage: (u) => void s.usage.record({ ...u, keyId: a.key.id, rateLimitWindow: !!a.rateLimit, keySnapshot: a.key.record }),
+        onUsage: (u) => s.usage.recordDetached({ ...u, keyId: a.key.id, rateLimitWindow: !!a.rateLimit, keySnapshot: a.key.record }),
       });
       return;
     }

@@ -62,7 +62,7 @@ async function handleChat(s: RelayServices, call: RouteCall, a: AuthSuccess): Pr
         c,
         streamSink(reply, res),
         (u) => {
-          void s.usage.record({
+          s.usage.recordDetached({
             keyId: a.key.id,
             accountId,
             accountType: null,
@@ -92,7 +92,7 @@ async function handleChat(s: RelayServices, call: RouteCall, a: AuthSuccess): Pr
     const id = `chatcmpl-${s.deps.ids.requestId()}${s.deps.ids.requestId()}`;
     const openai = convertResponse(data, body['model'], id, nowSeconds());
     if (data['usage'] && typeof data['usage'] === 'object') {
-      void s.usage.record({
+      s.usage.recordDetached({
         keyId: a.key.id,
         accountId,
         accountType: null,

@@ -40,13 +40,19 @@ afterAll(async () => {
   await server?.stop();
 });
 
-it('50 concurrent record() of one key: the api_keys row ends as the Redis hash, blocked upserts collapse into one statement', async () => {
+/** A key in Redis (hash + hash_map entry), a fresh store and recorder, and the relay's record input for it. */
+async function keyCase(id: string, hashedKey: string, name: string) {
   const store = new PgStore(pg.sql, ticking, { warn: () => {} }, { timeoutMs: 20_000 });
-  const record = { id: keyId, name: 'hot', apiKey: hashed, isActive: 'true', createdAt: '2026-01-02T03:04:05.000Z', lastUsedAt: '' };
-  await redis.hset(`apikey:${keyId}`, record);
-  await redis.hset('apikey:hash_map', hashed, keyId);
+  const record = { id, name, apiKey: hashedKey, isActive: 'true', createdAt: '2026-01-02T03:04:05.000Z', lastUsedAt: '' };
+  await redis.hset(`apikey:${id}`, record);
+  await redis.hset('apikey:hash_map', hashedKey, id);
   const recorder = new UsageRecorder({ redis, clock: ticking, ids: scriptedIds(1), log, pricing, pgStore: store });
-  const input = { keyId, accountId: null, model: 'claude-sonnet-4-5-20250929', usage: { input_tokens: 10, output_tokens: 5 }, recorder: 'details' as const, keySnapshot: record };
+  const input = { keyId: id, accountId: null, model: 'claude-sonnet-4-5-20250929', usage: { input_tokens: 10, output_tokens: 5 }, recorder: 'details' as const, keySnapshot: record };
+  return { store, recorder, input };
+}
+
+it('50 concurrent record() of one key: the api_keys row ends as the Redis hash, blocked upserts collapse into one statement', async () => {
+  const { store, recorder, input } = await keyCase(keyId, hashed, 'hot');
   expect(await recorder.record(input)).not.toBeNull();
   const count = () => upserts(keyId);
   expect(await count()).toBe(1);
@@ -70,12 +76,7 @@ it('50 concurrent record() of one key: the api_keys row ends as the Redis hash, 
 it('a busy key: the usage script leaves its hash in Redis, and the mirror reads the row once, when its upsert is sent', async () => {
   const key2 = '6e2d0b8f-3c5a-4b7d-9f1e-4a8c0d2b3f66';
   const hashed2 = 'd'.repeat(64);
-  const store = new PgStore(pg.sql, ticking, { warn: () => {} }, { timeoutMs: 20_000 });
-  const record = { id: key2, name: 'busy', apiKey: hashed2, isActive: 'true', createdAt: '2026-01-02T03:04:05.000Z', lastUsedAt: '' };
-  await redis.hset(`apikey:${key2}`, record);
-  await redis.hset('apikey:hash_map', hashed2, key2);
-  const recorder = new UsageRecorder({ redis, clock: ticking, ids: scriptedIds(1), log, pricing, pgStore: store });
-  const input = { keyId: key2, accountId: null, model: 'claude-sonnet-4-5-20250929', usage: { input_tokens: 10, output_tokens: 5 }, recorder: 'details' as const, keySnapshot: record };
+  const { store, recorder, input } = await keyCase(key2, hashed2, 'busy');
   const hgetalls = async () => Number(/cmdstat_hgetall:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
 
   expect(await recorder.record(input)).not.toBeNull();
@@ -104,4 +105,22 @@ it('a busy key: the usage script leaves its hash in Redis, and the mirror reads 
   const row = (await pg.sql.unsafe<Array<{ data: Record<string, string> }>>('select data from api_keys where id = $1', [key2]))[0]!.data;
   expect(row).toEqual({ id: key2, ...inRedis });
   expect(store.apiKeyUpsertIdle(key2)).toBe(true);
+});
+
+it('recordDetached (the relays): the same Redis writes and the same coalesced mirror, with nothing to wait for', async () => {
+  const key3 = '8a3e1c0d-4b6f-4d8e-a0b2-5c9d1e3f4a77';
+  const hashed3 = 'e'.repeat(64);
+  const { store, recorder, input } = await keyCase(key3, hashed3, 'detached');
+  const submitted = store.apiKeyWriteStats.submitted;
+  const lock = await holdRowLock(pg.sql, 'api_keys', key3);
+  for (let i = 0; i < 30; i++) expect(recorder.recordDetached(input)).toBeUndefined();
+  while (store.apiKeyWriteStats.submitted < submitted + 30) await new Promise((r) => setTimeout(r, 5));
+  await lock.release();
+  await recorder.flush();
+  expect(Number(await redis.hget(`usage:${key3}`, 'totalRequests'))).toBe(30);
+  // the first upsert went out at once, the 29 submitted while it was blocked collapsed into one
+  expect(await upserts(key3)).toBe(2);
+  const inRedis = await redis.hgetall(`apikey:${key3}`);
+  const row = (await pg.sql.unsafe<Array<{ data: Record<string, string> }>>('select data from api_keys where id = $1', [key3]))[0]!.data;
+  expect(row).toEqual({ id: key3, ...inRedis });
 });

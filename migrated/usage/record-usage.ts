@@ -105,6 +105,11 @@ async function afterMirror(w: { result: RecordUsageResult; mirror: (() => Promis
   return w.result;
 }
 
+/** Starts the record's PostgreSQL mirror without waiting for it (its outcome is logged by the store). */
+function startMirror(w: { mirror: (() => Promise<unknown>) | null }): void {
+  if (w.mirror) void w.mirror();
+}
+
 /**
  * The mirror's upsert of a row the record has in hand, or of the row as Redis holds it when the upsert is
  * sent. Made outside writeUsage: a closure made inside it would keep writeUsage's whole context (and
@@ -219,6 +224,19 @@ export class UsageRecorder {
     return this.recordOrThrow(input).catch((err: unknown) => {
       this.deps.log.error({ err: (err as Error).message, keyId }, 'Failed to record usage');
       return null;
+    });
+  }
+
+  /**
+   * record() for callers that do not wait for it (the relays): the same writes and the same PostgreSQL mirror, but
+   * nothing chained on the mirror per request. A busy key's upsert waits up to its spacing (50 ms), and submitters
+   * share that write's promise; a per-request continuation on it would outlive V8's young generation and be
+   * promoted with what it holds (with PostgreSQL on: ~1.5 KB promoted per request instead of ~0.75 KB).
+   */
+  recordDetached(input: RecordUsageInput): void {
+    const keyId = input.keyId;
+    this.writeUsage(input).then(startMirror, (err: unknown) => {
+      this.deps.log.error({ err: (err as Error).message, keyId }, 'Failed to record usage');
     });
   }
 
