@@ -9,7 +9,9 @@ import { loadModuleFactory } from '../../migrated/registry.js';
 import { systemClock } from '../../migrated/runtime/clock.js';
 import type { MigratedDeps } from '../../migrated/runtime/deps.js';
 import { systemIds } from '../../migrated/runtime/ids.js';
-import { createRedisClient } from '../../migrated/storage/redis-client.js';
+import { AccountNameIndex } from '../../migrated/storage/account-names.js';
+import { createRedisClient, redisOptionsFromConfig } from '../../migrated/storage/redis-client.js';
+import { Redis as RedisClient } from 'ioredis';
 
 /**
  * The migrated side: modules looked up lazily in migrated/registry.ts and built once per deps set.
@@ -59,6 +61,7 @@ export function createMigratedRunner(
   let pg: MigratedDeps['pg'] | undefined = given.pg;
   let ownPg = false;
   let base: MigratedDeps | null = null;
+  let accountNames: AccountNameIndex | null = null;
 
   const deps = (): MigratedDeps => {
     if (base) return base;
@@ -90,6 +93,7 @@ export function createMigratedRunner(
       log: given.log ?? log,
       upstreamOverride: given.upstreamOverride,
       ...(given.webhooks !== undefined ? { webhooks: given.webhooks } : {}),
+      accountNames: given.accountNames !== undefined ? given.accountNames : ownRedis ? (accountNames = accountNameIndex(config, log)) : null,
     };
     return base;
   };
@@ -113,7 +117,8 @@ export function createMigratedRunner(
     const cache = cacheFor(overrides);
     let entry = cache.get(name);
     if (!entry) {
-      const p = resolveFactory(name).then((factory) => factory(overrides ? { ...deps(), ...overrides } : deps()));
+      // another Redis (a shadow sandbox) comes without the base Redis' account name index
+      const p = resolveFactory(name).then((factory) => factory(overrides ? { ...deps(), ...(overrides.redis ? { accountNames: null } : {}), ...overrides } : deps()));
       const e: Entry = { built: p };
       p.then(
         (mod) => (e.ready = mod),
@@ -160,8 +165,25 @@ export function createMigratedRunner(
     async close() {
       const mods = await Promise.allSettled(built);
       for (const m of mods) if (m.status === 'fulfilled') await m.value.close?.().catch(() => {});
+      accountNames?.close();
       if (ownRedis && redis) redis.disconnect();
       if (ownPg && pg) await pg.end({ timeout: 1 }).catch(() => {});
     },
   };
 }
+
+/** The account name index on a connection of its own (no reconnect of its own: the index opens a new one). */
+function accountNameIndex(config: GatewayConfig, log: Logger): AccountNameIndex {
+  return new AccountNameIndex({
+    connect: () =>
+      new RedisClient({
+        ...redisOptionsFromConfig(config, { connectionName: 'gateway-account-names' }),
+        lazyConnect: false,
+        retryStrategy: () => null,
+        autoResubscribe: false,
+        maxRetriesPerRequest: 0,
+      }),
+    log,
+  });
+}
+

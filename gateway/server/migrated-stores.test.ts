@@ -74,3 +74,42 @@ describe('migrated runner store clients', () => {
     }
   }, 10_000);
 });
+
+describe('the runner and the account name index', () => {
+  let redis: PrivateRedis;
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('its own Redis gets an index on a connection of its own; a deps set with another Redis gets none; close() ends it', async () => {
+    const config = loadConfig({ REDIS_PORT: String(redis.port), LOG_LEVEL: 'silent' });
+    const seen: Array<unknown> = [];
+    const probe: MigratedModuleFactory = (deps) => {
+      seen.push(deps.accountNames);
+      return { name: 'probe', handle: async () => undefined };
+    };
+    const runner = createMigratedRunner(config, {}, pino({ level: 'silent' }), Date.now, async () => probe);
+    const admin = redis.client();
+    const names = async () => String(await admin.call('CLIENT', 'LIST')).includes('name=gateway-account-names');
+    try {
+      const index = runner.deps().accountNames as { tracking: boolean } | null;
+      expect(index).not.toBeNull();
+      const deadline = Date.now() + 3000;
+      while (!index!.tracking && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(index!.tracking).toBe(true);
+      expect(await names()).toBe(true);
+      await runner.module('probe');
+      await runner.module('probe', { redis: redis.client() });
+      await runner.module('probe', { webhooks: false });
+      expect(seen).toEqual([index, null, index]);
+    } finally {
+      await runner.close();
+    }
+    const deadline = Date.now() + 2000;
+    while ((await names()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(await names()).toBe(false);
+  });
+});

@@ -101,7 +101,7 @@ export interface RelayServices {
 export function createRelayServices(deps: MigratedDeps, settings: RelaySettings = relaySettingsFromConfig(deps.config), shared: { relayConfig?: RelayConfigReader } = {}): RelayServices {
   const { redis, clock, ids, log } = deps;
   const pgStore = deps.pg ? new PgStore(deps.pg, clock, log) : null;
-  const accounts = new AccountRepository({ redis, clock, pgStore });
+  const accounts = new AccountRepository({ redis, clock, pgStore, accountNames: deps.accountNames });
   const sticky = new StickySessions(redis, { stickyTtlHours: settings.stickyTtlHours, renewalThresholdMinutes: settings.renewalThresholdMinutes });
   const cipher = new MemoCipher(deps.config.ENCRYPTION_KEY, ids);
   const agents = new AgentPool(settings.upstreamCaFile ? readFileSync(settings.upstreamCaFile) : undefined);

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Sql } from 'postgres';
 import type { GatewayConfig } from '../../gateway/config/env.js';
+import type { AccountNameSource } from '../storage/account-names.js';
 import type { Clock } from './clock.js';
 import type { IdSource } from './ids.js';
 
@@ -30,4 +31,9 @@ export interface MigratedDeps {
    * already notified, and their Redis overlay carries production's webhook config) and compat replays.
    */
   webhooks?: boolean;
+  /**
+   * Account key names kept current by Redis invalidations (storage/account-names.ts), for listings without a SCAN
+   * of the keyspace. Only for `redis` itself: a deps set with another Redis (a shadow sandbox, a replay) has none.
+   */
+  accountNames?: AccountNameSource | null;
 }

@@ -3,6 +3,7 @@ import type { Clock } from '../runtime/clock.js';
 import type { PgStore } from '../pg/store.js';
 import { LuaScript } from '../locks/lua-script.js';
 import { encodeValue, keys, type AccountKind } from './keys.js';
+import type { AccountNameSource } from './account-names.js';
 
 /** EXISTS + HSET lastUsedAt in one EVALSHA (the legacy's two round trips; same write). */
 const TOUCH_IF_EXISTS = new LuaScript(
@@ -49,6 +50,8 @@ export interface AccountRepoDeps {
   redis: Redis;
   clock: Clock;
   pgStore?: PgStore | null;
+  /** Account key names kept current by Redis invalidations (account-names.ts); absent: SCAN on every listing. */
+  accountNames?: AccountNameSource | null;
 }
 
 function encodeAll(data: Record<string, unknown>): AccountHash {
@@ -125,14 +128,18 @@ export class AccountRepository {
   async list(kind: AccountKind): Promise<AccountHash[]> {
     const { redis } = this.deps;
     const prefix = keys.accountPrefix(kind);
-    const names: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = (await redis.call('SCAN', cursor, 'MATCH', keys.accountPattern(kind), 'COUNT', '1000')) as [string, string[]];
-      cursor = next;
-      names.push(...batch);
-    } while (cursor !== '0');
-    const unique = [...new Set(names)];
+    const scan = async (): Promise<string[]> => {
+      const names: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, batch] = (await redis.call('SCAN', cursor, 'MATCH', keys.accountPattern(kind), 'COUNT', '1000')) as [string, string[]];
+        cursor = next;
+        names.push(...batch);
+      } while (cursor !== '0');
+      return [...new Set(names)];
+    };
+    const index = this.deps.accountNames;
+    const unique = index ? await index.names(kind, scan) : await scan();
     const out: AccountHash[] = [];
     if (unique.length) {
       const p = redis.pipeline();
