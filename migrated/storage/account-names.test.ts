@@ -123,13 +123,16 @@ it('a Redis without client tracking: a warning, and every listing SCANs', async 
       // as a server that does not know CLIENT TRACKING answers
       const call = c.call.bind(c);
       (c as unknown as { call: typeof c.call }).call = ((...args: Parameters<typeof c.call>) =>
-        args[0] === 'CLIENT' && args[1] === 'TRACKING' ? Promise.reject(new Error("ERR unknown subcommand 'TRACKING'")) : call(...args)) as typeof c.call;
+        args[0] === 'CLIENT' && args[1] === 'TRACKING' ? Promise.reject(Object.assign(new Error("ERR unknown subcommand 'TRACKING'"), { name: 'ReplyError' })) : call(...args)) as typeof c.call;
       return c;
     },
     log,
-    retryMs: 10_000,
+    retryMs: 20,
   });
   await until(() => warnings.length > 0);
+  // asked once: no retry, no second warning
+  await new Promise((r) => setTimeout(r, 200));
+  expect(warnings).toHaveLength(1);
   expect(failing.tracking).toBe(false);
   const before = await scans();
   const r = new AccountRepository({ redis, clock: systemClock(8), accountNames: failing });

@@ -22,8 +22,9 @@ import { keys, type AccountKind } from './keys.js';
  * - Before a listing is served from the index, the event loop finishes its current poll, so the invalidations of
  *   every write Redis had finished before answering this request's first read are applied: a client that creates
  *   an account and then sends a request sees it listed, as with the legacy's SCAN.
- * While the connection is not set up (starting, reconnecting, Redis without CLIENT TRACKING), every listing
- * SCANs, as before. Writes made while a SCAN runs are applied after it.
+ * While the connection is not set up (starting, reconnecting: a new connection every `retryMs`), every listing
+ * SCANs, as before; a server that refuses CLIENT TRACKING (Redis < 6, some proxies) is logged once and never
+ * asked again. A SCAN's result is kept only if no new name arrived while it ran.
  */
 export interface AccountNameSource {
   /** The key names of `kind`'s accounts: from the index when it is current, else from `scan()` (which it keeps). */
@@ -161,7 +162,13 @@ export class AccountNameIndex implements AccountNameSource {
       this.live = true;
     } catch (err) {
       if (this.conn !== conn) return;
-      this.o.log.warn({ err: (err as Error).message }, 'account name index: Redis client tracking unavailable, account listings SCAN every time');
+      if ((err as Error).name === 'ReplyError') {
+        // the server refuses CLIENT TRACKING (Redis < 6, a proxy): listings SCAN for the life of the process
+        this.o.log.warn({ err: (err as Error).message }, 'account name index: Redis refuses client tracking, account listings SCAN every time');
+        this.conn = null;
+        conn.disconnect();
+        return;
+      }
       lost();
     }
   }
