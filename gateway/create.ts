@@ -19,6 +19,7 @@ import { validateTable } from './routing/validate.js';
 import { CANDIDATE_CAPTURE_BYTES, createCandidateRunner } from './server/candidate.js';
 import { createDataHandler } from './server/data-handler.js';
 import { createMigratedRunner } from './server/migrated-runner.js';
+import { startMaintenance } from '../migrated/maintenance/index.js';
 import { discardingSink, type ShadowSink } from './server/shadow-sink.js';
 import { createShadowTee } from './server/shadow-tee.js';
 
@@ -54,6 +55,12 @@ export interface GatewayOptions {
   onAdminReload?: () => void;
   /** `/gateway/metrics` serves what this returns for the local exposition (main.ts: merged over cluster workers). */
   collectMetrics?: (local: string) => Promise<string>;
+  /**
+   * Run the legacy's minute sweeps of the relay's Redis state (migrated/maintenance: expired concurrency leases,
+   * user-message locks without expiry) on the migrated side's Redis, every minute (or `intervalMs`). main.ts turns
+   * it on; off by default.
+   */
+  maintenance?: boolean | { intervalMs: number };
 }
 
 export interface Gateway {
@@ -140,6 +147,9 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   const runner = createMigratedRunner(config, opts.deps ?? {}, log, now, resolveFactory);
   const candidates = createCandidateRunner(config.LEGACY_URL, runner);
+  const maintenance = opts.maintenance
+    ? startMaintenance({ redis: () => runner.deps().redis, clock: runner.deps().clock, log, ...(typeof opts.maintenance === 'object' ? opts.maintenance : {}) })
+    : null;
   const tee = createShadowTee({
     sink: opts.shadowSink ?? discardingSink,
     candidates,
@@ -239,6 +249,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         await candidates.close();
         await opts.shadowSink?.close?.();
         bridge.close();
+        maintenance?.stop();
         await runner.close();
         log.info({ inFlightLeft: inFlight.inFlight(), drained }, 'gateway closed');
       })();

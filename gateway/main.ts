@@ -21,6 +21,7 @@ async function runWorker(config: GatewayConfig): Promise<void> {
   const options = {
     config,
     logger: log,
+    maintenance: true,
     ...(inCluster ? { onAdminReload: () => process.send?.(RELOAD_MESSAGE) } : {}),
     ...(clusterMetrics ? { collectMetrics: (local: string) => clusterMetrics.collect(local) } : {}),
     ...(await fleet?.gatewayOptions()),

@@ -113,3 +113,28 @@ describe('the runner and the account name index', () => {
     expect(await names()).toBe(false);
   });
 });
+
+describe('the gateway with maintenance on', () => {
+  it("sweeps the migrated side's Redis on its interval (expired leases), and stops with the gateway", async () => {
+    const redis = await startPrivateRedis();
+    const origin = await startOrigin();
+    const client = redis.client();
+    try {
+      await client.zadd('concurrency:maint-key', Date.now() - 1000, 'expired');
+      const gw = await startTestGateway(origin.url, { env: { REDIS_PORT: String(redis.port) }, maintenance: { intervalMs: 30 } });
+      try {
+        const deadline = Date.now() + 3000;
+        while ((await client.exists('concurrency:maint-key')) === 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        expect(await client.exists('concurrency:maint-key')).toBe(0);
+      } finally {
+        await gw.close();
+      }
+      await client.zadd('concurrency:maint-key', Date.now() - 1000, 'expired');
+      await new Promise((r) => setTimeout(r, 150));
+      expect(await client.exists('concurrency:maint-key')).toBe(1);
+    } finally {
+      await redis.stop();
+      await origin.close();
+    }
+  });
+});

@@ -28,7 +28,7 @@ import { keys, type AccountKind } from './keys.js';
  */
 export interface AccountNameSource {
   /** The key names of `kind`'s accounts: from the index when it is current, else from `scan()` (which it keeps). */
-  names(kind: AccountKind, scan: () => Promise<string[]>): Promise<string[]>;
+  names(kind: AccountKind, scan: () => Promise<string[]>): Promise<readonly string[]>;
   close(): void;
 }
 
@@ -72,7 +72,7 @@ export class AccountNameIndex implements AccountNameSource {
     return this.live;
   }
 
-  async names(kind: AccountKind, scan: () => Promise<string[]>): Promise<string[]> {
+  async names(kind: AccountKind, scan: () => Promise<string[]>): Promise<readonly string[]> {
     const st = this.kinds.get(kind)!;
     if (this.current(st)) {
       // Invalidations already on the index's socket are applied first: a write that Redis finished before it
@@ -140,7 +140,7 @@ export class AccountNameIndex implements AccountNameSource {
       this.forgetAll();
       this.conn = null;
       conn.disconnect();
-      if (!this.closed) this.retry = setTimeout(() => void this.open(), this.o.retryMs ?? 1000);
+      if (!this.closed) this.retry = setTimeout(() => void this.open(), this.o.retryMs ?? 1000).unref();
     };
     conn.on('error', () => undefined);
     conn.on('close', lost);

@@ -1,0 +1,24 @@
+import type { Redis } from 'ioredis';
+import { scanNames } from './scan.js';
+
+const PREFIX = 'user_msg_queue_lock:';
+
+/**
+ * The user-message queue's orphan-lock sweep (src/services/userMessageQueueService.js `_cleanupOrphanLocks`, every
+ * 60 s while the queue is enabled): a `user_msg_queue_lock:<account>` that holds a value but has no expiry (PTTL -1:
+ * every lock is set with PX, so it was left by something abnormal) is deleted, as the legacy's
+ * `forceReleaseUserMessageLock` does. Returns the account ids released. Locks with a TTL are left to expire.
+ */
+export async function sweepOrphanUserMessageLocks(redis: Redis, log: { warn(obj: object, msg: string): void }): Promise<string[]> {
+  const released: string[] = [];
+  for (const name of await scanNames(redis, `${PREFIX}*`)) {
+    const accountId = name.slice(PREFIX.length);
+    const [holder, ttl] = await Promise.all([redis.get(name), redis.pttl(name)]);
+    if (holder && ttl === -1) {
+      log.warn({ accountId, lockHolder: holder }, 'user message queue: cleaning up orphan lock without TTL');
+      await redis.del(name);
+      released.push(accountId);
+    }
+  }
+  return released;
+}
