@@ -21,7 +21,8 @@ async function runWorker(config: GatewayConfig): Promise<void> {
   const options = {
     config,
     logger: log,
-    maintenance: true,
+    // the minute sweeps (migrated/maintenance); not in shadow mode, whose tap would see their writes among a request's
+    maintenance: !shadow,
     ...(inCluster ? { onAdminReload: () => process.send?.(RELOAD_MESSAGE) } : {}),
     ...(clusterMetrics ? { collectMetrics: (local: string) => clusterMetrics.collect(local) } : {}),
     ...(await fleet?.gatewayOptions()),
