@@ -151,3 +151,40 @@ it('an account created elsewhere before one of our reads is answered is in the l
     expect(await ids(repo())).toContain(`n${i}`);
   }
 });
+
+it('concurrent listings share one SCAN; a listing that starts after a new name arrived does not join it', async () => {
+  // the index is live but has no list yet: ten listings at once
+  index.close();
+  index = new AccountNameIndex({ connect: () => new Redis({ port: server.port, retryStrategy: () => null, autoResubscribe: false }), log, now: () => clockMs });
+  await until(() => index.tracking);
+  const before = await scans();
+  const lists = await Promise.all(Array.from({ length: 10 }, () => ids(repo())));
+  expect(lists.every((l) => l.join() === 'a1,a2,a3')).toBe(true);
+  expect((await scans()) - before).toBe(1);
+
+  // a SCAN under way, then an account created: a listing that starts now makes its own SCAN
+  index.close();
+  index = new AccountNameIndex({ connect: () => new Redis({ port: server.port, retryStrategy: () => null, autoResubscribe: false }), log, now: () => clockMs });
+  await until(() => index.tracking);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let scansMade = 0;
+  const slow = async () => {
+    scansMade++;
+    await gate;
+    return ['claude:account:a1'];
+  };
+  const first = index.names('claude', slow);
+  const joined = index.names('claude', slow);
+  await other.hset('claude:account:late', { id: 'late' });
+  await new Promise((r) => setTimeout(r, 30));
+  const own = index.names('claude', async () => {
+    scansMade++;
+    return ['claude:account:a1', 'claude:account:late'];
+  });
+  expect(await own).toEqual(['claude:account:a1', 'claude:account:late']);
+  release();
+  expect(await first).toEqual(['claude:account:a1']);
+  expect(await joined).toEqual(['claude:account:a1']);
+  expect(scansMade).toBe(2);
+});

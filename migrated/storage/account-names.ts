@@ -38,6 +38,8 @@ interface KindState {
   scannedAt: number;
   /** bumped by every invalidation that makes the list stale; a SCAN keeps its result only if unchanged */
   generation: number;
+  /** the SCAN under way while tracking is on, with the generation it began in */
+  scanning: { generation: number; names: Promise<string[]> } | null;
 }
 
 export interface AccountNameIndexOptions {
@@ -63,7 +65,7 @@ export class AccountNameIndex implements AccountNameSource {
   constructor(private readonly o: AccountNameIndexOptions) {
     this.now = o.now ?? Date.now;
     this.prefixes = ALL_ACCOUNT_KINDS.map((k) => [keys.accountPrefix(k), k]);
-    for (const k of ALL_ACCOUNT_KINDS) this.kinds.set(k, { names: null, known: new Set(), scannedAt: 0, generation: 0 });
+    for (const k of ALL_ACCOUNT_KINDS) this.kinds.set(k, { names: null, known: new Set(), scannedAt: 0, generation: 0, scanning: null });
     void this.open();
   }
 
@@ -81,10 +83,21 @@ export class AccountNameIndex implements AccountNameSource {
       await new Promise<void>((r) => setImmediate(r));
       if (this.current(st)) return st.names!;
     }
+    // a SCAN already running for this type, with no new name since it began, answers this listing too (ten
+    // concurrent pool requests after a start or an account's creation: one SCAN, not ten)
+    const running = st.scanning;
+    if (this.live && running && running.generation === st.generation) return running.names;
     const wasLive = this.live;
     const generation = st.generation;
     const startedAt = this.now();
-    const found = await scan();
+    const pending = scan();
+    if (wasLive) st.scanning = { generation, names: pending };
+    let found: string[];
+    try {
+      found = await pending;
+    } finally {
+      if (st.scanning?.names === pending) st.scanning = null;
+    }
     // kept only if tracking was on for the whole SCAN and nothing new arrived meanwhile
     if (wasLive && this.live && st.generation === generation) {
       st.names = found;
