@@ -10,6 +10,7 @@ import { frozenClock, type Clock } from '../runtime/clock.js';
 import { AccountRepository } from '../storage/accounts.js';
 import { StickySessions } from '../storage/sessions.js';
 import { ClaudeScheduler, SchedulerError, sortCandidates } from './claude-scheduler.js';
+import { countRedisTraffic } from '../relay-claude/redis-traffic.test-helper.js';
 import { sessionHashOf } from './session-hash.js';
 
 const OFFICIAL = '7ddd352c-bc47-4d4c-a73b-f5b5ccf5ec9f';
@@ -115,6 +116,31 @@ describe('scheduler rules on a hand-built keyspace', () => {
     expect((await s.select({}, null, 'claude-sonnet-4')).accountId).toBe('x');
     expect(await redis.hgetall('claude:account:x')).not.toHaveProperty('rateLimitStatus');
     await expect(s.select({}, null, 'gpt-4o')).rejects.toThrow('No available Claude accounts support the requested model: gpt-4o');
+  });
+
+  it('a pool of twenty accounts costs the sequential round trips of one (accounts are checked side by side), same pick', async () => {
+    const console = (id: string, extra: Record<string, string> = {}) =>
+      redis.hset(`claude_console_account:${id}`, { id, isActive: 'true', status: 'active', accountType: 'shared', schedulable: 'true', priority: '50', ...extra });
+    const waves = async (n: number) => {
+      await redis.flushdb();
+      for (let i = 0; i < n; i++) {
+        await official(`o${i}`, { lastUsedAt: `2026-11-26T11:${String(10 + i).padStart(2, '0')}:00.000Z` });
+        await console(`c${i}`, { lastUsedAt: `2026-11-26T10:${String(10 + i).padStart(2, '0')}:00.000Z` });
+      }
+      const s = makeScheduler(clock);
+      const traffic = await countRedisTraffic(redis);
+      traffic.reset();
+      const picked = (await s.select({}, null, 'claude-sonnet-4')).accountId;
+      const w = traffic.waves;
+      traffic.stop();
+      return { picked, waves: w };
+    };
+    const one = await waves(1);
+    const twenty = await waves(20);
+    // the least recently used of the eligible: the console account used first (10:10)
+    expect(one.picked).toBe('c0');
+    expect(twenty.picked).toBe('c0');
+    expect(twenty.waves).toBe(one.waves);
   });
 
   it('sticky mapping wins over LRU, is dropped when its account became unavailable', async () => {

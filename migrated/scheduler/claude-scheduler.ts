@@ -229,32 +229,44 @@ export class ClaudeScheduler {
       if (b && b.isActive && isSchedulable(b.schedulable)) return [{ accountId: b.id, accountType: 'bedrock', priority: b.priority, lastUsedAt: '0' }];
     }
 
+    // The three listings, and then each account's checks, run side by side: every account's own reads and writes keep
+    // their order (they touch only its keys), the candidates keep the legacy's order, and the round trips of a pool
+    // of N accounts are those of one account instead of N times as many (the legacy awaits account after account).
+    const [officials, consoles, bedrocks] = await Promise.all([this.accounts.list('claude'), this.accounts.list('claude-console'), this.accounts.list('bedrock')]);
     const out: Candidate[] = [];
-    for (const a of await this.accounts.list('claude')) {
-      const id = a['id']!;
-      if (a['isActive'] !== 'true' || ['error', 'blocked', 'temp_error'].includes(a['status'] ?? '')) continue;
-      if (a['accountType'] && a['accountType'] !== 'shared') continue;
-      if (!isSchedulable(a['schedulable']) || !officialSupportsModel(a['subscriptionInfo'], model)) continue;
-      if (await isTempUnavailable(redis, 'claude-official', id)) continue;
-      if (await officialRateLimited(redis, this.accounts, id, now, a)) continue;
-      if (isOpus && (await officialOpusLimited(redis, this.accounts, id, now, a))) continue;
-      out.push(officialCandidate(id, a));
-    }
+    const officialPicks = await Promise.all(
+      officials.map(async (a): Promise<Candidate | null> => {
+        const id = a['id']!;
+        if (a['isActive'] !== 'true' || ['error', 'blocked', 'temp_error'].includes(a['status'] ?? '')) return null;
+        if (a['accountType'] && a['accountType'] !== 'shared') return null;
+        if (!isSchedulable(a['schedulable']) || !officialSupportsModel(a['subscriptionInfo'], model)) return null;
+        if (await isTempUnavailable(redis, 'claude-official', id)) return null;
+        if (await officialRateLimited(redis, this.accounts, id, now, a)) return null;
+        if (isOpus && (await officialOpusLimited(redis, this.accounts, id, now, a))) return null;
+        return officialCandidate(id, a);
+      }),
+    );
+    for (const c of officialPicks) if (c) out.push(c);
 
+    const consolePicks = await Promise.all(
+      consoles.map(async (listed): Promise<ReturnType<typeof consoleView> | null> => {
+        const { c, fresh } = await this.poolConsoleView(listed);
+        if (!(c.isActive && c.status === 'active' && c.accountType === 'shared' && c.schedulable)) return null;
+        if (!consoleSupportsModel(c.supportedModels, model)) return null;
+        // the legacy's listing summary names the field `expiresAt`, so its expiry check only bites on a re-read account
+        if (fresh && consoleSubscriptionExpired(c, now)) return null;
+        await this.consoleState.checkQuotaUsage(c.id, c.raw);
+        if (await isTempUnavailable(redis, 'claude-console', c.id)) return null;
+        const limited = await consoleRateLimited(redis, this.accounts, c.id, now);
+        const overQuota = await this.consoleState.isQuotaExceeded(c.id, c.raw);
+        return limited || overQuota ? null : c;
+      }),
+    );
     let eligible = 0;
     let excludedByConcurrency = 0;
     const needsConcurrency: Array<ReturnType<typeof consoleView>> = [];
-    for (const listed of await this.accounts.list('claude-console')) {
-      const { c, fresh } = await this.poolConsoleView(listed);
-      if (!(c.isActive && c.status === 'active' && c.accountType === 'shared' && c.schedulable)) continue;
-      if (!consoleSupportsModel(c.supportedModels, model)) continue;
-      // the legacy's listing summary names the field `expiresAt`, so its expiry check only bites on a re-read account
-      if (fresh && consoleSubscriptionExpired(c, now)) continue;
-      await this.consoleState.checkQuotaUsage(c.id, c.raw);
-      if (await isTempUnavailable(redis, 'claude-console', c.id)) continue;
-      const limited = await consoleRateLimited(redis, this.accounts, c.id, now);
-      const overQuota = await this.consoleState.isQuotaExceeded(c.id, c.raw);
-      if (limited || overQuota) continue;
+    for (const c of consolePicks) {
+      if (!c) continue;
       eligible++;
       if (c.maxConcurrentTasks > 0) needsConcurrency.push(c);
       else out.push({ accountId: c.id, accountType: 'claude-console', priority: c.priority, lastUsedAt: c.lastUsedAt || '0' });
@@ -265,12 +277,15 @@ export class ClaudeScheduler {
       else excludedByConcurrency++;
     });
 
-    for (const row of await this.accounts.list('bedrock')) {
-      const b = bedrockView(row);
-      if (!b || !b.isActive || b.accountType !== 'shared' || !isSchedulable(b.schedulable)) continue;
-      if (await isTempUnavailable(redis, 'bedrock', b.id)) continue;
-      out.push({ accountId: b.id, accountType: 'bedrock', priority: b.priority, lastUsedAt: '0' });
-    }
+    const bedrockPicks = await Promise.all(
+      bedrocks.map(async (row): Promise<Candidate | null> => {
+        const b = bedrockView(row);
+        if (!b || !b.isActive || b.accountType !== 'shared' || !isSchedulable(b.schedulable)) return null;
+        if (await isTempUnavailable(redis, 'bedrock', b.id)) return null;
+        return { accountId: b.id, accountType: 'bedrock', priority: b.priority, lastUsedAt: '0' };
+      }),
+    );
+    for (const c of bedrockPicks) if (c) out.push(c);
 
     if (out.length === 0 && eligible > 0 && excludedByConcurrency === eligible) {
       throw new SchedulerError('All available Claude Console accounts have reached their concurrency limit', 'CONSOLE_ACCOUNT_CONCURRENCY_FULL');
