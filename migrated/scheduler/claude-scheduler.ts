@@ -366,24 +366,26 @@ export class ClaudeScheduler {
     if (members.length === 0) throw new SchedulerError(`Group ${name} has no members`, 'NO_ACCOUNT');
     if (group['platform'] === 'gemini') throw new SchedulerError(`No available accounts in group ${name}`, 'NO_ACCOUNT');
     const isOpus = !!model && model.toLowerCase().includes('opus');
-    const out: Candidate[] = [];
-    for (const id of members) {
-      const official = await this.accounts.get('claude', id);
-      if (official && official['id']) {
-        if (official['isActive'] !== 'true' || official['status'] === 'error' || official['status'] === 'blocked') continue;
-        if (!isSchedulable(official['schedulable']) || !officialSupportsModel(official['subscriptionInfo'], model)) continue;
-        if (await officialRateLimited(redis, this.accounts, id, now, official)) continue;
-        if (isOpus && (await officialOpusLimited(redis, this.accounts, id, now, official))) continue;
-        out.push(officialCandidate(id, official));
-        continue;
-      }
-      const c = await getConsole(this.accounts, id);
-      if (!c) continue;
-      if (!c.isActive || c.status !== 'active' || !c.schedulable || !consoleSupportsModel(c.supportedModels, model)) continue;
-      if (await consoleRateLimited(redis, this.accounts, id, now)) continue;
-      if (c.maxConcurrentTasks > 0 && (await consoleConcurrency(redis, id, now)) >= c.maxConcurrentTasks) continue;
-      out.push({ accountId: id, accountType: 'claude-console', priority: c.priority, lastUsedAt: c.lastUsedAt || '0' });
-    }
+    // members checked side by side, as the pool's accounts (each member's reads and writes in its own order)
+    const picks = await Promise.all(
+      members.map(async (id): Promise<Candidate | null> => {
+        const official = await this.accounts.get('claude', id);
+        if (official && official['id']) {
+          if (official['isActive'] !== 'true' || official['status'] === 'error' || official['status'] === 'blocked') return null;
+          if (!isSchedulable(official['schedulable']) || !officialSupportsModel(official['subscriptionInfo'], model)) return null;
+          if (await officialRateLimited(redis, this.accounts, id, now, official)) return null;
+          if (isOpus && (await officialOpusLimited(redis, this.accounts, id, now, official))) return null;
+          return officialCandidate(id, official);
+        }
+        const c = await getConsole(this.accounts, id);
+        if (!c) return null;
+        if (!c.isActive || c.status !== 'active' || !c.schedulable || !consoleSupportsModel(c.supportedModels, model)) return null;
+        if (await consoleRateLimited(redis, this.accounts, id, now)) return null;
+        if (c.maxConcurrentTasks > 0 && (await consoleConcurrency(redis, id, now)) >= c.maxConcurrentTasks) return null;
+        return { accountId: id, accountType: 'claude-console', priority: c.priority, lastUsedAt: c.lastUsedAt || '0' };
+      }),
+    );
+    const out = picks.filter((c): c is Candidate => c !== null);
     if (out.length === 0) throw new SchedulerError(`No available accounts in group ${name}`, 'NO_ACCOUNT');
     const chosen = sortCandidates(out)[0]!;
     if (sessionHash) await this.setMapping(sessionHash, chosen);
