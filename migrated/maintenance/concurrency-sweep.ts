@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { LuaScript } from '../locks/lua-script.js';
+import { keys } from '../storage/keys.js';
 import { scanNames } from './scan.js';
 
 /** ZREMRANGEBYSCORE -inf now; ZCARD; DEL when empty (src/app.js, the one-minute concurrency cleanup). */
@@ -24,8 +25,9 @@ return 0`,
  */
 export async function sweepExpiredConcurrency(redis: Redis, nowMs: number, log: { error(obj: object, msg: string): void }): Promise<number> {
   let deleted = 0;
-  for (const name of await scanNames(redis, 'concurrency:*', Number.MAX_SAFE_INTEGER)) {
-    if (name.startsWith('concurrency:queue:')) continue;
+  const queues = keys.concurrencyQueue('');
+  for (const name of await scanNames(redis, keys.concurrency('*'), Number.MAX_SAFE_INTEGER)) {
+    if (name.startsWith(queues)) continue;
     try {
       if (Number(await CLEAN.run(redis, [name], [nowMs])) === 1) deleted++;
     } catch (err) {

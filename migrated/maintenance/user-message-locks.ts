@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
+import { keys } from '../storage/keys.js';
 import { scanNames } from './scan.js';
 
-const PREFIX = 'user_msg_queue_lock:';
+const PREFIX = keys.userMsgQueueLock('');
 
 /**
  * The user-message queue's orphan-lock sweep (src/services/userMessageQueueService.js `_cleanupOrphanLocks`, every
