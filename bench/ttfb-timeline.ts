@@ -10,7 +10,8 @@
  * upstream, client). TIMELINE_REQUESTS (default 100), TIMELINE_WARMUP (20), TIMELINE_PG=on (dual-write into a
  * private database, as the bench does), TIMELINE_ROWS (events printed, default 12), TIMELINE_NODE_ARGS (more node flags for the
  * gateway, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof --cpu-prof-interval=50`), TIMELINE_LOG (a file for the gateway's
- * stdout: its request log, and the GC trace with `TIMELINE_NODE_ARGS=--trace-gc`; default /dev/null).
+ * stdout: its request log, and the GC trace with `TIMELINE_NODE_ARGS=--trace-gc`; default /dev/null), TIMELINE_NOCOMPILE=1
+ * (run the compiled build in node_modules/.cache/relay-bench as it is: a scratch edit of it is measured, not overwritten).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
@@ -61,7 +62,7 @@ function summarize(file: string, peers: Map<number, string>): Array<[string, num
   return [...times].filter(([, v]) => v.length >= rows.length / 2).map(([k, v]): [string, number] => [k, median(v)]).sort((a, b) => a[1] - b[1]);
 }
 
-compileBenchServers();
+if (!process.env.TIMELINE_NOCOMPILE) compileBenchServers();
 const redis = await startPrivateRedis();
 const mock = await startMock();
 const client = redis.client();
