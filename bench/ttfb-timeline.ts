@@ -22,7 +22,7 @@ import { freePort } from '../test-support/free-port.js';
 import { startPrivateRedis } from '../test-support/redis-server.js';
 import { loadRedisSnapshot, type RedisSnapshot } from '../test-support/redis-snapshot.js';
 import { testPgOptions } from '../test-support/postgres.js';
-import { privateDatabase, startGatewayProcess } from './lib/gateway-process.js';
+import { BENCH_GATEWAY_MAIN, benchGatewayEnv, GATEWAY_NODE_ARGS, privateDatabase, startGatewayProcess } from './lib/gateway-process.js';
 import { compileBenchServers, TRACE, TRACE_KEY, ttfb } from './sections/50-claude-relay.js';
 
 const N = Number(process.env.TIMELINE_REQUESTS ?? 100);
@@ -75,18 +75,9 @@ const pgDb = process.env.TIMELINE_PG === 'on' ? await privateDatabase('timeline_
 const file = `/tmp/socket-timeline-${process.pid}.jsonl`;
 rmSync(file, { force: true });
 const gateway = await startGatewayProcess(
-  join(root, 'node_modules', '.cache', 'relay-bench', 'gateway', 'main.js'),
-  {
-    REDIS_HOST: '127.0.0.1',
-    REDIS_PORT: String(redis.port),
-    ENCRYPTION_KEY: 'lab-encryption-key-32chars-00000',
-    LEGACY_URL: 'http://127.0.0.1:9',
-    ROUTING_TABLE: join(root, 'routing-table.json'),
-    LOG_LEVEL: 'info',
-    SOCKET_TIMELINE_FILE: file,
-    ...(pgDb ? { POSTGRES_ENABLED: 'true', POSTGRES_DATABASE: pgDb.name, POSTGRES_HOST: testPgOptions().host, POSTGRES_PORT: String(testPgOptions().port), POSTGRES_USER: testPgOptions().username } : { POSTGRES_ENABLED: 'false' }),
-  },
-  ['--max-semi-space-size=4', '--heap-growing-percent=30', '--single-threaded-gc', ...(process.env.TIMELINE_NODE_ARGS ?? '').split(' ').filter(Boolean), '--require', join(root, 'bench', 'tools', 'socket-timeline.cjs')],
+  BENCH_GATEWAY_MAIN,
+  benchGatewayEnv({ redisPort: redis.port, legacyUrl: 'http://127.0.0.1:9', pgDatabase: pgDb?.name, extra: { SOCKET_TIMELINE_FILE: file } }),
+  [...GATEWAY_NODE_ARGS, ...(process.env.TIMELINE_NODE_ARGS ?? '').split(' ').filter(Boolean), '--require', join(root, 'bench', 'tools', 'socket-timeline.cjs')],
   { logFile: process.env.TIMELINE_LOG },
 );
 try {

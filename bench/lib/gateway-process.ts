@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
 import postgres from 'postgres';
 import { freePort } from '../../test-support/free-port.js';
+import { projectRoot } from '../../test-support/paths.js';
 import { testPgOptions } from '../../test-support/postgres.js';
 import { PgStore } from '../../migrated/pg/store.js';
 import { systemClock } from '../../migrated/runtime/clock.js';
@@ -64,6 +66,32 @@ export async function startGatewayProcess(
         proc.once('exit', () => resolve());
         proc.kill('SIGTERM');
       }),
+  };
+}
+
+/** The compiled gateway the bench sections and tools run (`compileBenchServers` builds it). */
+export const BENCH_GATEWAY_MAIN = join(projectRoot, 'node_modules', '.cache', 'relay-bench', 'gateway', 'main.js');
+
+/** The node flags of `make run` / `npm start` (docs: bench/sections/50-claude-relay.ts). */
+export const GATEWAY_NODE_ARGS = ['--max-semi-space-size=4', '--heap-growing-percent=30', '--single-threaded-gc'];
+
+/**
+ * The environment of a bench gateway: the given Redis, the lab's encryption key (BENCH_ENCRYPTION_KEY), the shipped
+ * routing table, the request log at info, and PostgreSQL dual-write into `pgDatabase` (off without one).
+ */
+export function benchGatewayEnv(o: { redisPort: number; legacyUrl: string; pgDatabase?: string | null; extra?: Record<string, string> }): Record<string, string> {
+  const pg = testPgOptions();
+  return {
+    REDIS_HOST: '127.0.0.1',
+    REDIS_PORT: String(o.redisPort),
+    ENCRYPTION_KEY: process.env.BENCH_ENCRYPTION_KEY ?? 'lab-encryption-key-32chars-00000',
+    LEGACY_URL: o.legacyUrl,
+    ROUTING_TABLE: join(projectRoot, 'routing-table.json'),
+    LOG_LEVEL: 'info',
+    ...(o.pgDatabase
+      ? { POSTGRES_ENABLED: 'true', POSTGRES_DATABASE: o.pgDatabase, POSTGRES_HOST: pg.host, POSTGRES_PORT: String(pg.port), POSTGRES_USER: pg.username }
+      : { POSTGRES_ENABLED: 'false' }),
+    ...o.extra,
   };
 }
 

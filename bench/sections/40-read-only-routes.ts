@@ -10,10 +10,10 @@
  * not answer, only the migrated numbers are printed and the section says so.
  * BENCH_RO_AUTOPIPELINE=1 runs the migrated side with an auto-pipelining Redis client.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { startChild, exitWithParent } from '../lib/child.js';
+import { labEnv } from '../lib/lab-env.js';
 import { runLoad } from '../lib/load.js';
 import { printTable, summarize } from '../lib/percentiles.js';
 
@@ -60,10 +60,7 @@ async function childMain(): Promise<void> {
 
 function legacyKey(): string | undefined {
   if (process.env.BENCH_LEGACY_API_KEY) return process.env.BENCH_LEGACY_API_KEY;
-  const file = process.env.BENCH_LAB_ENV ?? '/work/lab/lab.env';
-  if (!existsSync(file)) return undefined;
-  const m = /^(?:export\s+)?LAB_POOL_KEY=["']?([^"'\s]+)/m.exec(readFileSync(file, 'utf8'));
-  return m?.[1];
+  return labEnv()['LAB_POOL_KEY'] || undefined;
 }
 
 async function answers(url: string): Promise<boolean> {

@@ -26,12 +26,13 @@ import { fileURLToPath } from 'node:url';
 import { startPlainChild, type ChildService } from '../lib/child.js';
 import { fmt, printTable, summarize } from '../lib/percentiles.js';
 import { loadGenerator, runLoadWith, wrkInstalled } from '../lib/wrk.js';
+import { labEnv } from '../lib/lab-env.js';
 import { legacyTracesDir } from '../../test-support/paths.js';
 import { startPrivateRedis } from '../../test-support/redis-server.js';
-import { privateSchema, testPgOptions, type PrivateSchema } from '../../test-support/postgres.js';
+import { privateSchema, type PrivateSchema } from '../../test-support/postgres.js';
 import { PgStore } from '../../migrated/pg/store.js';
 import { systemClock } from '../../migrated/runtime/clock.js';
-import { privateDatabase, startGatewayProcess } from '../lib/gateway-process.js';
+import { BENCH_GATEWAY_MAIN, benchGatewayEnv, GATEWAY_NODE_ARGS, privateDatabase, startGatewayProcess } from '../lib/gateway-process.js';
 import { loadRedisSnapshot, type RedisSnapshot } from '../../test-support/redis-snapshot.js';
 
 export const title = 'Claude relay: migrated claude-messages vs the legacy';
@@ -62,7 +63,6 @@ export function compileBenchServers(): void {
 
 const LEGACY = process.env.BENCH_LEGACY_URL ?? 'http://127.0.0.1:3000';
 const LAB_MOCK = process.env.BENCH_LAB_MOCK_URL ?? 'http://127.0.0.1:18080';
-const LAB_ENV = process.env.BENCH_LAB_ENV ?? '/work/lab/lab.env';
 /** The lab's pid file (named per port since the lab rebuild; the older name is still read). */
 const LEGACY_PID_FILES = process.env.BENCH_LEGACY_PID ? [process.env.BENCH_LEGACY_PID] : ['/work/lab/run/legacy-3000.pid', '/work/lab/run/legacy.pid'];
 /**
@@ -77,7 +77,7 @@ const LEGACY_PID_FILES = process.env.BENCH_LEGACY_PID ? [process.env.BENCH_LEGAC
  * 2.59 against 2.83 and 2.98 without it, in four runs of this section alternating the two (session 7, 2026-11-27
  * 01:49-01:57; RSS 109 against 102 MB). BENCH_RELAY_NODE_ARGS='' measures V8's defaults.
  */
-const RELAY_NODE_ARGS = (process.env.BENCH_RELAY_NODE_ARGS ?? '--max-semi-space-size=4 --heap-growing-percent=30 --single-threaded-gc').split(' ').filter(Boolean);
+const RELAY_NODE_ARGS = process.env.BENCH_RELAY_NODE_ARGS !== undefined ? process.env.BENCH_RELAY_NODE_ARGS.split(' ').filter(Boolean) : GATEWAY_NODE_ARGS;
 export const TRACE = '07-messages-nonstream-console';
 export const TRACE_KEY = 'cr_7970e39a6d0ab1a83135e5b9968ef0181150f81666bedb680584395350d3ce14';
 
@@ -97,19 +97,6 @@ function reachable(url: string): Promise<boolean> {
     });
     req.end();
   });
-}
-
-function labEnv(): Record<string, string> {
-  const out: Record<string, string> = {};
-  try {
-    for (const line of readFileSync(LAB_ENV, 'utf8').split('\n')) {
-      const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
-      if (m) out[m[1]!] = m[2]!.replace(/^['"]|['"]$/g, '');
-    }
-  } catch {
-    /* no lab */
-  }
-  return out;
 }
 
 function legacyPidOf(): number {
@@ -283,19 +270,7 @@ export async function run(): Promise<void> {
   }
   // The migrated side is the gateway as operators run it: dist/gateway/main.js with the shipped routing table
   // (claude-messages migrated), request log at info (written to /dev/null), the same node flags as `make run`.
-  const gateway = await startGatewayProcess(
-    join(buildDir, 'gateway', 'main.js'),
-    {
-      REDIS_HOST: '127.0.0.1',
-      REDIS_PORT: String(redis.port),
-      ENCRYPTION_KEY: process.env.BENCH_ENCRYPTION_KEY ?? 'lab-encryption-key-32chars-00000',
-      LEGACY_URL: LEGACY,
-      ROUTING_TABLE: join(root, 'routing-table.json'),
-      LOG_LEVEL: 'info',
-      ...(pgDb ? { POSTGRES_ENABLED: 'true', POSTGRES_DATABASE: pgDb.name, POSTGRES_HOST: testPgOptions().host, POSTGRES_PORT: String(testPgOptions().port), POSTGRES_USER: testPgOptions().username } : { POSTGRES_ENABLED: 'false' }),
-    },
-    RELAY_NODE_ARGS,
-  );
+  const gateway = await startGatewayProcess(BENCH_GATEWAY_MAIN, benchGatewayEnv({ redisPort: redis.port, legacyUrl: LEGACY, pgDatabase: pgDb?.name }), RELAY_NODE_ARGS);
   const relay = { info: { port: gateway.port, pid: gateway.pid }, stop: () => gateway.stop() };
   const relayUrl = `http://127.0.0.1:${gateway.port}/api/v1/messages`;
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);

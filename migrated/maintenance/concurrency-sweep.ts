@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { LuaScript } from '../locks/lua-script.js';
 import { keys } from '../storage/keys.js';
-import { scanNames } from './scan.js';
+import { scanKeys } from '../storage/scan-keys.js';
 
 /** ZREMRANGEBYSCORE -inf now; ZCARD; DEL when empty (src/app.js, the one-minute concurrency cleanup). */
 const CLEAN = new LuaScript(
@@ -26,7 +26,7 @@ return 0`,
 export async function sweepExpiredConcurrency(redis: Redis, nowMs: number, log: { error(obj: object, msg: string): void }): Promise<number> {
   let deleted = 0;
   const queues = keys.concurrencyQueue('');
-  for (const name of await scanNames(redis, keys.concurrency('*'), Number.MAX_SAFE_INTEGER)) {
+  for (const name of await scanKeys(redis, keys.concurrency('*'))) {
     if (name.startsWith(queues)) continue;
     try {
       if (Number(await CLEAN.run(redis, [name], [nowMs])) === 1) deleted++;

@@ -4,6 +4,7 @@ import type { PgStore } from '../pg/store.js';
 import { LuaScript } from '../locks/lua-script.js';
 import { encodeValue, keys, type AccountKind } from './keys.js';
 import type { AccountNameSource } from './account-names.js';
+import { scanKeys } from './scan-keys.js';
 
 /** EXISTS + HSET lastUsedAt in one EVALSHA (the legacy's two round trips; same write). */
 const TOUCH_IF_EXISTS = new LuaScript(
@@ -128,16 +129,7 @@ export class AccountRepository {
   async list(kind: AccountKind): Promise<AccountHash[]> {
     const { redis } = this.deps;
     const prefix = keys.accountPrefix(kind);
-    const scan = async (): Promise<string[]> => {
-      const names: string[] = [];
-      let cursor = '0';
-      do {
-        const [next, batch] = (await redis.call('SCAN', cursor, 'MATCH', keys.accountPattern(kind), 'COUNT', '1000')) as [string, string[]];
-        cursor = next;
-        names.push(...batch);
-      } while (cursor !== '0');
-      return [...new Set(names)];
-    };
+    const scan = async (): Promise<string[]> => [...new Set(await scanKeys(redis, keys.accountPattern(kind), { count: 1000 }))];
     const index = this.deps.accountNames;
     const unique = index ? await index.names(kind, scan) : await scan();
     const out: AccountHash[] = [];

@@ -17,12 +17,12 @@
  */
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { pino } from 'pino';
 import { loadConfig } from '../../../gateway/config/env.js';
 import { startPrivateRedis } from '../../../test-support/redis-server.js';
+import { requireLabEnv } from '../../../bench/lib/lab-env.js';
 import { diffRedisSnapshots, dumpRedisSnapshot, type RedisSnapshot } from '../../../test-support/redis-snapshot.js';
 import { systemClock } from '../../runtime/clock.js';
 import { systemIds } from '../../runtime/ids.js';
@@ -33,11 +33,7 @@ const { createClaudeMessagesModule } = await import('../messages-module.js');
 const { createClaudeCountTokensModule } = await import('../count-tokens-module.js');
 const { createOpenAiClaudeChatModule } = await import('../openai-chat-module.js');
 
-const env: Record<string, string> = {};
-for (const line of readFileSync('/work/lab/lab.env', 'utf8').split('\n')) {
-  const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
-  if (m) env[m[1]!] = m[2]!.replace(/^['"]|['"]$/g, '');
-}
+const env = requireLabEnv('LAB_CONSOLE_KEY');
 const LEGACY = 'http://127.0.0.1:3000';
 const MOCK = 'http://127.0.0.1:18080';
 const lab = new Redis({ port: 6391, host: '127.0.0.1' });

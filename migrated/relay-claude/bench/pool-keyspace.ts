@@ -11,28 +11,21 @@
  * scheduled from the pool. The lab legacy is measured on its own keyspace (untouched).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { compileBenchServers } from '../../../bench/sections/50-claude-relay.js';
-import { startGatewayProcess } from '../../../bench/lib/gateway-process.js';
+import { BENCH_GATEWAY_MAIN, benchGatewayEnv, GATEWAY_NODE_ARGS, startGatewayProcess } from '../../../bench/lib/gateway-process.js';
 import { printTable } from '../../../bench/lib/percentiles.js';
+import { requireLabEnv } from '../../../bench/lib/lab-env.js';
 import { freePort } from '../../../test-support/free-port.js';
-import { projectRoot } from '../../../test-support/paths.js';
 
-const LAB_ENV = process.env.BENCH_LAB_ENV ?? '/work/lab/lab.env';
 const LAB_REDIS_PORT = Number(process.env.BENCH_LAB_REDIS_PORT ?? 6391);
 const LEGACY = process.env.BENCH_LEGACY_URL ?? 'http://127.0.0.1:3000';
 const fillers = (process.argv[2] ?? '0,200000').split(',').map(Number);
 
-const env: Record<string, string> = {};
-for (const line of readFileSync(LAB_ENV, 'utf8').split('\n')) {
-  const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
-  if (m) env[m[1]!] = m[2]!.replace(/^['"]|['"]$/g, '');
-}
-const key = env['LAB_POOL_KEY'];
-if (!key) throw new Error(`no LAB_POOL_KEY in ${LAB_ENV} (docs/legacy-lab.md)`);
+const key = requireLabEnv('LAB_POOL_KEY')['LAB_POOL_KEY']!;
 
 const dir = mkdtempSync(join(tmpdir(), 'pool-keyspace-'));
 const script = join(dir, 'varied.lua');
@@ -94,18 +87,9 @@ try {
       }
       const keys = await redis.dbsize();
       const gw = await startGatewayProcess(
-        join(projectRoot, 'node_modules', '.cache', 'relay-bench', 'gateway', 'main.js'),
-        {
-          REDIS_HOST: '127.0.0.1',
-          REDIS_PORT: String(port),
-          ENCRYPTION_KEY: process.env.BENCH_ENCRYPTION_KEY ?? 'lab-encryption-key-32chars-00000',
-          LEGACY_URL: LEGACY,
-          ROUTING_TABLE: join(projectRoot, 'routing-table.json'),
-          LOG_LEVEL: 'info',
-          POSTGRES_ENABLED: 'false',
-          NODE_EXTRA_CA_CERTS: process.env.GATEWAY_UPSTREAM_CA_FILE ?? '/work/shared/lab/certs/ca.pem',
-        },
-        ['--max-semi-space-size=4', '--heap-growing-percent=30', '--single-threaded-gc'],
+        BENCH_GATEWAY_MAIN,
+        benchGatewayEnv({ redisPort: port, legacyUrl: LEGACY, extra: { NODE_EXTRA_CA_CERTS: process.env.GATEWAY_UPSTREAM_CA_FILE ?? '/work/shared/lab/certs/ca.pem' } }),
+        GATEWAY_NODE_ARGS,
       );
       try {
         const url = `http://127.0.0.1:${gw.port}/api/v1/messages`;

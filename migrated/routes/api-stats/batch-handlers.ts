@@ -2,7 +2,8 @@ import { dateString, hourString, keys, monthString } from '../../storage/keys.js
 import { loadUsageStats } from '../key-info/usage-stats.js';
 import type { RouteCall } from '../shared/legacy-route.js';
 import type { StatsDeps } from './handlers.js';
-import { bodyField, modelStatsScope, scanAll, UUID_RE } from './key-lookup.js';
+import { bodyField, modelStatsScope, UUID_RE } from './key-lookup.js';
+import { scanKeys } from '../../storage/scan-keys.js';
 import { formatCost, modelCost } from './model-cost.js';
 
 /** POST /apiStats/api/batch-stats and /batch-model-stats (src/routes/apiStats.js). */
@@ -105,7 +106,7 @@ export async function batchModelStats(d: StatsDeps, call: RouteCall): Promise<Re
     // concurrent per key, like the legacy (its interleaving decides the order of equal-token models)
     await Promise.all(
       (apiIds as unknown[]).map(async (apiId) => {
-        const names = await scanAll(d.redis, scope.pattern(String(apiId)));
+        const names = await scanKeys(d.redis, scope.pattern(String(apiId)));
         for (const name of names) {
           const m = re.exec(name);
           if (!m) continue;

@@ -7,7 +7,8 @@ import { dateString, keys, weekString } from '../../storage/keys.js';
 import { loadUsageStats, type UsageStats } from '../key-info/usage-stats.js';
 import type { RouteCall } from '../shared/legacy-route.js';
 import { claudeAccountOverview, openaiAccountOverview } from './claude-overview.js';
-import { bodyField, errors, modelStatsScope, scanAll, UUID_RE } from './key-lookup.js';
+import { bodyField, errors, modelStatsScope, UUID_RE } from './key-lookup.js';
+import { scanKeys } from '../../storage/scan-keys.js';
 import { formatCost, modelCost } from './model-cost.js';
 
 /**
@@ -157,7 +158,7 @@ async function totalModelCost(d: StatsDeps, key: StatsKey): Promise<{ total: num
     );
   };
   try {
-    const names = await scanAll(d.redis, `usage:${key.id}:model:monthly:*:*`);
+    const names = await scanKeys(d.redis, `usage:${key.id}:model:monthly:*:*`);
     const perModel = new Map<string, { i: number; o: number; cc: number; cr: number }>();
     for (const name of names) {
       const m = /usage:.+:model:monthly:(.+):(\d{4}-\d{2})$/.exec(name);
@@ -347,7 +348,7 @@ export async function userModelStats(d: StatsDeps, call: RouteCall): Promise<Rep
     } else return errors.keyOrIdRequired;
 
     const scope = modelStatsScope(d.clock, period);
-    const names = await scanAll(d.redis, scope.pattern(keyId));
+    const names = await scanKeys(d.redis, scope.pattern(keyId));
     const re = scope.re;
     const table = d.pricing();
     const stats: Array<Record<string, unknown> & { allTokens: number }> = [];

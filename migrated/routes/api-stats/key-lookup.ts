@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Clock } from '../../runtime/clock.js';
 import { dateString, effectiveOffsetHours } from '../../storage/keys.js';
 import type { RouteCall } from '../shared/legacy-route.js';
@@ -22,18 +21,6 @@ export const errors = {
   invalidKey: (message: string) => ({ status: 401, body: { error: 'Invalid API key', message } }),
   keyOrIdRequired: { status: 400, body: { error: 'API Key or ID is required', message: 'Please provide your API Key or API ID' } },
 };
-
-/** Every key matching `pattern` (SCAN … COUNT 100, like the legacy's scanKeys). */
-export async function scanAll(redis: Redis, pattern: string): Promise<string[]> {
-  const out: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = (await redis.call('SCAN', cursor, 'MATCH', pattern, 'COUNT', '100')) as [string, string[]];
-    cursor = next;
-    out.push(...batch);
-  } while (cursor !== '0');
-  return out;
-}
 
 /**
  * Which per-model usage keys a stats query reads: `usage:<id>:model:daily:*:<today>` or
