@@ -19,10 +19,16 @@ export interface CachedJsonConfigOptions<T> {
  * spread over the defaults, kept `ttlMs`; a missing key is cached as the defaults; a failed read or bad
  * JSON gives the defaults and is not cached (the next call reads again). One instance per owner, with the
  * injected clock (no module state).
+ *
+ * Refresh ahead: a value used in the second half of its lifetime is read again in the background (one read
+ * at a time, after the current turn of the event loop), so steady traffic never waits for the read at expiry
+ * while no answer is older than `ttlMs`, the legacy's bound. Misses still read each on their own, as the
+ * legacy's do.
  */
 export class CachedJsonConfig<T extends object> {
   private cached: T | null = null;
   private cachedAt = 0;
+  private refreshing = false;
 
   constructor(
     private readonly redis: Redis,
@@ -32,12 +38,28 @@ export class CachedJsonConfig<T extends object> {
 
   /** The cached value while it is fresh (what get() would answer without reading), else null. */
   fresh(): T | null {
-    return this.cached && this.clock.now() - this.cachedAt < this.o.ttlMs ? this.cached : null;
+    const age = this.clock.now() - this.cachedAt;
+    if (!this.cached || age >= this.o.ttlMs) return null;
+    if (age >= this.o.ttlMs / 2) this.refreshAhead();
+    return this.cached;
   }
 
   async get(): Promise<T> {
+    return this.fresh() ?? this.read();
+  }
+
+  private refreshAhead(): void {
+    if (this.refreshing) return;
+    this.refreshing = true;
+    setImmediate(() => {
+      void this.read().finally(() => {
+        this.refreshing = false;
+      });
+    });
+  }
+
+  private async read(): Promise<T> {
     const start = this.clock.now();
-    if (this.cached && start - this.cachedAt < this.o.ttlMs) return this.cached;
     try {
       const raw = await this.redis.get(this.o.key);
       const stored: unknown = raw ? JSON.parse(raw) : null;

@@ -32,11 +32,18 @@ async function group(id: string, port: number, members: string[], fields: Record
   await admin.hset(keys.accountGroup(id), { id, name: id, platform: 'claude', proxy: JSON.stringify(proxy(port)), ...fields });
   if (members.length) await admin.sadd(keys.accountGroupMembers(id), ...members);
 }
-/** Commands the cache sent since the last call, upper-cased. */
+/** Commands the cache sent since the last call, upper-cased (the test's own PINGs left out). */
 function sent(): string[] {
-  const out = traffic.commands.map((c) => c.toUpperCase());
+  const out = traffic.commands.map((c) => c.toUpperCase()).filter((c) => c !== 'PING');
   traffic.reset();
   return out;
+}
+/** Lets a background refresh started by the last call go out and come back (up to three round trips). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setImmediate(r));
+    await relay.ping();
+  }
 }
 
 beforeAll(async () => {
@@ -57,26 +64,47 @@ beforeEach(async () => {
 });
 
 describe('proxy_policy_config: 60 s, whole config', () => {
-  it('one GET per 60 s window; an admin change applies after 60 s and not before', async () => {
+  it('one GET per 60 s window; unused in its second half, an admin change applies at 60 s and not before', async () => {
     await setConfig({ globalAccountProxy: proxy(4001) });
     expect(await resolve()).toBe('global:4001');
     expect(sent()).toEqual(['SMEMBERS', 'GET']);
     await setConfig({ globalAccountProxy: proxy(4002), platformProxies: { claude: proxy(3001) } });
-    clock.advance(59_999);
+    clock.advance(29_999);
+    expect(await resolve()).toBe('global:4001');
+    expect(await resolve('other')).toBe('global:4001');
+    await settle();
+    expect(sent().filter((c) => c === 'GET')).toEqual([]);
+    clock.advance(30_001);
+    expect(await resolve()).toBe('platform:3001');
+    expect(sent().filter((c) => c === 'GET')).toEqual(['GET']);
+  });
+
+  it('used in the second half of its 60 s, the config is read again once in the background; no call waits', async () => {
+    await setConfig({ globalAccountProxy: proxy(4001) });
+    expect(await resolve()).toBe('global:4001');
+    sent();
+    await setConfig({ globalAccountProxy: proxy(4002) });
+    clock.advance(30_000);
+    // answered from the cache (still fresh), nothing read in the call itself
     expect(await resolve()).toBe('global:4001');
     expect(await resolve('other')).toBe('global:4001');
     expect(sent().filter((c) => c === 'GET')).toEqual([]);
-    clock.advance(1);
-    expect(await resolve()).toBe('platform:3001');
+    await settle();
     expect(sent().filter((c) => c === 'GET')).toEqual(['GET']);
+    expect(await resolve()).toBe('global:4002');
+    // the refreshed value starts a new 60 s: its first half reads nothing
+    clock.advance(29_999);
+    expect(await resolve()).toBe('global:4002');
+    await settle();
+    expect(sent().filter((c) => c === 'GET')).toEqual([]);
   });
 
   it('an absent key is cached as the empty default', async () => {
     expect(await resolve()).toBe('none');
     await setConfig({ globalAccountProxy: proxy(4001) });
-    clock.advance(30_000);
+    clock.advance(29_000);
     expect(await resolve()).toBe('none');
-    clock.advance(30_000);
+    clock.advance(31_000);
     expect(await resolve()).toBe('global:4001');
     expect(sent().filter((c) => c === 'GET')).toEqual(['GET', 'GET']);
   });
@@ -101,7 +129,7 @@ describe('proxy_policy_config: 60 s, whole config', () => {
 });
 
 describe('account-group snapshot: 2 s, all groups', () => {
-  it('one snapshot read per 2 s for every account; a membership change applies after 2 s and not before', async () => {
+  it('one snapshot read per 2 s for every account; unused in its second half, a membership change applies at 2 s and not before', async () => {
     await group('g1', 2001, ['acc']);
     await group('g2', 2002, ['b']);
     expect(await resolve()).toBe('group:2001');
@@ -111,10 +139,11 @@ describe('account-group snapshot: 2 s, all groups', () => {
     await admin.srem(keys.accountGroupMembers('g1'), 'acc');
     await admin.sadd(keys.accountGroupMembers('g2'), 'acc');
     await admin.hset(keys.accountGroup('g2'), 'proxyPriority', '1');
-    clock.advance(1_999);
+    clock.advance(999);
     expect(await resolve()).toBe('group:2001');
+    await settle();
     expect(sent()).toEqual([]);
-    clock.advance(1);
+    clock.advance(1_001);
     expect(await resolve()).toBe('group:2002');
     expect(sent().filter((c) => c === 'SMEMBERS')).toHaveLength(3);
   });
@@ -124,18 +153,43 @@ describe('account-group snapshot: 2 s, all groups', () => {
     await group('g-other', 2001, ['other']);
     expect(await resolve()).toBe('platform:3001');
     sent();
-    clock.advance(1_500);
+    clock.advance(900);
     expect(await resolve()).toBe('platform:3001');
     expect(await resolve('other')).toBe('group:2001');
     expect(traffic.writes).toBe(0);
   });
 
+  it('used in the second half of its 2 s, the snapshot is read again once in the background; no call waits', async () => {
+    await group('g1', 2001, ['acc']);
+    expect(await resolve()).toBe('group:2001');
+    expect(await resolve('b')).toBe('none');
+    sent();
+    await group('g2', 2002, ['acc'], { proxyPriority: '1' });
+    clock.advance(1_000);
+    expect(await resolve()).toBe('group:2001');
+    expect(await resolve('b')).toBe('none');
+    expect(sent()).toEqual([]);
+    await settle();
+    expect(sent()).toEqual(['SMEMBERS', 'HGETALL', 'SMEMBERS', 'HGETALL', 'SMEMBERS']);
+    expect(await resolve()).toBe('group:2002');
+    // a failed refresh keeps the snapshot until it expires; then the read is made in the call (and falls back)
+    await admin.del(keys.accountGroups());
+    await admin.set(keys.accountGroups(), 'wrong type');
+    clock.advance(1_000);
+    expect(await resolve()).toBe('group:2002');
+    await settle();
+    expect(sent().filter((c) => c === 'SMEMBERS')).toEqual(['SMEMBERS']);
+    expect(await resolve()).toBe('group:2002');
+    clock.advance(1_000);
+    expect(await resolve()).toBe('none');
+  });
+
   it('an empty account_groups is cached: a new group applies after 2 s', async () => {
     expect(await resolve()).toBe('none');
     await group('g1', 2001, ['acc']);
-    clock.advance(1_999);
+    clock.advance(999);
     expect(await resolve()).toBe('none');
-    clock.advance(1);
+    clock.advance(1_001);
     expect(await resolve()).toBe('group:2001');
     expect(sent().filter((c) => c === 'SMEMBERS')).toEqual(['SMEMBERS', 'SMEMBERS', 'SMEMBERS']);
   });
@@ -159,9 +213,9 @@ describe('account-group snapshot: 2 s, all groups', () => {
     expect(await resolve()).toBe('group:2001');
     await admin.del(keys.accountGroup('g-broken'));
     await group('g-broken', 2009, ['acc'], { proxyPriority: '1' });
-    clock.advance(1_999);
+    clock.advance(999);
     expect(await resolve()).toBe('group:2001');
-    clock.advance(1);
+    clock.advance(1_001);
     expect(await resolve()).toBe('group:2009');
   });
 

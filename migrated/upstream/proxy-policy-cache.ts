@@ -17,7 +17,8 @@ import { keys } from '../storage/keys.js';
  *
  * The legacy drops these caches when its own admin API writes the config or a group; the gateway
  * does not write them (admin writes go to the legacy), so here they only expire. No single-flight:
- * concurrent misses each read, as in the legacy.
+ * concurrent misses each read, as in the legacy. Both refresh ahead in the second half of their lifetime
+ * (one background read at a time), so no answer is older than the legacy's and steady traffic never waits.
  */
 export interface PolicyConfig {
   globalAccountProxy?: unknown;
@@ -48,6 +49,7 @@ export class ProxyPolicyCache {
   private readonly cfg: CachedJsonConfig<PolicyConfig>;
   private snapshot: GroupsSnapshot | null = null;
   private snapshotExpiresAt = 0;
+  private refreshingGroups = false;
 
   constructor(
     private readonly redis: Redis,
@@ -66,18 +68,41 @@ export class ProxyPolicyCache {
     return this.cfg.fresh();
   }
 
-  /** The group snapshot while it is fresh, else null. */
+  /**
+   * The group snapshot while it is fresh, else null. A snapshot used in the second half of its lifetime is
+   * read again in the background (as CachedJsonConfig refreshes ahead): no answer is older than the legacy's
+   * 2 s, and steady traffic does not wait for the read at expiry.
+   */
   freshGroups(): GroupsSnapshot | null {
-    return this.snapshot && this.snapshotExpiresAt > this.clock.now() ? this.snapshot : null;
+    const now = this.clock.now();
+    if (!this.snapshot || this.snapshotExpiresAt <= now) return null;
+    if (this.snapshotExpiresAt - now <= this.ttls.groupsMs / 2) this.refreshGroupsAhead();
+    return this.snapshot;
   }
 
   async groups(): Promise<GroupsSnapshot> {
-    const now = this.clock.now();
-    if (this.snapshot && this.snapshotExpiresAt > now) return this.snapshot;
+    return this.freshGroups() ?? this.loadGroups();
+  }
+
+  private async loadGroups(): Promise<GroupsSnapshot> {
+    const start = this.clock.now();
     const snapshot = await this.readGroups();
     this.snapshot = snapshot;
-    this.snapshotExpiresAt = now + this.ttls.groupsMs;
+    this.snapshotExpiresAt = start + this.ttls.groupsMs;
     return snapshot;
+  }
+
+  private refreshGroupsAhead(): void {
+    if (this.refreshingGroups) return;
+    this.refreshingGroups = true;
+    setImmediate(() => {
+      // a failed read keeps the snapshot until it expires; the next miss reads (and throws) in the request
+      this.loadGroups()
+        .catch(() => undefined)
+        .finally(() => {
+          this.refreshingGroups = false;
+        });
+    });
   }
 
   private async readGroups(): Promise<GroupsSnapshot> {
