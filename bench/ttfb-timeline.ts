@@ -108,5 +108,5 @@ try {
   client.disconnect();
   await redis.stop();
   await pgDb?.drop();
-  rmSync(file, { force: true });
+  if (!process.env.TIMELINE_KEEP) rmSync(file, { force: true });
 }
