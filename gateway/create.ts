@@ -56,11 +56,12 @@ export interface GatewayOptions {
   /** `/gateway/metrics` serves what this returns for the local exposition (main.ts: merged over cluster workers). */
   collectMetrics?: (local: string) => Promise<string>;
   /**
-   * Run the legacy's minute sweeps of the relay's Redis state (migrated/maintenance: expired concurrency leases,
-   * user-message locks without expiry) on the migrated side's Redis, every minute (or `intervalMs`). main.ts turns
-   * it on; off by default.
+   * Run the legacy's background sweeps of the relay's state on the migrated side's Redis (and PostgreSQL mirror):
+   * migrated/maintenance. Every minute (or `intervalMs`): expired concurrency leases, user-message locks without
+   * expiry. Every `CLEANUP_INTERVAL` (or `hourlyIntervalMs`): expired keys, error accounts, missing TTLs. main.ts
+   * turns it on; off by default.
    */
-  maintenance?: boolean | { intervalMs: number };
+  maintenance?: boolean | { intervalMs?: number; hourlyIntervalMs?: number };
 }
 
 export interface Gateway {
@@ -148,7 +149,14 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const runner = createMigratedRunner(config, opts.deps ?? {}, log, now, resolveFactory);
   const candidates = createCandidateRunner(config.LEGACY_URL, runner);
   const maintenance = opts.maintenance
-    ? startMaintenance({ redis: () => runner.deps().redis, clock: runner.deps().clock, log, ...(typeof opts.maintenance === 'object' ? opts.maintenance : {}) })
+    ? startMaintenance({
+        redis: () => runner.deps().redis,
+        pg: () => runner.deps().pg,
+        clock: runner.deps().clock,
+        log,
+        hourlyIntervalMs: config.CLEANUP_INTERVAL,
+        ...(typeof opts.maintenance === 'object' ? opts.maintenance : {}),
+      })
     : null;
   const tee = createShadowTee({
     sink: opts.shadowSink ?? discardingSink,

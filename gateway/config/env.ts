@@ -141,6 +141,8 @@ export const EnvSchema = v.object({
     v.optional(v.string(), '0.5'),
     v.transform((s) => (Number.isFinite(Number(s)) ? Number(s) : 0.5)),
   ),
+  /** parseInt(CLEANUP_INTERVAL) || 3600000: period of the hourly maintenance sweeps (migrated/maintenance), ms. */
+  CLEANUP_INTERVAL: legacyInt(3_600_000),
   /** parseInt(CONCURRENCY_MAX_LIFETIME_MINUTES) || 10: cap on a concurrency lease. */
   CONCURRENCY_MAX_LIFETIME_MINUTES: legacyInt(10),
   /** APP_VERSION || VERSION || '1.1.234' is the version /health reports. */

@@ -221,6 +221,13 @@ export class PgStore {
     return rows?.[0]?.data ?? null;
   }
 
+  /** Rows of several keys at once (postgresStore.getApiKeysByIds); null when the query failed. */
+  async getApiKeysByIds(keyIds: string[]): Promise<Array<{ id: string; data: PgData }> | null> {
+    const ids = keyIds.filter(Boolean);
+    if (ids.length === 0) return [];
+    return this.run<{ id: string; data: PgData }>('getApiKeysByIds', 'select id, data from api_keys where id = any($1::uuid[])', [ids]);
+  }
+
   async listApiKeyIds(): Promise<string[] | null> {
     const rows = await this.run<{ id: string }>('listApiKeyIds', 'select id from api_keys', []);
     return rows ? rows.map((r) => r.id).filter(Boolean) : null;

@@ -10,6 +10,7 @@ describe('legacy process settings from the config schema', () => {
     expect(relaySettingsFromConfig(c)).toEqual({ requestTimeoutMs: 600_000, apiVersion: '2023-06-01', stickyTtlHours: 1, renewalThresholdMinutes: 0, upstreamCaFile: undefined, billingEventsEnabled: true, globalProxy: null });
     expect(c.SYSTEM_PROMPT_THRESHOLD).toBe(0.5);
     expect(c.CONCURRENCY_MAX_LIFETIME_MINUTES).toBe(10);
+    expect(c.CLEANUP_INTERVAL).toBe(3_600_000);
     expect(httpSurfaceFromConfig(c)).toEqual({ corsPackage: true, development: false, requestMaxBytes: 60 * 1024 * 1024 });
   });
 
@@ -38,5 +39,7 @@ describe('legacy process settings from the config schema', () => {
     expect(loadConfig({ CLAUDE_CONSOLE_BLOCKED_HANDLING_MINUTES: '10m' } as NodeJS.ProcessEnv).CLAUDE_CONSOLE_BLOCKED_HANDLING_MINUTES).toBe(10);
     expect(httpSurfaceFromConfig(c)).toEqual({ corsPackage: false, development: true, requestMaxBytes: 2 * 1024 * 1024 });
     expect(loadConfig({ SYSTEM_PROMPT_THRESHOLD: 'abc', REQUEST_MAX_SIZE_MB: 'big' } as NodeJS.ProcessEnv)).toMatchObject({ SYSTEM_PROMPT_THRESHOLD: 0.5, REQUEST_MAX_SIZE_MB: 60 });
+    expect(loadConfig({ CLEANUP_INTERVAL: '600000ms' } as NodeJS.ProcessEnv).CLEANUP_INTERVAL).toBe(600_000);
+    expect(loadConfig({ CLEANUP_INTERVAL: 'hourly' } as NodeJS.ProcessEnv).CLEANUP_INTERVAL).toBe(3_600_000);
   });
 });

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../runtime/clock.js';
 import type { PgStore } from '../pg/store.js';
 import { encodeValue, keys, ttl } from './keys.js';
+import { scanKeys } from './scan-keys.js';
 
 /**
  * API-key repository: the legacy's `apikey:{id}` hash, `apikey:hash_map`, and the PostgreSQL
@@ -128,10 +129,14 @@ export function parseApiKey(h: Record<string, string>): ParsedApiKey {
 }
 
 /** Values from PostgreSQL `data` are JSON of any type; Redis would hold them ioredis-encoded. */
-function fromPg(data: Record<string, unknown>, id: string): ApiKeyHash {
-  const out: Record<string, string> = { id };
+function encodedPgData(data: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(data)) out[k] = encodeValue(v);
-  return out as ApiKeyHash;
+  return out;
+}
+
+function fromPg(data: Record<string, unknown>, id: string): ApiKeyHash {
+  return { id, ...encodedPgData(data) } as ApiKeyHash;
 }
 
 export class ApiKeyRepository {
@@ -176,11 +181,7 @@ export class ApiKeyRepository {
     const pg = this.pg;
     if (pg) {
       const row = await pg.getApiKeyById(keyId);
-      if (row) {
-        const out: Record<string, string> = {};
-        for (const [k, v] of Object.entries(row)) out[k] = encodeValue(v);
-        return out;
-      }
+      if (row) return encodedPgData(row);
     }
     return null;
   }
@@ -236,6 +237,73 @@ export class ApiKeyRepository {
   async touchLastUsed(keyId: string, record: Record<string, string>): Promise<void> {
     record.lastUsedAt = new Date(this.deps.clock.now()).toISOString();
     await this.save(keyId, record);
+  }
+
+  /**
+   * Every key as stored (redis.getAllApiKeys, unparsed): the ids from PostgreSQL, the hash map's values and SCANs of
+   * `apikey:*` and `api_key:*` (COUNT 20000), in that order without repeats; then each key's hash from Redis (500 per
+   * pipeline), else its PostgreSQL row. `{id, ...hash}`; ids with neither are left out. A failed PostgreSQL or hash
+   * map read only narrows the list, as in the legacy.
+   */
+  async listAll(): Promise<Array<Record<string, string> & { id: string }>> {
+    const { redis } = this.deps;
+    const pg = this.pg;
+    const ids = new Set<string>();
+    if (pg) {
+      try {
+        for (const id of (await pg.listApiKeyIds()) ?? []) if (id) ids.add(String(id));
+      } catch (err) {
+        this.deps.log.warn({ err }, 'failed to list API keys from PostgreSQL');
+      }
+    }
+    try {
+      for (const id of await redis.hvals(keys.apiKeyHashMap())) if (id) ids.add(id);
+    } catch {
+      // the hash map unreadable: the SCANs below still find the keys
+    }
+    const hashMap = keys.apiKeyHashMap();
+    for (const name of await scanKeys(redis, keys.apiKeyPattern(), { count: 20_000 })) if (name !== hashMap) ids.add(name.slice(keys.apiKey('').length));
+    for (const name of await scanKeys(redis, keys.apiKeyLegacy('*'), { count: 20_000 })) ids.add(name.slice(keys.apiKeyLegacy('').length));
+    ids.delete('');
+    const all = [...ids];
+    const out: Array<Record<string, string> & { id: string }> = [];
+    for (let i = 0; i < all.length; i += 500) {
+      const chunk = all.slice(i, i + 500);
+      const p = redis.pipeline();
+      for (const id of chunk) p.hgetall(keys.apiKey(id));
+      const replies = (await p.exec()) ?? [];
+      const found = new Map<string, Record<string, string>>();
+      chunk.forEach((id, j) => {
+        const [err, data] = replies[j] ?? [null, null];
+        if (!err && data && Object.keys(data as object).length > 0) found.set(id, data as Record<string, string>);
+      });
+      const missing = chunk.filter((id) => !found.has(id));
+      if (pg && missing.length > 0) {
+        try {
+          for (const row of (await pg.getApiKeysByIds(missing)) ?? []) {
+            if (row?.id && row.data) found.set(String(row.id), encodedPgData(row.data));
+          }
+        } catch (err) {
+          this.deps.log.warn({ err }, 'failed to batch read API keys from PostgreSQL');
+        }
+      }
+      for (const id of chunk) {
+        const data = found.get(id);
+        if (data && Object.keys(data).length > 0) out.push({ id, ...data });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * apiKeyService.updateApiKey(keyId, { isActive: false }): the stored hash (getById) with `isActive` 'false' and a
+   * new `updatedAt`, saved whole with its own hash. Throws `API key not found`.
+   */
+  async deactivate(keyId: string): Promise<void> {
+    const data = await this.getById(keyId);
+    if (!data || Object.keys(data).length === 0) throw new Error('API key not found');
+    const updated = { ...data, isActive: 'false', updatedAt: new Date(this.deps.clock.now()).toISOString() };
+    await this.save(keyId, updated, data.apiKey);
   }
 
   /**
