@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../runtime/clock.js';
+import { backgroundRefresh } from './background-refresh.js';
 
 export interface CachedJsonConfigOptions<T> {
   /** The Redis string key holding the JSON object. */
@@ -28,7 +29,7 @@ export interface CachedJsonConfigOptions<T> {
 export class CachedJsonConfig<T extends object> {
   private cached: T | null = null;
   private cachedAt = 0;
-  private refreshing = false;
+  private readonly refreshAhead = backgroundRefresh(() => this.read());
 
   constructor(
     private readonly redis: Redis,
@@ -46,16 +47,6 @@ export class CachedJsonConfig<T extends object> {
 
   async get(): Promise<T> {
     return this.fresh() ?? this.read();
-  }
-
-  private refreshAhead(): void {
-    if (this.refreshing) return;
-    this.refreshing = true;
-    setImmediate(() => {
-      void this.read().finally(() => {
-        this.refreshing = false;
-      });
-    });
   }
 
   private async read(): Promise<T> {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../runtime/clock.js';
+import { backgroundRefresh } from '../storage/background-refresh.js';
 import { CachedJsonConfig } from '../storage/cached-json-config.js';
 import { keys } from '../storage/keys.js';
 
@@ -49,7 +50,8 @@ export class ProxyPolicyCache {
   private readonly cfg: CachedJsonConfig<PolicyConfig>;
   private snapshot: GroupsSnapshot | null = null;
   private snapshotExpiresAt = 0;
-  private refreshingGroups = false;
+  /** A failed refresh keeps the snapshot until it expires; the next miss reads (and throws) in the request. */
+  private readonly refreshGroupsAhead = backgroundRefresh(() => this.loadGroups());
 
   constructor(
     private readonly redis: Redis,
@@ -90,19 +92,6 @@ export class ProxyPolicyCache {
     this.snapshot = snapshot;
     this.snapshotExpiresAt = start + this.ttls.groupsMs;
     return snapshot;
-  }
-
-  private refreshGroupsAhead(): void {
-    if (this.refreshingGroups) return;
-    this.refreshingGroups = true;
-    setImmediate(() => {
-      // a failed read keeps the snapshot until it expires; the next miss reads (and throws) in the request
-      this.loadGroups()
-        .catch(() => undefined)
-        .finally(() => {
-          this.refreshingGroups = false;
-        });
-    });
   }
 
   private async readGroups(): Promise<GroupsSnapshot> {
