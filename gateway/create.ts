@@ -20,6 +20,7 @@ import { CANDIDATE_CAPTURE_BYTES, createCandidateRunner } from './server/candida
 import { createDataHandler } from './server/data-handler.js';
 import { createMigratedRunner } from './server/migrated-runner.js';
 import { startMaintenance } from '../migrated/maintenance/index.js';
+import { notifierFor } from '../migrated/notify/notifier.js';
 import { discardingSink, type ShadowSink } from './server/shadow-sink.js';
 import { createShadowTee } from './server/shadow-tee.js';
 
@@ -58,10 +59,11 @@ export interface GatewayOptions {
   /**
    * Run the legacy's background sweeps of the relay's state on the migrated side's Redis (and PostgreSQL mirror):
    * migrated/maintenance. Every minute (or `intervalMs`): expired concurrency leases, user-message locks without
-   * expiry. Every `CLEANUP_INTERVAL` (or `hourlyIntervalMs`): expired keys, error accounts, missing TTLs. main.ts
-   * turns it on; off by default.
+   * expiry. Every `CLEANUP_INTERVAL` (or `hourlyIntervalMs`): expired keys, error accounts, missing TTLs. At start
+   * and every 5 minutes (or `rateLimitIntervalMs`): expired rate limits and 5-hour stops, with the recovery webhook.
+   * main.ts turns it on; off by default.
    */
-  maintenance?: boolean | { intervalMs?: number; hourlyIntervalMs?: number };
+  maintenance?: boolean | { intervalMs?: number; hourlyIntervalMs?: number; rateLimitIntervalMs?: number };
 }
 
 export interface Gateway {
@@ -155,6 +157,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         clock: runner.deps().clock,
         log,
         hourlyIntervalMs: config.CLEANUP_INTERVAL,
+        notifier: () => notifierFor(runner.deps()),
         ...(typeof opts.maintenance === 'object' ? opts.maintenance : {}),
       })
     : null;

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Sql } from 'postgres';
 import { RelayConfigReader } from '../auth/relay-config.js';
+import { silentNotifier, type AnomalyNotifier } from '../notify/notifier.js';
 import { PgStore } from '../pg/store.js';
 import type { Clock } from '../runtime/clock.js';
 import { AccountRepository } from '../storage/accounts.js';
@@ -10,6 +11,7 @@ import { recoverTempErrorAccounts, resetErrorAccounts } from './claude-error-acc
 import { sweepExpiredConcurrency } from './concurrency-sweep.js';
 import { disableExpiredKeys } from './expired-keys.js';
 import { applyMissingTtls } from './missing-ttls.js';
+import { cleanupRateLimits, recoveryMessage } from './rate-limit-cleanup.js';
 import { sweepOrphanUserMessageLocks } from './user-message-locks.js';
 
 /**
@@ -28,10 +30,14 @@ import { sweepOrphanUserMessageLocks } from './user-message-locks.js';
  * - a TTL given to `usage:daily:*`, `ratelimit:*`, `session:*`, `sticky_session:*` and `oauth:*` keys that have none
  *   (missing-ttls.ts).
  *
+ * At start and every 5 minutes (the legacy's rateLimitCleanupService): official and Console accounts whose rate
+ * limit or 5-hour stop has run out are made schedulable again, and a `rateLimitRecovery` webhook lists them
+ * (rate-limit-cleanup.ts, five-hour-recovery.ts). OpenAI accounts are left to the legacy's processes.
+ *
  * Not reproduced (docs/claude-relay.md, "Known gaps"): the start-up deletion of every `user_msg_queue_lock:*` and
  * `concurrency:queue:*` counter, which in a fleet (or beside the legacy during the migration) would drop the
  * locks and queue counts other processes hold; every lock and queue counter carries a TTL, and the orphan sweep
- * removes a lock that has none within a minute. Nor the 5-minute rate-limit cleanup service.
+ * removes a lock that has none within a minute.
  */
 export interface MaintenanceDeps {
   redis: () => Redis;
@@ -42,6 +48,10 @@ export interface MaintenanceDeps {
   intervalMs?: number;
   /** The hourly sweeps' period (default 3,600,000 ms). */
   hourlyIntervalMs?: number;
+  /** The rate-limit cleanup's period (default 300,000 ms); it also runs once at start. */
+  rateLimitIntervalMs?: number;
+  /** Where the rate-limit recovery webhook goes (default: nowhere). */
+  notifier?: () => AnomalyNotifier;
 }
 
 export interface Maintenance {
@@ -49,6 +59,8 @@ export interface Maintenance {
   runOnce(): Promise<void>;
   /** One pass of the hourly sweeps (what their timer runs); likewise a no-op while one runs. */
   runHourly(): Promise<void>;
+  /** One pass of the rate-limit cleanup (what its timer runs); likewise a no-op while one runs. */
+  runRateLimitCleanup(): Promise<void>;
   stop(): void;
 }
 
@@ -56,9 +68,16 @@ export interface Maintenance {
 const storeLog = (log: MaintenanceDeps['log']): Pick<Logger, 'warn'> =>
   ({ warn: (obj: unknown, msg?: string) => log.warn(typeof obj === 'object' && obj ? obj : { msg: obj }, msg ?? '') }) as Pick<Logger, 'warn'>;
 
-/** The repositories of the hourly sweeps, built on first use from the runner's stores. */
-function hourlyStores(d: MaintenanceDeps): () => { redis: Redis; keys: ApiKeyRepository; accounts: AccountRepository } {
-  let built: { redis: Redis; keys: ApiKeyRepository; accounts: AccountRepository } | null = null;
+interface SweepStores {
+  redis: Redis;
+  keys: ApiKeyRepository;
+  accounts: AccountRepository;
+  notifier: AnomalyNotifier;
+}
+
+/** The repositories of the hourly and 5-minute sweeps, built on first use from the runner's stores. */
+function sweepStores(d: MaintenanceDeps): () => SweepStores {
+  let built: SweepStores | null = null;
   return () => {
     const redis = d.redis();
     if (built?.redis === redis) return built;
@@ -69,41 +88,46 @@ function hourlyStores(d: MaintenanceDeps): () => { redis: Redis; keys: ApiKeyRep
       redis,
       keys: new ApiKeyRepository({ redis, clock: d.clock, log, pgStore }),
       accounts: new AccountRepository({ redis, clock: d.clock, pgStore }),
+      notifier: built?.notifier ?? d.notifier?.() ?? silentNotifier,
     };
     return built;
   };
 }
 
-export function startMaintenance(d: MaintenanceDeps): Maintenance {
-  let config: RelayConfigReader | null = null;
+/** `pass` at most once at a time: a call while it runs is a no-op. */
+function oneAtATime(pass: () => Promise<void>): () => Promise<void> {
   let running = false;
-  const runOnce = async (): Promise<void> => {
+  return async () => {
     if (running) return;
     running = true;
     try {
-      const redis = d.redis();
-      try {
-        const deleted = await sweepExpiredConcurrency(redis, d.clock.now(), d.log);
-        if (deleted > 0) d.log.info({ deleted }, 'concurrency cleanup: deleted expired lease sets');
-      } catch (err) {
-        d.log.error({ err: (err as Error).message }, 'concurrency cleanup failed');
-      }
-      try {
-        config ??= new RelayConfigReader(redis, d.clock);
-        if ((await config.get()).userMessageQueueEnabled === true) await sweepOrphanUserMessageLocks(redis, d.log);
-      } catch (err) {
-        d.log.error({ err: (err as Error).message }, 'user message queue: cleanup task error');
-      }
+      await pass();
     } finally {
       running = false;
     }
   };
+}
 
-  const stores = hourlyStores(d);
-  let hourlyRunning = false;
-  const runHourly = async (): Promise<void> => {
-    if (hourlyRunning) return;
-    hourlyRunning = true;
+export function startMaintenance(d: MaintenanceDeps): Maintenance {
+  let config: RelayConfigReader | null = null;
+  const runOnce = oneAtATime(async () => {
+    const redis = d.redis();
+    try {
+      const deleted = await sweepExpiredConcurrency(redis, d.clock.now(), d.log);
+      if (deleted > 0) d.log.info({ deleted }, 'concurrency cleanup: deleted expired lease sets');
+    } catch (err) {
+      d.log.error({ err: (err as Error).message }, 'concurrency cleanup failed');
+    }
+    try {
+      config ??= new RelayConfigReader(redis, d.clock);
+      if ((await config.get()).userMessageQueueEnabled === true) await sweepOrphanUserMessageLocks(redis, d.log);
+    } catch (err) {
+      d.log.error({ err: (err as Error).message }, 'user message queue: cleanup task error');
+    }
+  });
+
+  const stores = sweepStores(d);
+  const runHourly = oneAtATime(async () => {
     try {
       const s = stores();
       const now = d.clock.now();
@@ -116,19 +140,46 @@ export function startMaintenance(d: MaintenanceDeps): Maintenance {
       d.log.info({ expiredKeys, errorAccounts, tempErrorAccounts, ttlsSet }, 'scheduled cleanup completed');
     } catch (err) {
       d.log.error({ err: (err as Error).message }, 'scheduled cleanup failed');
-    } finally {
-      hourlyRunning = false;
     }
-  };
+  });
+
+  const runRateLimitCleanup = oneAtATime(async () => {
+    try {
+      const s = stores();
+      const now = d.clock.now();
+      const r = await cleanupRateLimits({ redis: s.redis, accounts: s.accounts, nowMs: now, log: d.log, lockValue: () => `${d.clock.now()}_${Math.random()}` });
+      const cleared = r.claude.cleared + r.claudeConsole.cleared;
+      if (cleared > 0) {
+        d.log.info({ claude: r.claude, claudeConsole: r.claudeConsole }, 'rate limit cleanup completed');
+        if (r.cleared.length > 0) {
+          const { message, platforms } = recoveryMessage(r.cleared);
+          s.notifier.notify('rateLimitRecovery', {
+            title: '限流恢复通知',
+            message,
+            totalAccounts: r.cleared.length,
+            platforms,
+            accounts: r.cleared,
+            timestamp: new Date(d.clock.now()).toISOString(),
+          });
+        }
+      }
+    } catch (err) {
+      d.log.error({ err: (err as Error).message }, 'rate limit cleanup failed');
+    }
+  });
 
   const timer = setInterval(() => void runOnce(), d.intervalMs ?? 60_000).unref();
+  const rateLimits = setInterval(() => void runRateLimitCleanup(), d.rateLimitIntervalMs ?? 300_000).unref();
+  void runRateLimitCleanup();
   const hourly = setInterval(() => void runHourly(), d.hourlyIntervalMs ?? 3_600_000).unref();
   return {
     runOnce,
     runHourly,
+    runRateLimitCleanup,
     stop: () => {
       clearInterval(timer);
       clearInterval(hourly);
+      clearInterval(rateLimits);
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { AnomalyData, PayloadTime } from './payloads.js';
+import type { NotificationData, PayloadTime } from './payloads.js';
 import { DETAIL_LABEL, details, titleOf } from './payloads.js';
 import { zhLocalTime } from './legacy-time.js';
 import type { WebhookPlatform } from './webhook-config.js';
@@ -18,7 +18,7 @@ export interface EmailContent {
 /** getStatusColor */
 const STATUS_COLORS: Record<string, string> = { error: '#dc3545', unauthorized: '#fd7e14', blocked: '#6f42c1', disabled: '#6c757d', active: '#28a745', warning: '#ffc107' };
 
-export function emailContent(type: string, d: AnomalyData, t: PayloadTime): EmailContent {
+export function emailContent(type: string, d: NotificationData, t: PayloadTime): EmailContent {
   const title = titleOf(type);
   const timestamp = zhLocalTime(t.nowMs, t.timeZone);
   const rows = details(d);

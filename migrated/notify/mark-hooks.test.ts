@@ -15,7 +15,7 @@ const TZ_NOW = '2026-11-26T20:00:00+08:00';
 let server: PrivateRedis;
 let redis: Redis;
 let sent: AnomalyInput[];
-const recorder: AnomalyNotifier = { accountAnomaly: (n) => void sent.push(n), idle: async () => undefined };
+const recorder: AnomalyNotifier = { accountAnomaly: (n) => void sent.push(n), notify: () => undefined, idle: async () => undefined };
 let official: OfficialMarks;
 let consoleMarks: ConsoleMarks;
 let consoleState: ConsoleAccountState;

@@ -6,7 +6,7 @@ import { AgentPool } from '../upstream/agents.js';
 import { deliver, retrying } from './deliver.js';
 import { emailContent, sendEmail } from './email.js';
 import { telegramProxy } from './telegram-proxy.js';
-import { buildWebhook, type AnomalyData } from './payloads.js';
+import { buildWebhook, type AnomalyData, type NotificationData } from './payloads.js';
 import { platformsFor, readWebhookConfig, type WebhookPlatform } from './webhook-config.js';
 
 /**
@@ -30,6 +30,8 @@ export interface AnomalyInput {
 
 export interface AnomalyNotifier {
   accountAnomaly(n: AnomalyInput): void;
+  /** webhookService.sendNotification(type, data) for any other type (e.g. `rateLimitRecovery`); detached likewise. */
+  notify(type: string, data: NotificationData): void;
   /** Resolves when every notification started so far has finished (tests, shutdown). */
   idle(): Promise<void>;
 }
@@ -73,7 +75,7 @@ export function anomalyData(n: AnomalyInput, nowMs: number, offsetHours: number)
 }
 
 /** A notifier that sends nothing (shadow candidates, replays). */
-export const silentNotifier: AnomalyNotifier = { accountAnomaly: () => undefined, idle: async () => undefined };
+export const silentNotifier: AnomalyNotifier = { accountAnomaly: () => undefined, notify: () => undefined, idle: async () => undefined };
 
 export class WebhookNotifier implements AnomalyNotifier {
   private readonly running = new Set<Promise<void>>();
@@ -88,13 +90,20 @@ export class WebhookNotifier implements AnomalyNotifier {
   }
 
   accountAnomaly(n: AnomalyInput): void {
+    this.detached('accountAnomaly', () => anomalyData(n, this.d.clock.now(), this.d.clock.timezoneOffsetHours), { accountId: n.accountId, errorCode: n.errorCode });
+  }
+
+  notify(type: string, data: NotificationData): void {
+    this.detached(type, () => data, {});
+  }
+
+  private detached(type: string, data: () => NotificationData, context: Record<string, unknown>): void {
     if (this.running.size >= this.maxInFlight) {
-      this.d.log.warn({ accountId: n.accountId, errorCode: n.errorCode, inFlight: this.running.size }, 'webhook notification dropped: too many in flight');
+      this.d.log.warn({ type, ...context, inFlight: this.running.size }, 'webhook notification dropped: too many in flight');
       return;
     }
-    const data = anomalyData(n, this.d.clock.now(), this.d.clock.timezoneOffsetHours);
-    const p = this.send('accountAnomaly', data)
-      .catch((err: unknown) => this.d.log.error({ err, accountId: n.accountId }, 'Failed to send account anomaly notification'))
+    const p = this.send(type, data())
+      .catch((err: unknown) => this.d.log.error({ err, type, ...context }, 'Failed to send webhook notification'))
       .finally(() => this.running.delete(p));
     this.running.add(p);
   }
@@ -103,7 +112,7 @@ export class WebhookNotifier implements AnomalyNotifier {
     while (this.running.size) await Promise.allSettled([...this.running]);
   }
 
-  private async send(type: string, data: AnomalyData): Promise<void> {
+  private async send(type: string, data: NotificationData): Promise<void> {
     const { config, problem } = await readWebhookConfig(this.d.redis);
     if (problem) this.d.log.warn({ problem }, 'webhook config unreadable: using the default (disabled)');
     const platforms = platformsFor(config, type);
@@ -112,7 +121,7 @@ export class WebhookNotifier implements AnomalyNotifier {
     if (failed) this.d.log.warn({ type, succeeded: results.length - failed, failed }, 'webhook notification partly failed');
   }
 
-  private async toPlatform(p: WebhookPlatform, type: string, data: AnomalyData, maxRetries: number, retryDelayMs: number): Promise<void> {
+  private async toPlatform(p: WebhookPlatform, type: string, data: NotificationData, maxRetries: number, retryDelayMs: number): Promise<void> {
     const target = String(p.name || p.type);
     try {
       const time = { nowMs: this.d.clock.now(), offsetHours: this.d.clock.timezoneOffsetHours, timeZone: this.d.timeZone ?? 'Asia/Shanghai' };

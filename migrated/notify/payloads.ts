@@ -4,12 +4,30 @@ import type { WebhookPlatform } from './webhook-config.js';
 
 /**
  * What the legacy's webhookService posts for each platform type (payload fields, order, texts,
- * signing), as pure functions of (platform config, notification type, data, time). Only the
- * account-anomaly detail fields exist here: that is all the relay sends.
+ * signing), as pure functions of (platform config, notification type, data, time). The detail fields
+ * are those of the notifications the gateway sends: the account anomaly and the rate-limit recovery.
  */
 
+/**
+ * A notification's data object as handed to sendNotification (the custom webhook posts it as it is); the
+ * fields the text formats render are named, the rest (e.g. the recovery's `accounts`) ride along.
+ */
+export interface NotificationData {
+  accountName?: string | undefined;
+  platform?: string | undefined;
+  /** The rate-limit recovery's platforms (markdown formats only). */
+  platforms?: string[] | undefined;
+  /** The rate-limit recovery's account count (markdown formats only). */
+  totalAccounts?: number | undefined;
+  status?: string | undefined;
+  errorCode?: string | undefined;
+  reason?: string | undefined;
+  message?: string | undefined;
+  [field: string]: unknown;
+}
+
 /** The notification object of sendAccountAnomalyNotification, in the legacy's field order. */
-export interface AnomalyData {
+export interface AnomalyData extends NotificationData {
   accountId: string;
   accountName?: string | undefined;
   platform: string;
@@ -59,12 +77,12 @@ const BARK_SOUNDS: Record<string, string> = { accountAnomaly: 'alarm', quotaWarn
 
 export const titleOf = (type: string): string => TITLES[type] ?? '📢 系统通知';
 
-export type DetailKey = 'accountName' | 'platform' | 'status' | 'errorCode' | 'reason';
+export type DetailKey = 'accountName' | 'platform' | 'status' | 'errorCode' | 'reason' | 'message';
 
-/** The detail rows every text format shares, in the legacy's order, present values only. */
-export function details(d: AnomalyData): Array<{ key: DetailKey; value: string }> {
+/** The detail rows every text format shares (buildNotificationDetails), in the legacy's order, present values only. */
+export function details(d: NotificationData): Array<{ key: DetailKey; value: string }> {
   const rows: Array<{ key: DetailKey; value: string }> = [];
-  for (const key of ['accountName', 'platform', 'status', 'errorCode', 'reason'] as const) {
+  for (const key of ['accountName', 'platform', 'status', 'errorCode', 'reason', 'message'] as const) {
     const value = d[key];
     if (value) rows.push({ key, value });
   }
@@ -72,14 +90,22 @@ export function details(d: AnomalyData): Array<{ key: DetailKey; value: string }
 }
 
 /** buildNotificationDetails' labels (markdown, email). */
-export const DETAIL_LABEL = { accountName: '账号', platform: '平台', status: '状态', errorCode: '错误代码', reason: '原因' } as const;
-const BARK_LABEL = { accountName: '账号', platform: '平台', status: '状态', errorCode: '错误', reason: '原因' } as const;
+export const DETAIL_LABEL = { accountName: '账号', platform: '平台', status: '状态', errorCode: '错误代码', reason: '原因', message: '消息' } as const;
+const BARK_LABEL = { accountName: '账号', platform: '平台', status: '状态', errorCode: '错误', reason: '原因', message: '消息' } as const;
 
-/** formatNotificationDetails: `**label**: value` lines. */
-export const markdownDetails = (d: AnomalyData): string =>
-  details(d)
-    .map((r) => `**${DETAIL_LABEL[r.key]}**: ${r.value}`)
-    .join('\n');
+/**
+ * formatNotificationDetails: `**label**: value` lines; unlike the other formats it also shows the recovery's
+ * platforms and account count, after the platform.
+ */
+export function markdownDetails(d: NotificationData): string {
+  const lines = details(d).map((r) => `**${DETAIL_LABEL[r.key]}**: ${r.value}`);
+  const extra: string[] = [];
+  if (d.platforms) extra.push(`**涉及平台**: ${d.platforms.join(', ')}`);
+  if (d.totalAccounts) extra.push(`**恢复账户数**: ${d.totalAccounts}`);
+  const at = (d.accountName ? 1 : 0) + (d.platform ? 1 : 0);
+  lines.splice(at, 0, ...extra);
+  return lines.join('\n');
+}
 
 const str = (v: unknown): string | undefined => (v ? String(v) : undefined);
 const sign = (key: string, message: string): string => createHmac('sha256', key).update(message).digest('base64');
@@ -89,7 +115,7 @@ export const dingTalkSign = (secret: string, timestampMs: number): string => sig
 /** Feishu signature: HMAC-SHA256 keyed by `timestamp\nsecret` over the empty string, base64. */
 export const feishuSign = (secret: string, timestampSec: number): string => sign(`${timestampSec}\n${secret}`, '');
 
-type Builder = (p: WebhookPlatform, type: string, d: AnomalyData, t: PayloadTime) => OutgoingWebhook;
+type Builder = (p: WebhookPlatform, type: string, d: NotificationData, t: PayloadTime) => OutgoingWebhook;
 
 const post = (url: string, body: unknown, expectOkField = false): OutgoingWebhook => ({ url, body, expectOkField });
 
@@ -184,7 +210,7 @@ const bark: Builder = (p, type, d, t) => {
 const BUILDERS: Record<string, Builder> = { custom, wechat_work: wechatWork, dingtalk, feishu, slack, discord, telegram, bark };
 
 /** The HTTP request for one platform, or null for a type that is not an HTTP webhook (smtp: email.ts) or unknown. */
-export function buildWebhook(p: WebhookPlatform, type: string, d: AnomalyData, t: PayloadTime): OutgoingWebhook | null {
+export function buildWebhook(p: WebhookPlatform, type: string, d: NotificationData, t: PayloadTime): OutgoingWebhook | null {
   const builder = BUILDERS[p.type];
   return builder ? builder(p, type, d, t) : null;
 }

@@ -101,7 +101,7 @@ describe('OAuth access tokens', () => {
   it('a failed refresh marks the account error, notifies CLAUDE_OAUTH_ERROR like the legacy, and falls back to the stored token', async () => {
     await seed('a3', { refreshToken: cipher.encrypt('claude', 'invalid-refresh-token') });
     const sent: AnomalyInput[] = [];
-    expect(await tokens(50, { accountAnomaly: (n) => void sent.push(n), idle: async () => {} }).get('a3')).toBe('old-access-token');
+    expect(await tokens(50, { accountAnomaly: (n) => void sent.push(n), notify: () => undefined, idle: async () => {} }).get('a3')).toBe('old-access-token');
     expect(sent).toEqual([
       { accountId: 'a3', accountName: 'acc', platform: 'claude-oauth', status: 'error', errorCode: 'CLAUDE_OAUTH_ERROR', reason: 'Token refresh failed: Request failed with status code 400' },
     ]);
