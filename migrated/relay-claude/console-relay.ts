@@ -1,6 +1,6 @@
 import type { UpstreamResponse } from '../upstream/h1/upstream-response.js';
 import { keys } from '../storage/keys.js';
-import { acquireConsoleSlot, releaseConsoleSlot } from './console-slot.js';
+import { acquireConsoleSlot, keepConsoleSlot, releaseConsoleSlot } from './console-slot.js';
 import { buildConsoleHeaders, flatten } from './headers.js';
 import { queueRejectedResult, RelayError, writeQueueRejection, type RelayResult, type StreamSink } from './official-relay.js';
 import type { RelayCallBase } from './relay-call.js';
@@ -175,6 +175,8 @@ async function stream(c: ConsoleCall, out: StreamSink, onUsage: (u: StreamUsage)
   const { s } = c;
   const p = await prepare(c);
   const nowIso = () => new Date(s.deps.clock.now()).toISOString();
+  // a stream may outlive the slot's 600 s lease: renewed every 5 minutes while it runs, as the legacy does
+  const stopRenewing = p.member ? keepConsoleSlot(s.leases, c.accountId, p.member) : null;
   try {
     let response: UpstreamResponse;
     let abort: (err?: Error) => void;
@@ -224,6 +226,7 @@ async function stream(c: ConsoleCall, out: StreamSink, onUsage: (u: StreamUsage)
     if (fallback) onUsage(fallback);
     void s.console.touch(c.accountId).catch((err: unknown) => s.deps.log.warn({ err }, 'console lastUsedAt touch failed'));
   } finally {
+    stopRenewing?.();
     if (p.member) await releaseConsoleSlot(s.redis(), c.accountId, p.member, s.deps.clock.now()).catch(() => undefined);
   }
 }

@@ -1,7 +1,9 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startPrivateRedis, type PrivateRedis } from '../../test-support/redis-server.js';
-import { acquireConsoleSlot, releaseConsoleSlot } from './console-slot.js';
+import { ConcurrencyLeases } from '../locks/concurrency.js';
+import { frozenClock } from '../runtime/clock.js';
+import { acquireConsoleSlot, keepConsoleSlot, releaseConsoleSlot } from './console-slot.js';
 
 /**
  * The console account's concurrency slot leaves what the legacy's two MULTIs leave: checked against the same
@@ -73,5 +75,37 @@ describe('console account concurrency slot', () => {
     expect(await acquireConsoleSlot(redis, 'acc', 'one', 1, T0)).toBe(true);
     expect(Number(await redis.zscore(KEY, 'one'))).toBe(T0 + 600_000);
     expect(await redis.pttl(KEY)).toBeGreaterThan(629_000);
+  });
+});
+
+describe("a streaming request's slot renewal (the legacy's 5-minute refreshConsoleAccountConcurrencyLease)", () => {
+  const waitFor = async (check: () => Promise<boolean>) => {
+    const deadline = Date.now() + 2000;
+    while (!(await check()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  };
+
+  it('moves the live lease to now + 600 s and the key expiry to 630 s; an expired or released lease is not brought back; stop ends it', async () => {
+    const clock = frozenClock(T0);
+    expect(await acquireConsoleSlot(redis, 'acc', 'stream-1', 2, T0)).toBe(true);
+    await redis.pexpire(KEY, 1_000);
+    const stop = keepConsoleSlot(new ConcurrencyLeases(redis, clock), 'acc', 'stream-1', 20);
+    try {
+      clock.set(T0 + 300_000);
+      await waitFor(async () => Number(await redis.zscore(KEY, 'stream-1')) === T0 + 900_000);
+      expect(Number(await redis.zscore(KEY, 'stream-1'))).toBe(T0 + 900_000);
+      expect(await redis.pttl(KEY)).toBeGreaterThan(620_000);
+      // the stream ended elsewhere (released): the renewal does not re-add it
+      await releaseConsoleSlot(redis, 'acc', 'stream-1', T0 + 300_001);
+      clock.set(T0 + 600_000);
+      await new Promise((r) => setTimeout(r, 80));
+      expect(await redis.exists(KEY)).toBe(0);
+    } finally {
+      stop();
+    }
+    // stopped: a lease taken again under the same member is left alone
+    expect(await acquireConsoleSlot(redis, 'acc', 'stream-1', 2, T0 + 600_000)).toBe(true);
+    clock.set(T0 + 900_000);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(Number(await redis.zscore(KEY, 'stream-1'))).toBe(T0 + 1_200_000);
   });
 });

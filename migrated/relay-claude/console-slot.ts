@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { ConcurrencyLeases } from '../locks/concurrency.js';
 import { LuaScript } from '../locks/lua-script.js';
 import { keys } from '../storage/keys.js';
 
@@ -42,4 +43,19 @@ export async function acquireConsoleSlot(redis: Redis, accountId: string, member
 
 export async function releaseConsoleSlot(redis: Redis, accountId: string, member: string, nowMs: number): Promise<void> {
   await RELEASE.run(redis, [keys.concurrencyConsoleAccount(accountId)], [member, nowMs]);
+}
+
+/** The legacy's refresh period for a streaming request's slot (claudeConsoleRelayService: every 5 minutes). */
+export const CONSOLE_SLOT_RENEW_MS = 300_000;
+
+/**
+ * Keeps a streaming request's slot alive past its 600 s lease, as the legacy's stream relay does: every `everyMs`
+ * the member's score is moved to now + 600 s and the key's expiry to 630 s (refreshConsoleAccountConcurrencyLease:
+ * only while the member is still there; a lease that already expired is not brought back). Returns the stop
+ * function, called when the stream ends. The timer does not keep the process alive.
+ */
+export function keepConsoleSlot(leases: ConcurrencyLeases, accountId: string, member: string, everyMs = CONSOLE_SLOT_RENEW_MS): () => void {
+  const timer = setInterval(() => void leases.renew({ consoleAccountId: accountId }, member, { leaseSeconds: LEASE_MS / 1000 }), everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -17,6 +17,7 @@ import { ProxyPolicyCache } from '../upstream/proxy-policy-cache.js';
 import { UsageRecorder } from '../usage/record-usage.js';
 import { AccessTokens } from './access-token.js';
 import { ConsoleMarks, OfficialMarks } from './account-marks.js';
+import { ConcurrencyLeases } from '../locks/concurrency.js';
 import { ClaudeCodeHeaderStore } from './claude-code-headers.js';
 import { MemoCipher } from './memo-cipher.js';
 import type { MaxTokensLimit } from './request-transform.js';
@@ -90,6 +91,8 @@ export interface RelayServices {
   agents: AgentPool;
   usage: UsageRecorder;
   codeHeaders: ClaudeCodeHeaderStore;
+  /** Concurrency leases (the Console stream slot's renewal). */
+  leases: ConcurrencyLeases;
   maxTokensLimit: MaxTokensLimit;
   /** `claude_relay_config` (60 s cache): user-message queue, global session binding. */
   relayConfig: RelayConfigReader;
@@ -132,6 +135,7 @@ export function createRelayServices(deps: MigratedDeps, settings: RelaySettings 
     agents,
     usage: new UsageRecorder({ redis, clock, ids, log, pricing, pgStore, billingEventsEnabled: settings.billingEventsEnabled }),
     codeHeaders: new ClaudeCodeHeaderStore(redis, clock),
+    leases: new ConcurrencyLeases(redis, clock),
     maxTokensLimit: outputLimits(deps.config.PRICING_FILE, log),
     relayConfig: shared.relayConfig ?? new RelayConfigReader(redis, clock),
     proxyPolicy,
