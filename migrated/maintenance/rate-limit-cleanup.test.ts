@@ -32,6 +32,10 @@ describe('official accounts: rate limits', () => {
     expect(r.claude).toEqual({ checked: 3, cleared: 2, errors: 0 });
     expect(await f.redis.hgetall('claude:account:expired')).toEqual({ id: 'expired', name: 'name-expired', isActive: 'true', schedulable: 'true', status: 'active' });
     expect(await f.redis.hgetall('claude:account:leftover')).toEqual({ id: 'leftover', name: 'name-leftover', isActive: 'true', schedulable: 'true', status: 'active' });
+    // mirrored as the legacy's whole-object save mirrors it (the scheduler's lift goes through the same function)
+    expect(await pgData('claude', 'expired')).toEqual({ id: 'expired', name: 'name-expired', isActive: 'true', schedulable: 'true', status: 'active' });
+    expect(await pgData('claude', 'leftover')).toEqual({ id: 'leftover', name: 'name-leftover', isActive: 'true', schedulable: 'true', status: 'active' });
+    expect(await pgData('claude', 'live')).toBeUndefined();
     expect(await f.redis.hget('claude:account:live', 'rateLimitStatus')).toBe('limited');
     // in the listing's (SCAN) order
     expect(r.cleared.map((c) => [c.platform, c.accountId, c.accountName, c.previousStatus]).sort()).toEqual([

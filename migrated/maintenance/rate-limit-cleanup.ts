@@ -57,7 +57,7 @@ async function officialAccounts(d: RateLimitCleanupDeps, t: PlatformTally, clear
       const id = a.id!;
       try {
         if (await officialRateLimited(d.redis, d.accounts, id, d.nowMs)) continue;
-        if (!limited && autoStopped) await removeOfficialRateLimit(d.redis, id);
+        if (!limited && autoStopped) await removeOfficialRateLimit(d.redis, d.accounts, id);
         t.cleared++;
         d.log.info({ accountId: id, name: a['name'] }, 'auto-cleared expired rate limit for a Claude account');
         cleared.push({ platform: 'Claude', accountId: id, accountName: a['name'], previousStatus: 'rate_limited', currentStatus: 'active' });

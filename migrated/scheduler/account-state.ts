@@ -28,11 +28,16 @@ export async function officialRateLimited(redis: Redis, accounts: AccountReposit
   if (a['rateLimitEndAt']) until = new Date(a['rateLimitEndAt']).getTime();
   else until = new Date(a['rateLimitedAt']!).getTime() + 3_600_000;
   if (nowMs < until) return true;
-  await removeOfficialRateLimit(redis, id);
+  await removeOfficialRateLimit(redis, accounts, id);
   return false;
 }
 
-export async function removeOfficialRateLimit(redis: Redis, id: string): Promise<void> {
+/**
+ * claudeAccountService.removeAccountRateLimit: the limit's fields and the auto-stop go, scheduling comes back when
+ * the limit had stopped it. The legacy does this with HDELs around a whole-object save; the Redis result is the
+ * same fields, written here in one MULTI, and the account is then mirrored to PostgreSQL as that save mirrors it.
+ */
+export async function removeOfficialRateLimit(redis: Redis, accounts: AccountRepository, id: string): Promise<void> {
   const key = keys.account('claude', id);
   const a = await redis.hgetall(key);
   if (Object.keys(a).length === 0) return;
@@ -40,6 +45,7 @@ export async function removeOfficialRateLimit(redis: Redis, id: string): Promise
   if (a['rateLimitAutoStopped'] === 'true' && a['schedulable'] === 'false') multi.hset(key, 'schedulable', 'true');
   multi.hdel(key, 'rateLimitAutoStopped');
   await multi.exec();
+  await accounts.mirror('claude', id);
 }
 
 export async function officialOpusLimited(redis: Redis, accounts: AccountRepository, id: string, nowMs: number, known?: RawHash | null): Promise<boolean> {

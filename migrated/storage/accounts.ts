@@ -195,11 +195,18 @@ export class AccountRepository {
     for (const [k, v] of Object.entries(fields)) args.push(k, encodeValue(v));
     if (!args.length) return;
     await this.deps.redis.hset(keys.account(kind, id), ...args);
+    if (opts.mirror) await this.mirror(kind, id);
+  }
+
+  /**
+   * The stored hash upserted into PostgreSQL as `{id, ...hash}` (what the legacy's whole-object saves mirror after a
+   * partial change); nothing without PostgreSQL or when the hash is gone.
+   */
+  async mirror(kind: AccountKind, id: string): Promise<void> {
     const pg = this.pg;
-    if (opts.mirror && pg) {
-      const stored = await this.deps.redis.hgetall(keys.account(kind, id));
-      await pg.upsertAccount(kind, id, { id, ...stored });
-    }
+    if (!pg) return;
+    const stored = await this.deps.redis.hgetall(keys.account(kind, id));
+    if (Object.keys(stored).length > 0) await pg.upsertAccount(kind, id, { id, ...stored });
   }
 
   /** HDEL fields (e.g. admin reset-status); not mirrored (the legacy mirrors at the next whole save). */
