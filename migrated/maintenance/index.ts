@@ -12,6 +12,7 @@ import { sweepExpiredConcurrency } from './concurrency-sweep.js';
 import { disableExpiredKeys } from './expired-keys.js';
 import { applyMissingTtls } from './missing-ttls.js';
 import { cleanupRateLimits, recoveryMessage } from './rate-limit-cleanup.js';
+import { COST_RANK_PERIODS, rebuildCostRank, type CostRankRange } from './cost-rank.js';
 import { sweepOrphanUserMessageLocks } from './user-message-locks.js';
 
 /**
@@ -34,6 +35,9 @@ import { sweepOrphanUserMessageLocks } from './user-message-locks.js';
  * limit or 5-hour stop has run out are made schedulable again, and a `rateLimitRecovery` webhook lists them
  * (rate-limit-cleanup.ts, five-hour-recovery.ts). OpenAI accounts are left to the legacy's processes.
  *
+ * At start and then every 10 min / 30 min / 1 h / 2 h (the legacy's costRankService): the admin's cost ranking of the
+ * keys (`cost_rank:today|7days|30days|all`) rebuilt, one process at a time per range (cost-rank.ts).
+ *
  * Not reproduced (docs/claude-relay.md, "Known gaps"): the start-up deletion of every `user_msg_queue_lock:*` and
  * `concurrency:queue:*` counter, which in a fleet (or beside the legacy during the migration) would drop the
  * locks and queue counts other processes hold; every lock and queue counter carries a TTL, and the orphan sweep
@@ -52,6 +56,8 @@ export interface MaintenanceDeps {
   rateLimitIntervalMs?: number;
   /** Where the rate-limit recovery webhook goes (default: nowhere). */
   notifier?: () => AnomalyNotifier;
+  /** Rebuild the cost ranks (default true; their periods are the legacy's). */
+  costRank?: boolean;
 }
 
 export interface Maintenance {
@@ -61,6 +67,8 @@ export interface Maintenance {
   runHourly(): Promise<void>;
   /** One pass of the rate-limit cleanup (what its timer runs); likewise a no-op while one runs. */
   runRateLimitCleanup(): Promise<void>;
+  /** One rebuild of a cost rank (what its timer runs). */
+  rebuildCostRank(range: CostRankRange): Promise<void>;
   stop(): void;
 }
 
@@ -168,6 +176,23 @@ export function startMaintenance(d: MaintenanceDeps): Maintenance {
     }
   });
 
+  const costRank = async (range: CostRankRange): Promise<void> => {
+    try {
+      const s = stores();
+      await rebuildCostRank(s.redis, s.keys, range, () => d.clock.now(), d.clock.timezoneOffsetHours, d.log);
+    } catch (err) {
+      d.log.error({ range, err: (err as Error).message }, 'cost rank update failed');
+    }
+  };
+  const rankTimers = (d.costRank ?? true)
+    ? COST_RANK_PERIODS.map(([range, period]) => setInterval(() => void costRank(range), period).unref())
+    : [];
+  if (d.costRank ?? true) {
+    void (async () => {
+      for (const [range] of COST_RANK_PERIODS) await costRank(range);
+    })();
+  }
+
   const timer = setInterval(() => void runOnce(), d.intervalMs ?? 60_000).unref();
   const rateLimits = setInterval(() => void runRateLimitCleanup(), d.rateLimitIntervalMs ?? 300_000).unref();
   void runRateLimitCleanup();
@@ -176,10 +201,12 @@ export function startMaintenance(d: MaintenanceDeps): Maintenance {
     runOnce,
     runHourly,
     runRateLimitCleanup,
+    rebuildCostRank: costRank,
     stop: () => {
       clearInterval(timer);
       clearInterval(hourly);
       clearInterval(rateLimits);
+      for (const t of rankTimers) clearInterval(t);
     },
   };
 }
