@@ -70,7 +70,8 @@ async function costsOf(redis: Redis, ids: string[], days: string[] | null): Prom
  * to `updating`, every key not soft-deleted (listed as getAllApiKeys lists them) scored with its cost over the range
  * (daily cost keys, or the total for `all`), written to a temporary key and RENAMEd over the index; the meta then
  * gets `lastUpdate`, `keyCount`, `status` ready and `updateDuration`. No key: the index is deleted. A failure marks
- * the meta `failed`. The lock is released at the end either way.
+ * the meta `failed` (logged). The lock is released at the end either way. Returns false only when another process
+ * held the lock (nothing done).
  */
 export async function rebuildCostRank(redis: Redis, apiKeys: ApiKeyRepository, range: CostRankRange, now: () => number, offsetHours: number, log: RankLog): Promise<boolean> {
   const lock = keys.costRankLock(range);
