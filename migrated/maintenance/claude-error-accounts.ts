@@ -56,7 +56,7 @@ export async function recoverTempErrorAccounts(accounts: AccountRepository, redi
       delete updated['tempErrorAt'];
       const id = account.id!;
       await accounts.save('claude', id, updated);
-      await redis.hdel(keys.account('claude', id), 'errorMessage', 'tempErrorAt', 'tempErrorAutoStopped');
+      await accounts.removeFields('claude', id, ['errorMessage', 'tempErrorAt', 'tempErrorAutoStopped']);
       try {
         await redis.del(keys.claudeAccount5xxErrors(id));
       } catch (err) {

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { DistributedLock } from '../locks/distributed-lock.js';
-import { sessionWindowAt } from '../relay-claude/account-marks.js';
+import { sessionWindowAt, sessionWindowFrom } from '../relay-claude/account-marks.js';
 import type { AccountRepository } from '../storage/accounts.js';
 import { keys } from '../storage/keys.js';
 
@@ -23,14 +23,6 @@ export interface FiveHourResult {
   checked: number;
   recovered: number;
   accounts: FiveHourRecovered[];
-}
-
-/** The window after `endIso`: from 1 ms after its end, 5 process-local hours long. */
-function windowAfter(endIso: string): { start: string; end: string } {
-  const start = new Date(new Date(endIso).getTime() + 1);
-  const end = new Date(start.getTime());
-  end.setHours(end.getHours() + 5);
-  return { start: start.toISOString(), end: end.toISOString() };
 }
 
 /**
@@ -69,7 +61,8 @@ export async function recoverFiveHourStopped(
         if (latest['sessionWindowEnd']) {
           if (nowMs > new Date(latest['sessionWindowEnd']).getTime() + WINDOW_GRACE_MS) {
             recover = true;
-            window = windowAfter(latest['sessionWindowEnd']);
+            // the next window follows the old one: from 1 ms after its end
+            window = sessionWindowFrom(new Date(latest['sessionWindowEnd']).getTime() + 1);
           }
         } else if (latest['fiveHourStoppedAt']) {
           if ((nowMs - new Date(latest['fiveHourStoppedAt']).getTime()) / 3_600_000 > STOPPED_HOURS) {
@@ -83,7 +76,7 @@ export async function recoverFiveHourStopped(
         delete updated['fiveHourStoppedAt'];
         for (const f of WARNING_FIELDS) delete updated[f];
         try {
-          await redis.hdel(keys.account('claude', id), ...WARNING_FIELDS);
+          await accounts.removeFields('claude', id, WARNING_FIELDS);
         } catch (err) {
           log.error({ accountId: id, err: (err as Error).message }, 'failed to clear five-hour warning metadata');
         }
@@ -98,7 +91,7 @@ export async function recoverFiveHourStopped(
         }
         await accounts.save('claude', id, updated);
         try {
-          await redis.hdel(keys.account('claude', id), ...removed);
+          await accounts.removeFields('claude', id, removed);
         } catch (err) {
           log.error({ accountId: id, err: (err as Error).message }, 'failed to remove five-hour fields');
         }

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { officialRateLimited, removeOfficialRateLimit, consoleRateLimited } from '../scheduler/account-state.js';
 import type { AccountHash, AccountRepository } from '../storage/accounts.js';
 import { keys } from '../storage/keys.js';
+import { readHashes } from '../storage/read-hashes.js';
 import { scanKeys } from '../storage/scan-keys.js';
 import { recoverFiveHourStopped } from './five-hour-recovery.js';
 
@@ -96,13 +97,10 @@ async function consoleListing(d: RateLimitCleanupDeps): Promise<AccountHash[]> {
   const out: AccountHash[] = [];
   for (let i = 0; i < names.length; i += 200) {
     const chunk = names.slice(i, i + 200);
-    const p = d.redis.pipeline();
-    for (const n of chunk) p.hgetall(n);
-    const replies = (await p.exec()) ?? [];
+    const hashes = await readHashes(d.redis, chunk);
     for (let j = 0; j < chunk.length; j++) {
-      const [err, raw] = replies[j] ?? [null, null];
-      if (err || !raw || Object.keys(raw as object).length === 0) continue;
-      const hash = raw as AccountHash;
+      const hash = hashes[j];
+      if (!hash) continue;
       if (!hash['id']) {
         d.log.warn({ key: chunk[j] }, 'Claude Console account data without an id: deleted');
         await d.redis.del(chunk[j]!);
@@ -126,7 +124,7 @@ async function consoleAccounts(d: RateLimitCleanupDeps, t: PlatformTally, cleare
     for (const a of await consoleListing(d)) {
       if ((a['status'] || 'active') !== 'rate_limited') continue;
       t.checked++;
-      const id = a['id'] ?? a.id!;
+      const id = a['id']!;
       try {
         if (await consoleRateLimited(d.redis, d.accounts, id, d.nowMs)) continue;
         t.cleared++;

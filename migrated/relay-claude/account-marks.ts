@@ -22,13 +22,18 @@ export interface MarkDeps {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/** A session window from `startMs`: 5 process-local hours long. */
+export function sessionWindowFrom(startMs: number): { start: string; end: string } {
+  const end = new Date(startMs);
+  end.setHours(end.getHours() + 5);
+  return { start: new Date(startMs).toISOString(), end: end.toISOString() };
+}
+
 /** Session window start: the current process-local hour (minutes/seconds zeroed), +5 h end. */
 export function sessionWindowAt(nowMs: number): { start: string; end: string } {
   const start = new Date(nowMs);
   start.setMinutes(0, 0, 0);
-  const end = new Date(start.getTime());
-  end.setHours(end.getHours() + 5);
-  return { start: start.toISOString(), end: end.toISOString() };
+  return sessionWindowFrom(start.getTime());
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../runtime/clock.js';
 import type { PgStore } from '../pg/store.js';
 import { encodeValue, keys, ttl } from './keys.js';
+import { readHashes } from './read-hashes.js';
 import { scanKeys } from './scan-keys.js';
 
 /**
@@ -269,13 +270,10 @@ export class ApiKeyRepository {
     const out: Array<Record<string, string> & { id: string }> = [];
     for (let i = 0; i < all.length; i += 500) {
       const chunk = all.slice(i, i + 500);
-      const p = redis.pipeline();
-      for (const id of chunk) p.hgetall(keys.apiKey(id));
-      const replies = (await p.exec()) ?? [];
+      const hashes = await readHashes(redis, chunk.map((id) => keys.apiKey(id)));
       const found = new Map<string, Record<string, string>>();
       chunk.forEach((id, j) => {
-        const [err, data] = replies[j] ?? [null, null];
-        if (!err && data && Object.keys(data as object).length > 0) found.set(id, data as Record<string, string>);
+        if (hashes[j]) found.set(id, hashes[j]);
       });
       const missing = chunk.filter((id) => !found.has(id));
       if (pg && missing.length > 0) {
